@@ -1,0 +1,33 @@
+import { join } from 'node:path'
+import autoload from '@fastify/autoload'
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { type HubConfigInput, resolveConfig } from './lib/config.js'
+import corsPlugin from './plugins/cors.js'
+import errorsPlugin from './plugins/errors.js'
+import hubPlugin from './plugins/hub.js'
+
+/** Options of the plugin: every hub option (see `HubConfigSchema`), plus a route prefix. */
+export interface SseHubOptions extends HubConfigInput {
+  /** Mounts the hub's routes under this path, e.g. `/events` → `/events/subscribe`. */
+  prefix?: string
+}
+
+/**
+ * The hub as a Fastify plugin. It decorates the registering context with `hub` (hence
+ * fastify-plugin) and mounts its routes in a scope of their own, so its CORS policy, error format
+ * and validator never touch the embedding app's routes. `prefix` is applied to that scope:
+ * fastify-plugin ignores it on the plugin itself.
+ */
+const sseHub: FastifyPluginAsync<SseHubOptions> = async (fastify, options) => {
+  const { prefix, ...hubOptions } = options
+  const config = resolveConfig(hubOptions)
+  await fastify.register(hubPlugin, { config })
+  await fastify.register(async function sseHubRoutes (scope) {
+    await scope.register(errorsPlugin, { bodyLimit: config.bodyLimit })
+    await scope.register(corsPlugin, { origins: config.corsOrigins })
+    await scope.register(autoload, { dir: join(import.meta.dirname, 'routes') })
+  }, { prefix })
+}
+
+export default fp(sseHub, { name: 'fastify-sse-hub', fastify: '5.x' })

@@ -1,0 +1,158 @@
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { ConfigError } from './errors.js'
+
+/** Open files kept free for listening sockets, logs and outgoing connections. */
+export const FILE_RESERVE = 256
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/**
+ * Every option of the hub, in one schema: its type, range, default, environment variable (`env`)
+ * and help text. The CLI flag is the kebab-case name (`heartbeatInterval` → `--heartbeat-interval`).
+ * `maxConnections` has no static default: it follows the open-file limit (see `defaultMaxConnections`).
+ */
+export const HubConfigSchema = Type.Object({
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 9090, env: 'PORT', description: 'TCP port to listen on (server only)' }),
+  host: Type.String({ minLength: 1, default: '0.0.0.0', env: 'HOST', description: 'address to listen on (server only)' }),
+  corsOrigins: Type.String({ minLength: 1, default: '*', env: 'SSE_HUB_CORS_ORIGINS', description: 'allowed CORS origins, comma-separated, or *' }),
+  heartbeatInterval: Type.Integer({ minimum: 100, default: 15000, env: 'SSE_HUB_HEARTBEAT_INTERVAL', description: 'ms of silence before a stream gets a comment line' }),
+  retry: Type.Integer({ minimum: 0, default: 2000, env: 'SSE_HUB_RETRY', description: 'reconnection delay (ms) sent to EventSource clients' }),
+  historySize: Type.Integer({ minimum: 0, default: 1000, env: 'SSE_HUB_HISTORY_SIZE', description: 'events kept per channel for resume' }),
+  historyTtl: Type.Integer({ minimum: 0, default: 3600000, env: 'SSE_HUB_HISTORY_TTL', description: 'ms an event is kept for resume (0: no age limit)' }),
+  maxConnections: Type.Integer({ minimum: 1, env: 'SSE_HUB_MAX_CONNECTIONS', description: `open streams per process (default: the open-file limit less ${FILE_RESERVE})` }),
+  maxChannelsPerSubscription: Type.Integer({ minimum: 1, default: 64, env: 'SSE_HUB_MAX_CHANNELS', description: 'channels one subscribe may ask for' }),
+  maxEventsPerPublish: Type.Integer({ minimum: 1, default: 1000, env: 'SSE_HUB_MAX_EVENTS', description: 'events one publish may carry' }),
+  bodyLimit: Type.Integer({ minimum: 1, default: 102400, env: 'SSE_HUB_BODY_LIMIT', description: 'bytes of a publish body (413 above)' }),
+  maxBufferedBytes: Type.Integer({ minimum: 1, default: 1048576, env: 'SSE_HUB_MAX_BUFFERED_BYTES', description: 'unsent bytes after which a slow client is disconnected' }),
+  logLevel: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { default: 'info', env: 'LOG_LEVEL', description: LOG_LEVELS.join(', ') })
+})
+
+/** The resolved configuration: every option present and checked. */
+export type HubConfig = Static<typeof HubConfigSchema>
+/** What a user may pass: any subset of the options. */
+export type HubConfigInput = Partial<HubConfig>
+type OptionName = keyof HubConfig
+
+const OPTION_NAMES = Object.keys(HubConfigSchema.properties) as OptionName[]
+
+/** `heartbeatInterval` → `heartbeat-interval` */
+export function flagName (option: string): string {
+  return option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
+}
+
+/** The `env` and `description` every option schema carries. */
+function describe (option: OptionName): TSchema & { env: string, description: string } {
+  return HubConfigSchema.properties[option] as unknown as TSchema & { env: string, description: string }
+}
+
+function envName (option: OptionName): string {
+  return describe(option).env
+}
+
+/**
+ * Checks one option, converting a string (from the environment or a flag) to the option's type.
+ * @param label the option as the user spelled it, for the error message
+ */
+function checkOption (option: OptionName, value: unknown, label: string): unknown {
+  const schema = HubConfigSchema.properties[option]
+  const converted = typeof value === 'string' ? Value.Convert(schema, value) : value
+  if (Value.Check(schema, converted)) return converted
+  const error = Value.Errors(schema, converted).First()
+  throw new ConfigError(`invalid ${label}: ${error?.message ?? 'invalid value'}, got ${JSON.stringify(value)}`)
+}
+
+/**
+ * Fills in the defaults and checks every option. Options Fastify itself passes to a plugin
+ * (`prefix`, `logLevel`, ...) are allowed; any other unknown name is an error, so that a typo
+ * does not silently fall back to a default.
+ */
+export function resolveConfig (input: Record<string, unknown> = {}): HubConfig {
+  const ignored = new Set(['prefix', 'logSerializers'])
+  for (const key of Object.keys(input)) {
+    if (!OPTION_NAMES.includes(key as OptionName) && !ignored.has(key)) {
+      throw new ConfigError(`unknown option ${JSON.stringify(key)}; known options: ${OPTION_NAMES.join(', ')}`)
+    }
+  }
+  const config: Record<string, unknown> = {}
+  for (const option of OPTION_NAMES) {
+    const given = input[option]
+    const schema = HubConfigSchema.properties[option]
+    config[option] = given === undefined ? schema.default : checkOption(option, given, `option ${option}`)
+  }
+  config.maxConnections ??= defaultMaxConnections()
+  return config as HubConfig
+}
+
+/** Options from `PORT`, `SSE_HUB_*`, ...: only those set, converted and checked. */
+export function configFromEnv (env: NodeJS.ProcessEnv): HubConfigInput {
+  const config: Record<string, unknown> = {}
+  for (const option of OPTION_NAMES) {
+    const value = env[envName(option)]
+    if (value !== undefined && value !== '') config[option] = checkOption(option, value, envName(option))
+  }
+  return config
+}
+
+/**
+ * Options from command-line flags (`--heartbeat-interval 5000` or `--heartbeat-interval=5000`).
+ * @returns the options, or `help: true` when `--help`/`-h` was given
+ */
+export function configFromArgs (args: string[]): { help: boolean, config: HubConfigInput } {
+  const flags = Object.fromEntries(OPTION_NAMES.map((option) => [flagName(option), { type: 'string' as const }]))
+  let parsed
+  try {
+    parsed = parseArgs({ args, options: { ...flags, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}; see --help`)
+  }
+  const values: Record<string, string | boolean | undefined> = parsed.values
+  const config: Record<string, unknown> = {}
+  for (const option of OPTION_NAMES) {
+    const value = values[flagName(option)]
+    if (typeof value === 'string') config[option] = checkOption(option, value, `--${flagName(option)}`)
+  }
+  return { help: values.help === true, config }
+}
+
+/** The text of `sse-hub --help`, generated from the schema. */
+export function helpText (): string {
+  const rows = OPTION_NAMES.map((option) => {
+    const schema = describe(option)
+    const fallback = option === 'maxConnections' ? `${defaultMaxConnections()} here` : JSON.stringify(schema.default)
+    return `  --${flagName(option).padEnd(32)} ${schema.env.padEnd(28)} ${schema.description} (default: ${fallback})`
+  })
+  return [
+    'Usage: sse-hub [options]',
+    '',
+    'Starts the SSE pub/sub hub. Each option can also be set by its environment variable;',
+    'a flag wins over the environment.',
+    '',
+    `  ${'flag'.padEnd(34)} ${'environment'.padEnd(28)} meaning`,
+    ...rows,
+    `  --${'help'.padEnd(32)} ${''.padEnd(28)} show this text`
+  ].join('\n')
+}
+
+/** The process's open-file limit (soft), read from /proc; undefined where that is not available. */
+export function openFileLimit (): number | undefined {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8')
+    const match = /^Max open files\s+(\d+|unlimited)/m.exec(limits)
+    if (match === null || match[1] === 'unlimited') return undefined
+    return Number(match[1])
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Streams a process can hold without failing on EMFILE: the open-file limit less a reserve for
+ * everything else. Without a readable limit, 10,000.
+ */
+export function defaultMaxConnections (): number {
+  const limit = openFileLimit()
+  return limit === undefined ? 10000 : Math.max(1, limit - FILE_RESERVE)
+}

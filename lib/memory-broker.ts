@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto'
+import type { Broker, Deliver, PublishedEvent, StartPoint } from './broker.js'
+import { HubError } from './errors.js'
+import { ChannelHistory } from './history.js'
+import type { EventInput } from './names.js'
+import { eventData, eventFrame } from './sse.js'
+
+export interface MemoryBrokerOptions {
+  /** Events retained per channel for resume. */
+  historySize: number
+  /** ms an event is retained for resume; 0: no age limit. */
+  historyTtl: number
+}
+
+/**
+ * The single-process broker: numbering, history and last events live in this process.
+ * Ids are `<epoch>-<seq>`; the epoch is random per broker, so an id from before a restart is
+ * recognised as unknown instead of being mistaken for a position in the new sequence.
+ */
+export class MemoryBroker implements Broker {
+  private readonly epoch = randomBytes(4).toString('hex')
+  private seq = 0
+  private readonly histories = new Map<string, ChannelHistory<PublishedEvent>>()
+  private readonly lastEvents = new Map<string, PublishedEvent>()
+  private deliver: Deliver = () => {}
+
+  constructor (private readonly options: MemoryBrokerOptions) {}
+
+  onDeliver (deliver: Deliver): void {
+    this.deliver = deliver
+  }
+
+  async publish (inputs: readonly EventInput[]): Promise<PublishedEvent[]> {
+    // Serialise the whole batch first: a payload JSON cannot express rejects the batch untouched.
+    const data = inputs.map(serialise)
+    const now = Date.now()
+    const events = inputs.map(({ channelName, type, payload }, i): PublishedEvent => {
+      const seq = ++this.seq
+      const id = `${this.epoch}-${seq}`
+      return { id, seq, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
+    })
+    for (const event of events) {
+      this.historyOf(event.channelName, now).push(event)
+      this.lastEvents.set(event.channelName, event)
+    }
+    this.deliver(events)
+    return events
+  }
+
+  async lastEvent (channelName: string): Promise<PublishedEvent | undefined> {
+    return this.lastEvents.get(channelName)
+  }
+
+  async startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
+    const headSeq = this.seq
+    const after = this.parseId(lastEventId)
+    if (after !== undefined && after <= headSeq) {
+      const missed = this.collectMissed(channelNames, after)
+      if (missed !== undefined) return { resumed: true, missed, headSeq }
+    }
+    return {
+      resumed: false,
+      lastEvents: channelNames.map((name) => this.lastEvents.get(name)),
+      headSeq,
+      headId: `${this.epoch}-${headSeq}`
+    }
+  }
+
+  async close (): Promise<void> {
+    this.histories.clear()
+    this.lastEvents.clear()
+  }
+
+  private collectMissed (channelNames: readonly string[], after: number): PublishedEvent[] | undefined {
+    const now = Date.now()
+    const missed: PublishedEvent[] = []
+    for (const name of channelNames) {
+      const history = this.histories.get(name)
+      if (history === undefined) continue
+      history.prune(now)
+      if (!history.collectAfter(after, missed)) return undefined
+    }
+    if (channelNames.length > 1) missed.sort((a, b) => a.seq - b.seq)
+    return missed
+  }
+
+  private historyOf (channelName: string, now: number): ChannelHistory<PublishedEvent> {
+    let history = this.histories.get(channelName)
+    if (history === undefined) {
+      history = new ChannelHistory(this.options.historySize, this.options.historyTtl)
+      this.histories.set(channelName, history)
+    } else {
+      history.prune(now)
+    }
+    return history
+  }
+
+  /** The seq of one of this broker's ids; undefined for anything else. */
+  private parseId (id: string | undefined): number | undefined {
+    if (id === undefined) return undefined
+    const dash = id.indexOf('-')
+    if (dash < 0 || id.slice(0, dash) !== this.epoch) return undefined
+    const digits = id.slice(dash + 1)
+    if (!/^\d{1,15}$/.test(digits)) return undefined
+    return Number(digits)
+  }
+}
+
+function serialise (event: EventInput, index: number): string {
+  try {
+    return eventData(event.channelName, event.type, event.payload)
+  } catch (err) {
+    throw new HubError(400, 'SSE_HUB_BAD_EVENT', `events/${index}/payload: cannot be serialised as JSON (${(err as Error).message})`)
+  }
+}

@@ -1,0 +1,94 @@
+import { HubError } from './errors.js'
+
+/** 1..128 characters of A-Z a-z 0-9 _ - . : @ / */
+const CHANNEL_NAME = /^[A-Za-z0-9_\-.:@/]{1,128}$/
+/** 1..64 characters of A-Z a-z 0-9 _ - . :, not starting with - . or : */
+const EVENT_TYPE = /^[A-Za-z0-9_][A-Za-z0-9_\-.:]{0,63}$/
+
+export const CHANNEL_NAME_RULE = '1..128 characters of A-Z a-z 0-9 _ - . : @ /'
+export const EVENT_TYPE_RULE = '1..64 characters of A-Z a-z 0-9 _ - . :, not starting with - . or :'
+
+/** Event types the hub itself sends; a publisher may not use them. */
+export const RESERVED_TYPES: ReadonlySet<string> = new Set(['registered', 'lastEvent', 'online-presence'])
+
+/** One event as a publisher sends it. */
+export interface EventInput {
+  channelName: string
+  type: string
+  /** Any JSON value, `null` included. */
+  payload: unknown
+}
+
+export function isChannelName (value: unknown): value is string {
+  return typeof value === 'string' && CHANNEL_NAME.test(value)
+}
+
+/** Shows a client's value in an error message, shortened so a huge input cannot bloat the reply. */
+export function quote (value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
+}
+
+/**
+ * Parses the `channels` list of a subscription: comma-separated, no empty items,
+ * duplicates counted once, at most `max` distinct names.
+ */
+export function parseChannelList (list: string, max: number): string[] {
+  const names = list.split(',')
+  for (const name of names) {
+    if (name === '') {
+      throw new HubError(400, 'SSE_HUB_BAD_CHANNELS', `channels: empty channel name in ${quote(list)}`)
+    }
+    if (!CHANNEL_NAME.test(name)) {
+      throw new HubError(400, 'SSE_HUB_BAD_CHANNELS', `channels: ${quote(name)} is not a valid channel name (${CHANNEL_NAME_RULE})`)
+    }
+  }
+  const unique = [...new Set(names)]
+  if (unique.length > max) {
+    throw new HubError(400, 'SSE_HUB_TOO_MANY_CHANNELS', `channels: ${unique.length} channels requested, at most ${max} allowed`)
+  }
+  return unique
+}
+
+/** A clientId uses the channel-name alphabet. */
+export function checkClientId (clientId: string): string {
+  if (!CHANNEL_NAME.test(clientId)) {
+    throw new HubError(400, 'SSE_HUB_BAD_CLIENT_ID', `clientId: ${quote(clientId)} is not a valid clientId (${CHANNEL_NAME_RULE})`)
+  }
+  return clientId
+}
+
+/**
+ * Checks a whole publish batch before anything of it is accepted (all or nothing).
+ * Works on untyped input, because an embedding app calls `hub.publish` without a schema in front.
+ * The message names the index and the rule, e.g. `events/2/type: "registered" is reserved`.
+ */
+export function checkEvents (events: unknown, maxEvents: number): EventInput[] {
+  if (!Array.isArray(events)) {
+    throw new HubError(400, 'SSE_HUB_BAD_EVENT', 'events: must be an array of events')
+  }
+  if (events.length > maxEvents) {
+    throw new HubError(400, 'SSE_HUB_TOO_MANY_EVENTS', `events: ${events.length} events in one publish, at most ${maxEvents} allowed`)
+  }
+  for (let i = 0; i < events.length; i++) {
+    const problem = eventProblem(events[i])
+    if (problem !== undefined) {
+      throw new HubError(400, 'SSE_HUB_BAD_EVENT', `events/${i}${problem}`)
+    }
+  }
+  return events
+}
+
+function eventProblem (event: unknown): string | undefined {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    return ': must be an object with channelName, type and payload'
+  }
+  const { channelName, type } = event as Record<string, unknown>
+  if (channelName === undefined) return '/channelName: is required'
+  if (!isChannelName(channelName)) return `/channelName: ${quote(channelName)} is not a valid channel name (${CHANNEL_NAME_RULE})`
+  if (type === undefined) return '/type: is required'
+  if (typeof type !== 'string' || !EVENT_TYPE.test(type)) return `/type: ${quote(type)} is not a valid event type (${EVENT_TYPE_RULE})`
+  if (RESERVED_TYPES.has(type)) return `/type: ${quote(type)} is reserved`
+  if ((event as Record<string, unknown>).payload === undefined) return '/payload: is required (null is a valid payload)'
+  return undefined
+}

@@ -1,0 +1,56 @@
+/**
+ * The SSE wire format. Every frame is built here, once, as a Buffer that is then shared by every
+ * connection it goes to. Field values never contain a line break: `data` is one line of JSON
+ * (JSON.stringify escapes CR and LF) and ids, types and names come from checked alphabets.
+ */
+
+/** Response headers of every stream, refused ones included. */
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+  connection: 'keep-alive'
+} as const
+
+/** A comment line: keeps proxies and load balancers from closing an idle stream. */
+export const HEARTBEAT_FRAME = Buffer.from(': heartbeat\n\n')
+
+/** `data` of a live event: `{"channelName","type","payload"}` with the publisher's payload as is. */
+export function eventData (channelName: string, type: string, payload: unknown): string {
+  return JSON.stringify({ channelName, type, payload })
+}
+
+/** A complete event frame: `id:`, `event:` and one `data:` line. */
+export function eventFrame (id: string, type: string, data: string): Buffer {
+  return Buffer.from(`id: ${id}\nevent: ${type}\ndata: ${data}\n\n`)
+}
+
+/**
+ * The first frame of a stream. `id` (omitted on a resumed stream, whose client already holds one)
+ * is the position of the stream at connect: a client that reconnects with it misses nothing that
+ * was published in between, even if no live event reached it before it dropped.
+ */
+export function registeredFrame (clientId: string, resumed: boolean, retry: number, id?: string): Buffer {
+  const data = JSON.stringify({ type: 'registered', payload: JSON.stringify({ clientId, resumed }) })
+  const idLine = id === undefined ? '' : `id: ${id}\n`
+  return Buffer.from(`retry: ${retry}\n${idLine}event: registered\ndata: ${data}\n\n`)
+}
+
+/**
+ * The `payload` of a `lastEvent` snapshot and of `GET /lastEvent`: the JSON string of
+ * `{type, payload}` of the channel's last event, or `"{}"` when nothing was published there.
+ */
+export function lastEventPayload (last: { type: string, payload: unknown } | undefined): string {
+  return last === undefined ? '{}' : JSON.stringify({ type: last.type, payload: last.payload })
+}
+
+/** A `lastEvent` snapshot frame. It has no `id:` so that it never moves the client's resume position. */
+export function lastEventFrame (channelName: string, last: { type: string, payload: unknown } | undefined): Buffer {
+  const data = JSON.stringify({ channelName, type: 'lastEvent', payload: lastEventPayload(last) })
+  return Buffer.from(`event: lastEvent\ndata: ${data}\n\n`)
+}
+
+/** Only a reconnection delay: the whole answer to a subscriber refused for now. */
+export function retryFrame (retry: number): Buffer {
+  return Buffer.from(`retry: ${retry}\n\n`)
+}

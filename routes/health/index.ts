@@ -1,0 +1,16 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { HealthReplySchema } from '../../lib/schemas.js'
+
+/** `GET /health`: 200 while serving, 503 once draining, so a load balancer stops sending clients here. */
+const health: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { hub } = fastify
+
+  fastify.get('/', {
+    schema: { response: { 200: HealthReplySchema, 503: HealthReplySchema } }
+  }, async (_request, reply) => {
+    if (hub.draining) return reply.code(503).send({ status: 'draining' })
+    return { status: 'ok' as const }
+  })
+}
+
+export default health

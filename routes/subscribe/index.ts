@@ -1,0 +1,46 @@
+import type { OutgoingHttpHeaders } from 'node:http'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { checkClientId, parseChannelList } from '../../lib/names.js'
+import { ErrorSchema, SubscribeHeadersSchema, SubscribeQuerySchema } from '../../lib/schemas.js'
+import { SSE_HEADERS } from '../../lib/sse.js'
+
+/**
+ * `GET /subscribe?channels=a,b`: one EventSource stream for all the given channels.
+ * The request is checked before the stream starts (400 with a JSON body); a subscribe refused
+ * only for now gets a 200 with `retry:` and a closed stream, because EventSource gives up for
+ * good on any other status.
+ */
+const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { hub } = fastify
+
+  fastify.get('/', {
+    schema: {
+      querystring: SubscribeQuerySchema,
+      headers: SubscribeHeadersSchema,
+      response: { '4xx': ErrorSchema }
+    }
+  }, async (request, reply) => {
+    const { channels, clientId, lastEventId } = request.query
+    const channelNames = parseChannelList(channels, hub.options.maxChannelsPerSubscription)
+    const id = clientId === undefined ? hub.newClientId() : checkClientId(clientId)
+
+    // Hooks (CORS) set their headers on the reply; a hijacked response must copy them itself.
+    const headers = { ...reply.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders
+    reply.hijack()
+    const res = reply.raw
+    const refusal = hub.refusal()
+    if (refusal !== undefined) {
+      res.writeHead(200, { ...headers, 'x-sse-hub-refused': refusal })
+      res.end(hub.refusalFrame(refusal))
+      return
+    }
+    res.writeHead(200, headers)
+    await hub.subscribe(res, {
+      channelNames,
+      clientId: id,
+      lastEventId: request.headers['last-event-id'] ?? lastEventId
+    })
+  })
+}
+
+export default subscribe

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+import Fastify from 'fastify'
+import sseHub from './app.js'
+import { configFromArgs, configFromEnv, helpText, openFileLimit, resolveConfig } from './lib/config.js'
+
+/** How long a shutdown may take before the process exits anyway. */
+const SHUTDOWN_TIMEOUT = 10_000
+
+let options
+try {
+  const args = configFromArgs(process.argv.slice(2))
+  if (args.help) {
+    console.log(helpText())
+    process.exit(0)
+  }
+  // A flag wins over the environment.
+  options = resolveConfig({ ...configFromEnv(process.env), ...args.config })
+} catch (err) {
+  console.error(`sse-hub: ${(err as Error).message}`)
+  process.exit(1)
+}
+
+const { port, host, logLevel } = options
+const app = Fastify({ logger: { level: logLevel } })
+await app.register(sseHub, options)
+await app.listen({ port, host })
+app.log.info(`open-file limit ${openFileLimit() ?? 'unknown'}, maxConnections ${options.maxConnections}`)
+
+let stopping = false
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return
+    stopping = true
+    app.log.info(`${signal}: draining`)
+    // Health turns 503 first; close() then stops accepting and ends every stream.
+    app.hub.drain()
+    setTimeout(() => {
+      app.log.error('shutdown took too long, exiting')
+      process.exit(1)
+    }, SHUTDOWN_TIMEOUT).unref()
+    app.close().then(() => process.exit(0), (err) => {
+      app.log.error({ err }, 'shutdown failed')
+      process.exit(1)
+    })
+  })
+}
