@@ -25,6 +25,9 @@ export function isChannelName (value: unknown): value is string {
 
 /** Shows a client's value in an error message, shortened so a huge input cannot bloat the reply. */
 export function quote (value: unknown): string {
+  if (typeof value === 'string' && value.length > 64) {
+    return `${JSON.stringify(value.slice(0, 32))}... (${value.length} characters)`
+  }
   const text = JSON.stringify(value) ?? String(value)
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
