@@ -58,10 +58,20 @@ function envName (option: OptionName): string {
  */
 function checkOption (option: OptionName, value: unknown, label: string): unknown {
   const schema = HubConfigSchema.properties[option]
-  const converted = typeof value === 'string' ? Value.Convert(schema, value) : value
+  const converted = typeof value === 'string' ? fromString(schema, value) : value
   if (Value.Check(schema, converted)) return converted
   const error = Value.Errors(schema, converted).First()
   throw new ConfigError(`invalid ${label}: ${error?.message ?? 'invalid value'}, got ${JSON.stringify(value)}`)
+}
+
+/**
+ * Reads an option given as text. Strict on purpose: "1.5" or "1e3" for an integer stays a string
+ * and fails the check, instead of being truncated to 1.
+ */
+function fromString (schema: TSchema, text: string): unknown {
+  if (schema.type === 'integer' && /^-?\d+$/.test(text.trim())) return Number(text)
+  if (schema.type === 'boolean' && /^(true|1|false|0)$/.test(text)) return text === 'true' || text === '1'
+  return text
 }
 
 /**

@@ -1,0 +1,46 @@
+import t from 'tap'
+import { configFromArgs, configFromEnv, defaultMaxConnections, FILE_RESERVE, flagName, openFileLimit, resolveConfig } from '../../lib/config.js'
+
+t.test('defaults as documented', async (t) => {
+  const config = resolveConfig()
+  t.match(config, {
+    port: 9090,
+    host: '0.0.0.0',
+    corsOrigins: '*',
+    heartbeatInterval: 15000,
+    retry: 2000,
+    historySize: 1000,
+    historyTtl: 3600000,
+    maxChannelsPerSubscription: 64,
+    maxEventsPerPublish: 1000,
+    bodyLimit: 102400,
+    maxBufferedBytes: 1048576,
+    logLevel: 'info'
+  })
+  const limit = openFileLimit()
+  t.equal(config.maxConnections, limit === undefined ? 10000 : limit - FILE_RESERVE)
+  t.equal(defaultMaxConnections(), config.maxConnections)
+})
+
+t.test('environment variables are converted and named in errors', async (t) => {
+  t.same(configFromEnv({ PORT: '8080', SSE_HUB_MAX_CHANNELS: '5', LOG_LEVEL: 'warn', UNRELATED: 'x', SSE_HUB_RETRY: '' }),
+    { port: 8080, maxChannelsPerSubscription: 5, logLevel: 'warn' })
+  t.throws(() => configFromEnv({ PORT: '70000' }), { message: /^invalid PORT: Expected integer to be less or equal to 65535, got "70000"/ })
+})
+
+t.test('flags use the kebab-case option names', async (t) => {
+  t.equal(flagName('maxChannelsPerSubscription'), 'max-channels-per-subscription')
+  t.same(configFromArgs(['--history-size', '10', '--cors-origins=https://a.test,https://b.test']), {
+    help: false,
+    config: { historySize: 10, corsOrigins: 'https://a.test,https://b.test' }
+  })
+  t.equal(configFromArgs(['-h']).help, true)
+  t.throws(() => configFromArgs(['--history-size', '1.5']), { message: /^invalid --history-size: Expected integer, got "1.5"/ })
+  t.throws(() => configFromArgs(['stray']), { message: /Unexpected argument 'stray'/ })
+})
+
+t.test('plugin options are checked by name', async (t) => {
+  t.equal(resolveConfig({ maxConnections: 5, prefix: '/x' }).maxConnections, 5)
+  t.throws(() => resolveConfig({ retry: -1 }), { message: /^invalid option retry: Expected integer to be greater or equal to 0, got -1/ })
+  t.equal(resolveConfig({ retry: '100' }).retry, 100, 'a numeric string is converted, as from the environment')
+})
