@@ -97,7 +97,7 @@ t.test('bad plugin options stop the registration, naming the option', async (t) 
   ]
   for (const [options, message] of cases) {
     const app = Fastify()
-    await t.rejects(app.register(sseHub, options).ready(), { code: 'SSE_HUB_BAD_CONFIG', message })
+    await t.rejects(async () => { await app.register(sseHub, options).ready() }, { code: 'SSE_HUB_BAD_CONFIG', message })
     await app.close()
   }
 })

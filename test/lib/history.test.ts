@@ -2,21 +2,24 @@ import t from 'tap'
 import { ChannelHistory } from '../../lib/history.js'
 
 const at = (seq: number, publishedAt = 0) => ({ seq, publishedAt })
-const seqs = (events: Array<{ seq: number }>) => events.map((event) => event.seq)
+type Event = ReturnType<typeof at>
+const seqs = (events: Event[]) => events.map((event) => event.seq)
 
 t.test('keeps the newest events up to the count limit', async (t) => {
   const history = new ChannelHistory(3, 0)
   for (const seq of [1, 4, 6, 9, 12]) history.push(at(seq))
   t.equal(history.size, 3)
   t.equal(history.evictedThrough, 4)
-  const out: Array<{ seq: number }> = []
+  const out: Event[] = []
   t.equal(history.collectAfter(6, out), true)
   t.same(seqs(out), [9, 12])
   t.equal(history.collectAfter(3, []), false, 'seq 4 was dropped: cannot resume from 3')
-  const all: Array<{ seq: number }> = []
+  const all: Event[] = []
   t.equal(history.collectAfter(4, all), true)
   t.same(seqs(all), [6, 9, 12])
-  t.same(seqs(((out) => { history.collectAfter(12, out); return out })([])), [])
+  const none: Event[] = []
+  history.collectAfter(12, none)
+  t.same(seqs(none), [])
 })
 
 t.test('drops events older than the age limit', async (t) => {

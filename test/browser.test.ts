@@ -1,0 +1,193 @@
+import { existsSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import { chromium, type ConsoleMessage } from 'playwright-core'
+import t from 'tap'
+import { build, type TestContext } from './helper.js'
+
+// End to end in a real browser: the seed README's HTML page, unchanged but for the hub's address,
+// served from another origin so that its EventSource goes through the hub's CORS headers.
+
+const CHROMIUM = '/usr/bin/chromium'
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'
+]
+const TIMEOUT = 10_000
+
+/** The seed README's subscribe page, verbatim (its tabs included): the project's compatibility fixture. */
+/* eslint-disable @stylistic/no-tabs */
+const SEED_PAGE = `<!DOCTYPE html> <html> <body>
+	<script type="text/javascript">
+		const channelsToSubscribe = ["channel1", "channel2"];
+		const source = new EventSource(\`http://localhost:9090/subscribe/?channels=\${encodeURIComponent(channelsToSubscribe.join(","))}\`);
+
+		function _getEventData(event) {
+			const data = JSON.parse(event.data);
+			const { channelName, type, payload } = data;
+			return channelName ? {
+				channelName,
+				type,
+				payload
+			} : {
+				type,
+				payload
+			};
+		}
+		// Fires once on a successful subscription.
+		source.addEventListener("registered", (event) => {
+			console.log(_getEventData(event));
+		});
+		// Fires once for every subscribed channel, giving the last
+		// published value on that channel or "{}"
+		source.addEventListener("lastEvent", (event) => {
+			console.log(_getEventData(event));
+		});
+		// Fires on receiving an event of eventType "message"
+		// for a channel.
+		source.addEventListener("message", (event) => {
+			document.body.innerHTML += event.data + "<br>";
+		});
+		// Fires on receiving an event of eventType "foo"
+		source.addEventListener("foo", (event) => {
+			document.body.innerHTML += event.data + "<br>";
+		});
+		// Fires on receiving an event of eventType "bar"
+		source.addEventListener("bar", (event) => {
+			document.body.innerHTML += event.data + "<br>";
+		});
+	</script>
+</body> </html>
+`
+/* eslint-enable @stylistic/no-tabs */
+
+/** The seed README's publish example. */
+const SEED_BATCH = {
+  events: [
+    { channelName: 'channel1', type: 'message', payload: '{ "location": "123.44,34.234234"}' },
+    { channelName: 'channel1', type: 'foo', payload: '{ "message": "Hi fooo"}' },
+    { channelName: 'channel2', type: 'message', payload: '{ "location": "123.44,872938.99"}' },
+    { channelName: 'channel2', type: 'bar', payload: '{ "location": "123.44"}' }
+  ]
+}
+
+/**
+ * Serves `html` at `/` from 127.0.0.1 on an ephemeral port; closed at teardown. The browser's
+ * favicon request gets a 204, so that a 404 does not log a console error.
+ */
+async function servePage (t: TestContext, html: string): Promise<string> {
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+      res.end(html)
+    } else if (req.url === '/favicon.ico') {
+      res.writeHead(204)
+      res.end()
+    } else {
+      res.writeHead(404)
+      res.end()
+    }
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections()
+    server.close(() => resolve())
+  }))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return `http://127.0.0.1:${address.port}`
+}
+
+/** Polls `predicate` every 20 ms; rejects after `timeout` ms naming `what` (evaluated then). */
+async function waitUntil (predicate: () => boolean, what: () => string, timeout = TIMEOUT): Promise<void> {
+  const deadline = Date.now() + timeout
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what()}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+t.test('the seed README page works unchanged in Chromium', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.fail(`${CHROMIUM} not found: the browser test needs Debian's chromium package (apt-get install chromium)`)
+    return
+  }
+  const hub = await build(t)
+  const pageUrl = await servePage(t, SEED_PAGE.replace('http://localhost:9090', hub.url))
+  t.not(new URL(pageUrl).origin, new URL(hub.url).origin, 'the page is cross-origin to the hub')
+
+  // Registered after build(): teardowns run last-in first-out, so the browser goes before the hub.
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage()
+
+  const logs: unknown[] = []
+  const pending: Array<Promise<void>> = []
+  const problems: string[] = []
+  const subscribes: string[] = []
+  const subscribeHeaders: Array<Record<string, string>> = []
+  page.on('console', (message: ConsoleMessage) => {
+    if (message.type() === 'log') {
+      pending.push(message.args()[0].jsonValue().then((value) => { logs.push(value) }))
+    } else {
+      problems.push(`console.${message.type()}: ${message.text()}`)
+    }
+  })
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
+  page.on('requestfailed', (request) => {
+    if (request.url().startsWith(hub.url)) problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`)
+  })
+  page.on('request', (request) => {
+    if (request.url().startsWith(`${hub.url}/subscribe`)) subscribes.push(request.url())
+  })
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`)
+    if (response.url().startsWith(`${hub.url}/subscribe`)) subscribeHeaders.push(response.headers())
+  })
+  const ofType = (type: string): any[] => logs.filter((log: any) => log?.type === type)
+
+  await page.goto(pageUrl)
+
+  // Open once the page has logged `registered` and both snapshots, and the hub counts it.
+  await waitUntil(() => ofType('registered').length >= 1 && ofType('lastEvent').length >= 2,
+    () => `the page's registered and lastEvent logs; got ${JSON.stringify(logs)} ${JSON.stringify(problems)}`)
+  await waitUntil(() => hub.app.hub.connectionCount === 1, () => 'one connection on the hub')
+  await Promise.all(pending)
+
+  const registered = ofType('registered')
+  t.equal(registered.length, 1, 'one registered')
+  t.same(Object.keys(registered[0]).sort(), ['payload', 'type'], 'registered has no channelName')
+  const { clientId } = JSON.parse(registered[0].payload)
+  t.match(clientId, /^\S+$/, 'registered carries a clientId')
+  t.same(ofType('lastEvent'), [
+    { channelName: 'channel1', type: 'lastEvent', payload: '{}' },
+    { channelName: 'channel2', type: 'lastEvent', payload: '{}' }
+  ], 'one lastEvent per channel, "{}" as nothing was published yet')
+
+  const res = await hub.publish(SEED_BATCH)
+  t.equal(res.statusCode, 200)
+  t.equal(res.json.published, 4)
+
+  // The page appends `event.data + "<br>"` to the body: read the text between the <br>s.
+  const lines = async (): Promise<string[]> => page.evaluate(() => Array.from(document.body.childNodes)
+    .filter((node) => node.nodeType === Node.TEXT_NODE)
+    .map((node) => (node.textContent ?? '').trim())
+    .filter((text) => text !== ''))
+  await page.waitForFunction(() => document.body.getElementsByTagName('br').length >= 4, undefined, { timeout: TIMEOUT })
+  const expected = SEED_BATCH.events.map(({ channelName, type, payload }) => JSON.stringify({ channelName, type, payload }))
+  t.same(await lines(), expected, 'the body holds exactly the 4 events, in order, as {"channelName","type","payload"}')
+  t.equal(await page.evaluate(() => document.body.getElementsByTagName('br').length), 4, 'one <br> per event')
+
+  await Promise.all(pending)
+  t.equal(ofType('registered').length, 1, 'still one registered: no reconnect')
+  t.equal(ofType('lastEvent').length, 2, 'still two lastEvent logs')
+  t.equal(logs.length, 3, 'nothing else was logged')
+  t.equal(await page.evaluate('source.readyState'), 1, 'the EventSource is still OPEN')
+  t.equal(hub.app.hub.connectionCount, 1, 'still one connection on the hub')
+  t.same(subscribes, [`${hub.url}/subscribe/?channels=channel1%2Cchannel2`], 'one subscribe request')
+  t.equal(subscribeHeaders[0]?.['access-control-allow-origin'], '*', 'the stream carries the CORS header')
+  t.match(subscribeHeaders[0]?.['content-type'], /^text\/event-stream/)
+  t.same(problems, [], 'no console errors, page errors or failed requests')
+})
