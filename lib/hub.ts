@@ -3,7 +3,7 @@ import type { Broker, PublishedEvent } from './broker.js'
 import type { HubConfig } from './config.js'
 import { type CloseReason, Connection, type SseSink } from './connection.js'
 import { MemoryBroker } from './memory-broker.js'
-import { checkEvents } from './names.js'
+import { checkEvents, type EventInput } from './names.js'
 import { type ClientRegistry, MemoryClientRegistry } from './registry.js'
 import { HEARTBEAT_FRAME, lastEventFrame, lastEventPayload, registeredFrame, retryFrame } from './sse.js'
 
@@ -90,9 +90,10 @@ export class Hub {
 
   /**
    * Publishes a batch, all or nothing. Throws a `HubError` (400) at once, before anything is
-   * published, when any event is invalid; otherwise resolves with the ids once the broker stored it.
+   * published, when any event is invalid (checked at run time too: callers may be plain JS);
+   * otherwise resolves with the ids once the broker stored it.
    */
-  publish (events: readonly unknown[]): Promise<PublishResult> {
+  publish (events: readonly EventInput[]): Promise<PublishResult> {
     const checked = checkEvents(events, this.options.maxEventsPerPublish)
     return this.broker.publish(checked).then((published) => {
       this.stats.published += published.length

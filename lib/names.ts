@@ -66,7 +66,7 @@ export function checkClientId (clientId: string): string {
  * Works on untyped input, because an embedding app calls `hub.publish` without a schema in front.
  * The message names the index and the rule, e.g. `events/2/type: "registered" is reserved`.
  */
-export function checkEvents (events: unknown, maxEvents: number): EventInput[] {
+export function checkEvents (events: unknown, maxEvents: number): readonly EventInput[] {
   if (!Array.isArray(events)) {
     throw new HubError(400, 'SSE_HUB_BAD_EVENT', 'events: must be an array of events')
   }

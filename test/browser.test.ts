@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
+import { join } from 'node:path'
 import { chromium, type ConsoleMessage } from 'playwright-core'
 import t from 'tap'
 import { build, type TestContext } from './helper.js'
@@ -14,60 +15,18 @@ const CHROMIUM_ARGS = [
 ]
 const TIMEOUT = 10_000
 
-/** The seed README's subscribe page, verbatim (its tabs included): the project's compatibility fixture. */
-/* eslint-disable @stylistic/no-tabs */
-const SEED_PAGE = `<!DOCTYPE html> <html> <body>
-	<script type="text/javascript">
-		const channelsToSubscribe = ["channel1", "channel2"];
-		const source = new EventSource(\`http://localhost:9090/subscribe/?channels=\${encodeURIComponent(channelsToSubscribe.join(","))}\`);
+/**
+ * The original service's README (the shared contract folder beside this repository) is the
+ * compatibility fixture: its subscribe page and its publish example are read from it as they are.
+ */
+const SEED_README = join(import.meta.dirname, '..', '..', 'shared', 'seed', 'node-sse-server-README.txt')
 
-		function _getEventData(event) {
-			const data = JSON.parse(event.data);
-			const { channelName, type, payload } = data;
-			return channelName ? {
-				channelName,
-				type,
-				payload
-			} : {
-				type,
-				payload
-			};
-		}
-		// Fires once on a successful subscription.
-		source.addEventListener("registered", (event) => {
-			console.log(_getEventData(event));
-		});
-		// Fires once for every subscribed channel, giving the last
-		// published value on that channel or "{}"
-		source.addEventListener("lastEvent", (event) => {
-			console.log(_getEventData(event));
-		});
-		// Fires on receiving an event of eventType "message"
-		// for a channel.
-		source.addEventListener("message", (event) => {
-			document.body.innerHTML += event.data + "<br>";
-		});
-		// Fires on receiving an event of eventType "foo"
-		source.addEventListener("foo", (event) => {
-			document.body.innerHTML += event.data + "<br>";
-		});
-		// Fires on receiving an event of eventType "bar"
-		source.addEventListener("bar", (event) => {
-			document.body.innerHTML += event.data + "<br>";
-		});
-	</script>
-</body> </html>
-`
-/* eslint-enable @stylistic/no-tabs */
-
-/** The seed README's publish example. */
-const SEED_BATCH = {
-  events: [
-    { channelName: 'channel1', type: 'message', payload: '{ "location": "123.44,34.234234"}' },
-    { channelName: 'channel1', type: 'foo', payload: '{ "message": "Hi fooo"}' },
-    { channelName: 'channel2', type: 'message', payload: '{ "location": "123.44,872938.99"}' },
-    { channelName: 'channel2', type: 'bar', payload: '{ "location": "123.44"}' }
-  ]
+function seedFixtures (): { page: string, batch: { events: Array<{ channelName: string, type: string, payload: unknown }> } } {
+  const text = readFileSync(SEED_README, 'utf8')
+  const page = /<!DOCTYPE html>[\s\S]*?<\/html>/.exec(text)
+  const body = /^body:\s*\n(\t\{[\s\S]*?\n\t\})\s*$/m.exec(text)
+  if (page === null || body === null) throw new Error(`no HTML page or publish body found in ${SEED_README}`)
+  return { page: page[0], batch: JSON.parse(body[1]) }
 }
 
 /**
@@ -114,8 +73,11 @@ t.test('the seed README page works unchanged in Chromium', async (t) => {
     t.fail(`${CHROMIUM} not found: the browser test needs Debian's chromium package (apt-get install chromium)`)
     return
   }
+  const { page: seedPage, batch: seedBatch } = seedFixtures()
+  t.equal(seedBatch.events.length, 4, 'the seed example publishes 4 events')
   const hub = await build(t)
-  const pageUrl = await servePage(t, SEED_PAGE.replace('http://localhost:9090', hub.url))
+  // The only change to the page: the hub's address.
+  const pageUrl = await servePage(t, seedPage.replace('http://localhost:9090', hub.url))
   t.not(new URL(pageUrl).origin, new URL(hub.url).origin, 'the page is cross-origin to the hub')
 
   // Registered after build(): teardowns run last-in first-out, so the browser goes before the hub.
@@ -166,7 +128,7 @@ t.test('the seed README page works unchanged in Chromium', async (t) => {
     { channelName: 'channel2', type: 'lastEvent', payload: '{}' }
   ], 'one lastEvent per channel, "{}" as nothing was published yet')
 
-  const res = await hub.publish(SEED_BATCH)
+  const res = await hub.publish(seedBatch)
   t.equal(res.statusCode, 200)
   t.equal(res.json.published, 4)
 
@@ -176,7 +138,7 @@ t.test('the seed README page works unchanged in Chromium', async (t) => {
     .map((node) => (node.textContent ?? '').trim())
     .filter((text) => text !== ''))
   await page.waitForFunction(() => document.body.getElementsByTagName('br').length >= 4, undefined, { timeout: TIMEOUT })
-  const expected = SEED_BATCH.events.map(({ channelName, type, payload }) => JSON.stringify({ channelName, type, payload }))
+  const expected = seedBatch.events.map(({ channelName, type, payload }) => JSON.stringify({ channelName, type, payload }))
   t.same(await lines(), expected, 'the body holds exactly the 4 events, in order, as {"channelName","type","payload"}')
   t.equal(await page.evaluate(() => document.body.getElementsByTagName('br').length), 4, 'one <br> per event')
 

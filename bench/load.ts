@@ -1,0 +1,381 @@
+/**
+ * The load generator's coordinator: starts the subscriber processes (agent.ts, each running
+ * shard.ts threads), connects every subscriber, runs the publisher through a warm-up and a
+ * measured window, drains, and collects throughput, latency, integrity and the CPU and memory
+ * of both the server and the generator itself.
+ */
+import { type ChildProcess, fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { cpuSeconds, Histogram, nowUs, treeUsage, type HistogramData } from './measure.js'
+import { Publisher, type PublishProtocol } from './publisher.js'
+import { track } from './servers.js'
+import type { ConnectReport, FinishReport, ShardConfig, Snapshot } from './shard.js'
+
+export interface LoadOptions {
+  host: string
+  port: number
+  protocol: PublishProtocol
+  /** Prefix of a subscribe URL, followed by the channel name. */
+  subscribePath: string
+  /** The server process to measure (with its children); undefined: not measured. */
+  serverPid?: number
+  subscribers: number
+  /** Subscriber i is on channel i % channels. */
+  channels: number
+  /** Channel names are `${channelPrefix}${i}`: make it unique per run. */
+  channelPrefix: string
+  /** Events per publish (the hub: one POST; nchan: one POST per event). */
+  batch: number
+  /** Batches per second; 0: as fast as acknowledged. */
+  rate: number
+  /** Unanswered publish requests at most. */
+  depth: number
+  /** Flow control: outstanding deliveries per subscriber at most (0: off). */
+  window: number
+  payloadBytes: number
+  /** Seconds of publishing before the measured window. */
+  warmup: number
+  /** Seconds measured (or held idle). */
+  duration: number
+  /** Hold the subscribers without publishing (capacity runs). */
+  idle: boolean
+  /** Subscriber sockets per generator process at most (each process has its own open-file limit). */
+  socketsPerProcess: number
+  threadsPerProcess: number
+  /** Source addresses 127.0.0.1 .. 127.0.0.N, one per subscriber in turn. */
+  localAddresses: number
+  /** Connects in progress at once, over all shards (stay below the server's listen backlog). */
+  connectConcurrency: number
+  /** JSON.parse and check every event and every publish reply. */
+  verify: boolean
+  log: (message: string) => void
+}
+
+export const defaultLoadOptions = {
+  host: '127.0.0.1',
+  subscribePath: '/subscribe?channels=',
+  channels: 1,
+  batch: 1,
+  rate: 0,
+  depth: 16,
+  window: 100,
+  payloadBytes: 100,
+  warmup: 2,
+  duration: 10,
+  idle: false,
+  socketsPerProcess: 8000,
+  threadsPerProcess: 2,
+  localAddresses: 4,
+  connectConcurrency: 256,
+  verify: false,
+  log: () => {}
+} satisfies Partial<LoadOptions>
+
+export interface LoadResult {
+  subscribers: { requested: number, ready: number, failed: number, failures: Record<string, number> }
+  connect: { seconds: number, perSecond: number, serverCpu: number }
+  /** Server RSS (KiB, with its children). */
+  memory: {
+    startKiB: number
+    connectedKiB: number
+    perConnectionKiB: number
+    windowStartKiB: number
+    windowEndKiB: number
+    /** One sample per second through the measured window. */
+    samplesKiB: number[]
+  }
+  window: {
+    seconds: number
+    deliveries: number
+    deliveriesPerSecond: number
+    eventsPublished: number
+    eventsPerSecond: number
+    requestsPerSecond: number
+    serverCpu: number
+    serverCpuShare: number
+    deliveriesPerServerCpuSecond: number
+    generatorCpu: number
+    generatorCpuShare: number
+  }
+  latencyMs: { p50: number, p99: number, max: number, mean: number, samples: number }
+  integrity: {
+    expected: number
+    lost: number
+    lossyStreams: number
+    duplicates: number
+    reordered: number
+    malformed: number
+    dropped: number
+    unacknowledged: number
+    publishErrors: number
+    firstError: string | undefined
+  }
+  publisher: Publisher['stats']
+  generator: { processes: number, threads: number }
+}
+
+type Reply = { id: number } & Partial<ConnectReport & Snapshot & FinishReport>
+
+interface Shard {
+  agent: ChildProcess
+  index: number
+  progress: number
+  unique: number
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** The shards: `threads` per process, enough processes to keep each under `socketsPerProcess`. */
+function plan (options: LoadOptions): ShardConfig[][] {
+  const processes = Math.max(1, Math.ceil(options.subscribers / options.socketsPerProcess))
+  const total = Math.max(1, Math.min(options.subscribers, processes * options.threadsPerProcess))
+  const per = Math.ceil(total / processes)
+  const addresses = Array.from({ length: options.localAddresses }, (_, i) => `127.0.0.${i + 1}`)
+  const groups: ShardConfig[][] = []
+  for (let s = 0; s < total; s++) {
+    const from = Math.floor(options.subscribers * s / total)
+    const to = Math.floor(options.subscribers * (s + 1) / total)
+    const group = Math.floor(s / per)
+    groups[group] ??= []
+    groups[group].push({
+      host: options.host,
+      port: options.port,
+      subscribePath: options.subscribePath,
+      channelPrefix: options.channelPrefix,
+      channels: options.channels,
+      from,
+      to,
+      localAddresses: addresses,
+      connectConcurrency: Math.max(4, Math.floor(options.connectConcurrency / total)),
+      connectTimeout: 30_000,
+      verify: options.verify,
+      eventType: 'bench'
+    })
+  }
+  return groups
+}
+
+/** Runs one load: connect, publish (or idle), measure, drain, check, close. */
+export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, 'port' | 'protocol' | 'subscribers' | 'channelPrefix'>): Promise<LoadResult> {
+  const options: LoadOptions = { ...defaultLoadOptions, ...input }
+  const { log } = options
+  const groups = plan(options)
+  const agents: ChildProcess[] = []
+  const shards: Shard[] = []
+  const waiting = new Map<number, { resolve: (reply: Reply) => void, reject: (err: Error) => void }>()
+  let nextId = 1
+  let fatal: Error | undefined
+  let publisher: Publisher | undefined
+
+  const failAll = (err: Error): void => {
+    fatal ??= err
+    for (const { reject } of waiting.values()) reject(err)
+    waiting.clear()
+  }
+  const progressTotal = (): number => shards.reduce((sum, shard) => sum + shard.progress, 0)
+  const uniqueTotal = (): number => shards.reduce((sum, shard) => sum + shard.unique, 0)
+
+  const agentPath = fileURLToPath(new URL('./agent.ts', import.meta.url))
+  for (const group of groups) {
+    const agent = fork(agentPath, [JSON.stringify(group)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    track(agent)
+    const base = shards.length
+    agents.push(agent)
+    group.forEach((_, index) => shards.push({ agent, index, progress: 0, unique: 0 }))
+    agent.on('message', (message: { shard: number, id?: number, progress?: number, unique?: number, error?: string }) => {
+      const shard = shards[base + message.shard]
+      if (message.error !== undefined) return failAll(new Error(`shard ${base + message.shard}: ${message.error}`))
+      if (message.progress !== undefined) {
+        shard.progress = message.progress
+        shard.unique = message.unique ?? 0
+        publisher?.progress(progressTotal())
+        return
+      }
+      const waiter = waiting.get(message.id as number)
+      waiting.delete(message.id as number)
+      waiter?.resolve(message as Reply)
+    })
+    agent.on('exit', (code, signal) => {
+      if (code !== 0) failAll(new Error(`load generator process exited (${code ?? signal})`))
+    })
+  }
+
+  const call = (shard: Shard, command: object): Promise<Reply> => {
+    if (fatal !== undefined) return Promise.reject(fatal)
+    const id = nextId++
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject })
+      shard.agent.send({ ...command, id, shard: shard.index })
+    })
+  }
+  const callAll = (command: object): Promise<Reply[]> => Promise.all(shards.map((shard) => call(shard, command)))
+  const server = (): { cpu: number, rssKiB: number } =>
+    options.serverPid === undefined ? { cpu: 0, rssKiB: 0 } : treeUsage(options.serverPid)
+  const generatorCpu = (): number => cpuSeconds(process.pid) + agents.reduce((sum, agent) => sum + cpuSeconds(agent.pid ?? 0), 0)
+
+  try {
+    // Connect.
+    const start = server()
+    log(`connecting ${options.subscribers} subscribers (${groups.length} processes, ${shards.length} threads)`)
+    const connects = await callAll({ cmd: 'connect' })
+    const connected = server()
+    const failures: Record<string, number> = {}
+    let ready = 0
+    let failed = 0
+    for (const reply of connects) {
+      ready += reply.ready ?? 0
+      failed += reply.failed ?? 0
+      for (const [reason, count] of Object.entries(reply.failures ?? {})) failures[reason] = (failures[reason] ?? 0) + count
+    }
+    const connectSeconds = (Math.max(...connects.map((r) => r.endUs ?? 0)) - Math.min(...connects.map((r) => r.startUs ?? 0))) / 1e6
+    log(`${ready} ready, ${failed} failed in ${connectSeconds.toFixed(2)} s`)
+    if (ready === 0) throw new Error(`no subscriber could connect: ${JSON.stringify(failures)}`)
+
+    // Let the server settle, then weigh it.
+    await sleep(1000)
+    const settled = server()
+
+    publisher = new Publisher({ ...options, subscribers: ready === options.subscribers ? options.subscribers : options.subscribers, eventType: 'bench' })
+    const samples: number[] = []
+    let windowSeconds = options.duration
+    let deliveries = 0
+    let events = 0
+    let requests = 0
+    let serverCpu = 0
+    let genCpu = 0
+    let windowStart = settled.rssKiB
+    let windowEnd = settled.rssKiB
+    const latency = new Histogram()
+
+    if (options.idle) {
+      for (let i = 0; i < options.duration; i++) {
+        await sleep(1000)
+        samples.push(server().rssKiB)
+      }
+      windowEnd = samples.at(-1) ?? settled.rssKiB
+    } else {
+      await publisher.open()
+      publisher.start()
+      await sleep(options.warmup * 1000)
+      // The measured window.
+      const before = await callAll({ cmd: 'snapshot', resetLatency: true })
+      const t0 = nowUs()
+      const s0 = server()
+      const g0 = generatorCpu()
+      const p0 = { ...publisher.stats }
+      windowStart = s0.rssKiB
+      for (let i = 0; i < options.duration; i++) {
+        await sleep(1000)
+        if (fatal !== undefined) throw fatal
+        samples.push(server().rssKiB)
+      }
+      const after = await callAll({ cmd: 'snapshot', resetLatency: false })
+      const t1 = nowUs()
+      const s1 = server()
+      genCpu = generatorCpu() - g0
+      windowEnd = s1.rssKiB
+      windowSeconds = (t1 - t0) / 1e6
+      serverCpu = s1.cpu - s0.cpu
+      deliveries = sum(after, 'deliveries') - sum(before, 'deliveries')
+      events = publisher.stats.acknowledgedEvents - p0.acknowledgedEvents
+      requests = publisher.stats.acknowledgedRequests - p0.acknowledgedRequests
+      for (const reply of after) latency.merge(reply.latency as HistogramData)
+
+      // Drain: until every acknowledged event arrived, or nothing moved for a second.
+      await withTimeout(publisher.stop(), 15_000, 'publisher did not get its replies')
+      let last = -1
+      let still = 0
+      for (let i = 0; i < 150 && uniqueTotal() < publisher.expectedDeliveries && still < 10; i++) {
+        await sleep(100)
+        const now = progressTotal()
+        still = now === last ? still + 1 : 0
+        last = now
+      }
+    }
+
+    const finish = await callAll({ cmd: 'finish', published: publisher.acknowledged })
+    const totals = await callAll({ cmd: 'snapshot', resetLatency: false })
+    const result: LoadResult = {
+      subscribers: { requested: options.subscribers, ready, failed, failures },
+      connect: {
+        seconds: connectSeconds,
+        perSecond: ready / connectSeconds,
+        serverCpu: connected.cpu - start.cpu
+      },
+      memory: {
+        startKiB: start.rssKiB,
+        connectedKiB: settled.rssKiB,
+        perConnectionKiB: (settled.rssKiB - start.rssKiB) / ready,
+        windowStartKiB: windowStart,
+        windowEndKiB: windowEnd,
+        samplesKiB: samples
+      },
+      window: {
+        seconds: windowSeconds,
+        deliveries,
+        deliveriesPerSecond: deliveries / windowSeconds,
+        eventsPublished: events,
+        eventsPerSecond: events / windowSeconds,
+        requestsPerSecond: requests / windowSeconds,
+        serverCpu,
+        serverCpuShare: serverCpu / windowSeconds,
+        deliveriesPerServerCpuSecond: serverCpu > 0 ? deliveries / serverCpu : NaN,
+        generatorCpu: genCpu,
+        generatorCpuShare: genCpu / windowSeconds
+      },
+      latencyMs: {
+        p50: latency.percentile(50) / 1000,
+        p99: latency.percentile(99) / 1000,
+        max: latency.max / 1000,
+        mean: latency.count > 0 ? latency.sum / latency.count / 1000 : NaN,
+        samples: latency.count
+      },
+      integrity: {
+        expected: publisher.expectedDeliveries,
+        lost: sum(finish, 'lost'),
+        lossyStreams: sum(finish, 'lossyStreams'),
+        duplicates: sum(totals, 'duplicates'),
+        reordered: sum(totals, 'reordered'),
+        malformed: sum(totals, 'malformed'),
+        dropped: sum(totals, 'dropped'),
+        unacknowledged: sum(finish, 'unacknowledged'),
+        publishErrors: publisher.stats.errors,
+        firstError: publisher.firstError
+      },
+      publisher: { ...publisher.stats },
+      generator: { processes: agents.length, threads: shards.length }
+    }
+    return result
+  } finally {
+    publisher?.close()
+    if (fatal === undefined) {
+      await withTimeout(callAll({ cmd: 'close' }), 10_000, 'shards did not close').catch(() => {})
+    }
+    await Promise.all(agents.map(async (agent) => {
+      if (agent.exitCode !== null || agent.signalCode !== null) return
+      const exited = new Promise((resolve) => agent.once('exit', resolve))
+      agent.disconnect()
+      const timer = setTimeout(() => agent.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    }))
+  }
+}
+
+function sum (replies: Reply[], key: 'deliveries' | 'lost' | 'lossyStreams' | 'duplicates' | 'reordered' | 'malformed' | 'dropped' | 'unacknowledged'): number {
+  return replies.reduce((total, reply) => total + (reply[key] ?? 0), 0)
+}
+
+async function withTimeout<T> (promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * `npm run bench`: the scenarios of the SSE benchmark, each against the hub and against nginx +
+ * nchan, the servers pinned to core 0 and this process (publisher + load generator) to core 1.
+ * Prints a table per scenario and writes every figure to bench/results/<date>.json.
+ * See bench/README.md.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, release } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { type LoadOptions, type LoadResult, runLoad } from './load.js'
+import { summariseProfiles } from './profile.js'
+import { installNchan, killChildrenOnExit, nginxVersion, REPO, type Server, startHub, startNchan } from './servers.js'
+
+interface Scenario {
+  id: string
+  title: string
+  load: Partial<LoadOptions> & Pick<LoadOptions, 'subscribers'>
+}
+
+const SCENARIOS: Scenario[] = [
+  { id: 'W1-1k', title: 'W1 fan-out: 1 channel, 1,000 subscribers, publisher at max rate, 100-byte payloads', load: { subscribers: 1000 } },
+  { id: 'W1-10k', title: 'W1 fan-out: 1 channel, 10,000 subscribers, publisher at max rate, 100-byte payloads', load: { subscribers: 10_000 } },
+  { id: 'W2', title: 'W2 latency: 1 channel, 1,000 subscribers, 100 messages/s', load: { subscribers: 1000, rate: 100 } },
+  {
+    id: 'W3',
+    title: 'W3 many channels: 5,000 subscribers each on its own channel, batches of 50 events, max rate',
+    load: { subscribers: 5000, channels: 5000, batch: 50 }
+  },
+  { id: 'W4-10k', title: 'W4 capacity: 10,000 idle subscribers', load: { subscribers: 10_000, idle: true } },
+  { id: 'W4-19k', title: 'W4 capacity: 19,000 idle subscribers', load: { subscribers: 19_000, idle: true } }
+]
+
+const QUICK: Scenario = {
+  id: 'quick',
+  title: 'smoke run: 8 subscribers on 2 channels, batches of 2, every event checked',
+  load: { subscribers: 8, channels: 2, batch: 2, warmup: 0.2, duration: 1, verify: true, depth: 4 }
+}
+
+const USAGE = `Usage: node --import tsx bench/run.ts [options]
+
+  --only LIST       scenarios to run, comma-separated prefixes of W1-1k, W1-10k, W2, W3, W4-10k, W4-19k
+                    (e.g. --only W1 or --only W1-1k,W4)
+  --duration S      seconds measured per run (default 10)
+  --warmup S        seconds of publishing before the measured window (default 2)
+  --quick           smoke run: a few subscribers for about a second; exits 1 on any loss
+  --hub-only        skip nginx + nchan
+  --profile         write a CPU profile of the hub per run (node --cpu-prof) and print its top functions
+  --window N        flow control: outstanding deliveries per subscriber at most (default 100, 0: off)
+  --depth N         unanswered publish requests at most (default 16)
+  --no-pin          do not pin the servers (core 0) and the load generator (core 1)
+  --help            this text`
+
+type ServerName = 'hub' | 'nchan'
+interface Run { scenario: string, server: ServerName, result?: LoadResult, error?: string, profile?: string }
+
+async function main (): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
+      quick: { type: 'boolean', default: false },
+      'hub-only': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      window: { type: 'string', default: '100' },
+      depth: { type: 'string', default: '16' },
+      'no-pin': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false }
+    },
+    strict: true
+  })
+  if (values.help) {
+    console.log(USAGE)
+    return 0
+  }
+  const number = (name: string, value: string): number => {
+    const n = Number(value)
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: not a number: ${value}`)
+    return n
+  }
+  const common: Partial<LoadOptions> = {
+    duration: number('duration', values.duration),
+    warmup: number('warmup', values.warmup),
+    window: number('window', values.window),
+    depth: Math.max(1, number('depth', values.depth))
+  }
+
+  let scenarios = values.quick ? [QUICK] : SCENARIOS
+  if (values.only !== undefined) {
+    const wanted = values.only.split(',').map((s) => s.trim().toUpperCase()).filter((s) => s !== '')
+    scenarios = SCENARIOS.filter((s) => wanted.some((w) => s.id.toUpperCase().startsWith(w)))
+    if (scenarios.length === 0) throw new Error(`--only ${values.only}: no such scenario`)
+  }
+  const servers: ServerName[] = values['hub-only'] ? ['hub'] : ['hub', 'nchan']
+
+  killChildrenOnExit()
+  const cores = availableParallelism()
+  const pin = !values['no-pin'] && cores >= 2
+  if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' })
+  if (servers.includes('nchan')) installNchan()
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const resultsDir = join(REPO, 'bench', 'results')
+  const workDir = join(resultsDir, `run-${stamp}`)
+  mkdirSync(workDir, { recursive: true })
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores,
+    kernel: release(),
+    node: process.version,
+    nginx: servers.includes('nchan') ? nginxVersion() : undefined,
+    openFileLimit: openFileLimit(),
+    pinned: pin ? 'servers on core 0, load generator and publisher on core 1' : 'not pinned'
+  }
+  console.log(`SSE benchmark, ${new Date().toISOString()}`)
+  console.log(`${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}` +
+    `${machine.nginx === undefined ? '' : `, ${machine.nginx}`}; ${machine.pinned}; open-file limit ${machine.openFileLimit}`)
+  console.log(`flow control: at most ${common.window} undelivered events per subscriber in flight, ${common.depth} publish requests unanswered`)
+  if (servers.includes('nchan')) {
+    console.log('nchan takes one message per POST (it has no batch publish), so a batch of N events is N pipelined POSTs to it')
+  }
+
+  const runs: Run[] = []
+  for (const scenario of scenarios) {
+    console.log(`\n== ${scenario.id}: ${scenario.title}`)
+    for (const name of servers) {
+      const run: Run = { scenario: scenario.id, server: name }
+      runs.push(run)
+      let server: Server | undefined
+      try {
+        const profileDir = values.profile && name === 'hub' ? join(workDir, `profile-${scenario.id}`) : undefined
+        const start = { core: pin ? 0 : undefined, workDir, profileDir }
+        server = name === 'hub' ? await startHub(start) : await startNchan(start)
+        const load = { ...common, ...scenario.load }
+        run.result = await runLoad({
+          ...load,
+          host: server.host,
+          port: server.port,
+          protocol: server.protocol,
+          subscribePath: server.subscribePath,
+          serverPid: server.pid,
+          channelPrefix: `${scenario.id.toLowerCase()}-${name}-${Date.now().toString(36)}-`,
+          log: (message) => console.log(`  ${name}: ${message}`)
+        })
+        console.log(`  ${name}: ${oneLine(run.result, load.idle === true)}`)
+      } catch (err) {
+        run.error = (err as Error).stack ?? String(err)
+        console.log(`  ${name}: FAILED: ${(err as Error).message}`)
+      } finally {
+        await server?.stop()
+      }
+      if (values.profile && name === 'hub') {
+        run.profile = summariseProfiles(join(workDir, `profile-${scenario.id}`))
+        if (run.profile !== '') console.log(run.profile)
+      }
+    }
+    const hub = runs.find((r) => r.scenario === scenario.id && r.server === 'hub')?.result
+    const nchan = runs.find((r) => r.scenario === scenario.id && r.server === 'nchan')?.result
+    console.log('')
+    console.log(table(scenario, hub, nchan, servers.includes('nchan')))
+  }
+
+  const file = join(resultsDir, `bench-${stamp}.json`)
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, options: common, runs }, null, 2))
+  console.log(`\nresults: ${file}`)
+
+  const failed = runs.filter((r) => r.error !== undefined || (r.result !== undefined && problems(r.result) !== ''))
+  for (const run of failed) console.log(`problem in ${run.scenario} (${run.server}): ${run.error?.split('\n')[0] ?? problems(run.result as LoadResult)}`)
+  return values.quick && failed.length > 0 ? 1 : 0
+}
+
+/** Integrity problems of a run; '' when clean. */
+function problems (result: LoadResult): string {
+  const i = result.integrity
+  const found: string[] = []
+  if (result.subscribers.failed > 0) found.push(`${result.subscribers.failed} subscribers failed to connect ${JSON.stringify(result.subscribers.failures)}`)
+  if (i.lost > 0) found.push(`${i.lost} events lost on ${i.lossyStreams} streams`)
+  if (i.duplicates > 0) found.push(`${i.duplicates} duplicates`)
+  if (i.malformed > 0) found.push(`${i.malformed} malformed events`)
+  if (i.dropped > 0) found.push(`${i.dropped} streams dropped`)
+  if (i.publishErrors > 0) found.push(`${i.publishErrors} publish errors (${i.firstError})`)
+  if (i.expected > 0 && result.window.deliveries === 0) found.push('no deliveries in the window')
+  return found.join('; ')
+}
+
+function oneLine (r: LoadResult, idle: boolean): string {
+  if (idle) {
+    return `${r.subscribers.ready} held, ${fmt(r.connect.perSecond)} connects/s, ${fmt(r.memory.perConnectionKiB, 2)} KiB RSS per connection`
+  }
+  return `${fmt(r.window.deliveriesPerSecond)} deliveries/s, ${fmt(r.window.deliveriesPerServerCpuSecond)} per server CPU-s, ` +
+    `p99 ${fmt(r.latencyMs.p99, 2)} ms, lost ${r.integrity.lost}` + (problems(r) === '' ? '' : ` [${problems(r)}]`)
+}
+
+function fmt (value: number | undefined, digits = 0): string {
+  if (value === undefined || !Number.isFinite(value)) return '-'
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+type Row = [label: string, pick: (r: LoadResult) => number, digits: number, ratio?: boolean]
+
+const TRAFFIC_ROWS: Row[] = [
+  ['subscribers ready', (r) => r.subscribers.ready, 0, false],
+  ['connects/s', (r) => r.connect.perSecond, 0],
+  ['publish requests/s', (r) => r.window.requestsPerSecond, 0],
+  ['events published/s', (r) => r.window.eventsPerSecond, 0],
+  ['deliveries/s', (r) => r.window.deliveriesPerSecond, 0],
+  ['server CPU, % of a core', (r) => r.window.serverCpuShare * 100, 1],
+  ['* deliveries per server CPU-s', (r) => r.window.deliveriesPerServerCpuSecond, 0],
+  ['latency p50, ms', (r) => r.latencyMs.p50, 2],
+  ['latency p99, ms', (r) => r.latencyMs.p99, 2],
+  ['latency max, ms', (r) => r.latencyMs.max, 2],
+  ['lost', (r) => r.integrity.lost, 0, false],
+  ['duplicates', (r) => r.integrity.duplicates, 0, false],
+  ['reordered', (r) => r.integrity.reordered, 0, false],
+  ['streams dropped', (r) => r.integrity.dropped, 0, false],
+  ['publish errors', (r) => r.integrity.publishErrors, 0, false],
+  ['server RSS at window start, MiB', (r) => r.memory.windowStartKiB / 1024, 1],
+  ['server RSS at window end, MiB', (r) => r.memory.windowEndKiB / 1024, 1],
+  ['generator CPU, % of a core', (r) => r.window.generatorCpuShare * 100, 1],
+  ['generator CPU / server CPU', (r) => r.window.generatorCpu / r.window.serverCpu, 2, false]
+]
+
+const IDLE_ROWS: Row[] = [
+  ['subscribers held', (r) => r.subscribers.ready, 0],
+  ['failed to connect', (r) => r.subscribers.failed, 0, false],
+  ['connect time, s', (r) => r.connect.seconds, 2],
+  ['connects/s', (r) => r.connect.perSecond, 0],
+  ['server CPU for the connects, s', (r) => r.connect.serverCpu, 2],
+  ['server RSS before, MiB', (r) => r.memory.startKiB / 1024, 1],
+  ['server RSS connected, MiB', (r) => r.memory.connectedKiB / 1024, 1],
+  ['* RSS per connection, KiB', (r) => r.memory.perConnectionKiB, 2],
+  ['server RSS at the end, MiB', (r) => r.memory.windowEndKiB / 1024, 1],
+  ['streams dropped', (r) => r.integrity.dropped, 0, false]
+]
+
+function table (scenario: Scenario, hub: LoadResult | undefined, nchan: LoadResult | undefined, withNchan: boolean): string {
+  const rows = scenario.load.idle === true ? IDLE_ROWS : TRAFFIC_ROWS
+  const header = withNchan ? ['', 'hub', 'nchan', 'hub/nchan'] : ['', 'hub']
+  const lines = rows.map(([label, pick, digits, ratio]) => {
+    const h = hub === undefined ? undefined : pick(hub)
+    const n = nchan === undefined ? undefined : pick(nchan)
+    const cells = [label, fmt(h, digits)]
+    if (withNchan) {
+      cells.push(fmt(n, digits))
+      cells.push(ratio === false || h === undefined || n === undefined || n === 0 ? '' : fmt(h / n, 2))
+    }
+    return cells
+  })
+  const all = [header, ...lines]
+  const widths = header.map((_, c) => Math.max(...all.map((row) => row[c].length)))
+  return all.map((row) => row.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join('  ')).join('\n')
+}
+
+function openFileLimit (): string {
+  try {
+    return /^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+// Exit explicitly: the exit hook then kills anything a failed run left behind.
+main().then((code) => process.exit(code), (err) => {
+  console.error(err)
+  process.exit(1)
+})

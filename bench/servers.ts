@@ -1,0 +1,289 @@
+/**
+ * The servers under test, each started fresh per run and pinned to one core: the hub
+ * (`node dist/server.js`) and the peer, nginx with the nchan module. Every child process is
+ * tracked here and killed on exit, on SIGINT/SIGTERM and on an uncaught error.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { PublishProtocol } from './publisher.js'
+import { childPids } from './measure.js'
+
+export const REPO = join(import.meta.dirname, '..')
+const NCHAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so'
+const NGINX = '/usr/sbin/nginx'
+
+/** Every child process started by the benchmark that may still run. */
+const children = new Set<ChildProcess>()
+/** nginx workers seen, to kill should their master die first. */
+const strays = new Set<number>()
+
+export function track (child: ChildProcess): void {
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+}
+
+/** Kills everything still running, at once (SIGKILL): for exits and signals. */
+export function killAll (): void {
+  for (const child of children) {
+    if (child.pid !== undefined) {
+      try { process.kill(child.pid, 'SIGKILL') } catch {}
+    }
+  }
+  for (const pid of strays) {
+    try { process.kill(pid, 'SIGKILL') } catch {}
+  }
+}
+
+let hooked = false
+/** Installs the exit and signal handlers that call `killAll` (once). */
+export function killChildrenOnExit (): void {
+  if (hooked) return
+  hooked = true
+  process.on('exit', killAll)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      console.error(`\n${signal}: stopping the servers and the load generator`)
+      killAll()
+      process.exit(130)
+    })
+  }
+}
+
+export interface Server {
+  name: 'hub' | 'nchan'
+  protocol: PublishProtocol
+  host: string
+  port: number
+  /** The process to measure (with its children: nginx's worker). */
+  pid: number
+  /** Prefix of a subscribe URL, followed by the channel name. */
+  subscribePath: string
+  /** Where the server's stderr/error log went. */
+  log: string
+  /** Stops gracefully (SIGTERM), then kills after a few seconds. */
+  stop (): Promise<void>
+}
+
+export interface StartOptions {
+  /** The core to pin the server to (taskset -c); undefined: not pinned. */
+  core: number | undefined
+  /** A directory for logs, configs and profiles. */
+  workDir: string
+  /** Write a V8 CPU profile of the hub into this directory (node --cpu-prof). */
+  profileDir?: string
+}
+
+function pinned (core: number | undefined, command: string, args: string[]): [string, string[]] {
+  return core === undefined ? [command, args] : ['taskset', ['-c', String(core), command, ...args]]
+}
+
+/** A free TCP port on 127.0.0.1 below the ephemeral range, so that client ports never clash. */
+export async function freePort (from = 19090): Promise<number> {
+  for (let port = from; port < from + 200; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer()
+      probe.once('error', () => resolve(false))
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)))
+    })
+    if (free) return port
+  }
+  throw new Error(`no free port in ${from}..${from + 199}`)
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Waits until a GET of `path` answers 200 (the hub) or a TCP connect succeeds (path undefined). */
+async function waitUntilUp (port: number, child: ChildProcess, path: string | undefined, log: string): Promise<void> {
+  const deadline = Date.now() + 15_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`server exited (${child.exitCode ?? child.signalCode}); log ${log}:\n${tail(log)}`)
+    }
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port })
+      socket.setTimeout(1000, () => { socket.destroy(); resolve(false) })
+      socket.once('error', () => resolve(false))
+      socket.once('connect', () => {
+        if (path === undefined) {
+          socket.destroy()
+          return resolve(true)
+        }
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)
+        socket.once('data', (buf: Buffer) => {
+          socket.destroy()
+          resolve(buf.toString('latin1').startsWith('HTTP/1.1 200'))
+        })
+      })
+    })
+    if (up) return
+    await sleep(100)
+  }
+  throw new Error(`server on port ${port} did not come up in 15 s; log ${log}:\n${tail(log)}`)
+}
+
+function tail (file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-20).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+async function stopChild (child: ChildProcess, extraPids: number[] = []): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(timer)
+  }
+  for (const pid of extraPids) {
+    try { process.kill(pid, 'SIGKILL') } catch {}
+    strays.delete(pid)
+  }
+}
+
+/** The hub from dist/ (run `npm run build` first), LOG_LEVEL=warn, maxConnections 19,700. */
+export async function startHub (options: StartOptions): Promise<Server> {
+  const entry = join(REPO, 'dist', 'server.js')
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`)
+  const port = await freePort(19090)
+  const log = join(options.workDir, `hub-${port}.log`)
+  const nodeArgs = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]
+  const [command, args] = pinned(options.core, process.execPath,
+    [...nodeArgs, entry, '--port', String(port), '--host', '127.0.0.1', '--max-connections', '19700'])
+  const fd = openSync(log, 'a')
+  const child = spawn(command, args, {
+    cwd: REPO,
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', fd, fd]
+  })
+  track(child)
+  await waitUntilUp(port, child, '/health', log)
+  return {
+    name: 'hub',
+    protocol: 'hub',
+    host: '127.0.0.1',
+    port,
+    pid: child.pid as number,
+    subscribePath: '/subscribe?channels=',
+    log,
+    stop: () => stopChild(child)
+  }
+}
+
+/** Whether nginx and its nchan module are installed. */
+export function nchanInstalled (): boolean {
+  return existsSync(NGINX) && existsSync(NCHAN_MODULE)
+}
+
+/** Installs Debian's nginx and libnginx-mod-nchan (as root), unless they are there. */
+export function installNchan (): void {
+  if (nchanInstalled()) return
+  console.log('installing nginx and libnginx-mod-nchan with apt-get ...')
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env })
+  execFileSync('apt-get', ['install', '-y', '-qq', 'nginx', 'libnginx-mod-nchan'], { stdio: 'inherit', env })
+  if (!nchanInstalled()) throw new Error(`apt-get finished but ${NGINX} or ${NCHAN_MODULE} is missing`)
+}
+
+export function nginxVersion (): string {
+  try {
+    return execFileSync(NGINX, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() ||
+      'nginx (version unknown)'
+  } catch (err) {
+    return String((err as { stderr?: string }).stderr ?? err).trim()
+  }
+}
+
+/**
+ * nginx's config for the peer. The hub's concepts map one to one: `GET /subscribe?channels=a,b`
+ * is nchan's EventSource subscriber on the channel ids a and b (split on commas); the publisher
+ * location takes one message per POST at `/publish?channel=a`, whose body (the event's JSON) is
+ * what subscribers get as `data:`, with `event: bench`. Every channel keeps its last 1,000
+ * messages (the hub's default history). A subscriber starts at the next message published, as
+ * a fresh EventSource on the hub does.
+ */
+function nginxConfig (dir: string, port: number): string {
+  return `# written by bench/servers.ts
+worker_processes 1;
+worker_rlimit_nofile 20000;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+load_module ${NCHAN_MODULE};
+events {
+  worker_connections 19900;
+  multi_accept on;
+}
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  client_body_buffer_size 64k;
+  nchan_shared_memory_size 2048m;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location = /subscribe {
+      nchan_subscriber eventsource;
+      nchan_channel_id $arg_channels;
+      nchan_channel_id_split_delimiter ",";
+      nchan_subscriber_first_message newest;
+    }
+    location = /publish {
+      nchan_publisher http;
+      nchan_channel_id $arg_channel;
+      nchan_message_buffer_length 1000;
+      nchan_message_timeout 1h;
+      nchan_eventsource_event bench;
+    }
+    location = /health {
+      return 200 "ok\\n";
+    }
+  }
+}
+`
+}
+
+/** nginx + nchan, one worker process, config in a temp dir under workDir. */
+export async function startNchan (options: StartOptions): Promise<Server> {
+  if (!nchanInstalled()) throw new Error('nginx with nchan is not installed (installNchan)')
+  const port = await freePort(19290)
+  mkdirSync(options.workDir, { recursive: true })
+  const dir = mkdtempSync(join(options.workDir.length > 0 ? options.workDir : tmpdir(), 'nchan-'))
+  const conf = join(dir, 'nginx.conf')
+  writeFileSync(conf, nginxConfig(dir, port))
+  const log = join(dir, 'error.log')
+  const fd = openSync(join(dir, 'stderr.log'), 'a')
+  const [command, args] = pinned(options.core, NGINX, ['-c', conf, '-p', dir])
+  const child = spawn(command, args, { stdio: ['ignore', fd, fd] })
+  track(child)
+  await waitUntilUp(port, child, '/health', log)
+  const master = child.pid as number
+  const workers = childPids(master)
+  for (const pid of workers) strays.add(pid)
+  return {
+    name: 'nchan',
+    protocol: 'nchan',
+    host: '127.0.0.1',
+    port,
+    pid: master,
+    subscribePath: '/subscribe?channels=',
+    log,
+    stop: async () => {
+      await stopChild(child, workers)
+      rmSync(join(dir, 'body'), { recursive: true, force: true })
+    }
+  }
+}

@@ -1,0 +1,348 @@
+/**
+ * A shard of subscribers: one worker thread owning many raw TCP sockets, each an SSE stream
+ * on one channel. It records for every bench event its latency and its sequence number, and
+ * answers the coordinator's commands (see `ShardCommand`).
+ */
+import { connect, type Socket } from 'node:net'
+import { parentPort, workerData } from 'node:worker_threads'
+import { Histogram, type HistogramData, nowUs } from './measure.js'
+import { Field, ResponseReader, SseParser, type ResponseHandler, type SseHandler } from './wire.js'
+
+export interface ShardConfig {
+  host: string
+  port: number
+  /** Subscriber `i` asks for `${subscribePath}${channelNames(i % channels)}`. */
+  subscribePath: string
+  channelPrefix: string
+  channels: number
+  /** Subscriber indices of this shard: [from, to). */
+  from: number
+  to: number
+  localAddresses: string[]
+  /** Connects in progress at once in this shard. */
+  connectConcurrency: number
+  /** ms a single subscriber may take to get its first SSE block. */
+  connectTimeout: number
+  /** JSON.parse every bench event and check it, instead of only picking out q and t. */
+  verify: boolean
+  /** The `event:` type of bench events. */
+  eventType: string
+}
+
+export type ShardCommand =
+  | { id: number, cmd: 'connect' }
+  | { id: number, cmd: 'snapshot', resetLatency: boolean }
+  | { id: number, cmd: 'finish', published: number[] }
+  | { id: number, cmd: 'close' }
+
+export interface ConnectReport {
+  ready: number
+  failed: number
+  /** Failure reasons and how often each occurred. */
+  failures: Record<string, number>
+  startUs: number
+  endUs: number
+}
+
+export interface Snapshot {
+  /** Bench events received, duplicates included. */
+  deliveries: number
+  /** Distinct (subscriber, seq) pairs received. */
+  unique: number
+  duplicates: number
+  /** Events that arrived after an event with a higher seq on the same stream. */
+  reordered: number
+  /** Events that could not be read (no q/t, or wrong content with --verify). */
+  malformed: number
+  /** Streams that closed after they were ready. */
+  dropped: number
+  /** Other frames: heartbeats (comments), lastEvent snapshots, events of other types. */
+  comments: number
+  snapshots: number
+  others: number
+  /** Latency since the last reset. */
+  latency: HistogramData
+}
+
+export interface FinishReport {
+  /** Sum over streams of published-to-its-channel minus distinct received. */
+  lost: number
+  /** Distinct events received beyond what was acknowledged to the publisher. */
+  unacknowledged: number
+  /** Streams that lost at least one event. */
+  lossyStreams: number
+}
+
+/** Sent unasked every PROGRESS_INTERVAL ms: the shard's deliveries so far (for flow control). */
+export interface ProgressReport { progress: number, unique: number }
+
+const PROGRESS_INTERVAL = 20
+/** A gap in seqs up to this size is remembered event by event, to tell reordering from duplicates. */
+const MAX_HOLES = 10_000
+const CONNECTING = 0
+const STREAMING = 1
+const READY = 2
+const CLOSED = 3
+
+const config = workerData as ShardConfig
+const port = parentPort
+if (port === null) throw new Error('shard.ts runs as a worker thread')
+
+const latency = new Histogram()
+const stats = { deliveries: 0, unique: 0, duplicates: 0, reordered: 0, malformed: 0, dropped: 0, comments: 0, snapshots: 0, others: 0 }
+const Q_MARK = Buffer.from('"q":')
+const T_MARK = Buffer.from(',"t":')
+const TYPE_BYTES = Buffer.from(config.eventType)
+const subs: Subscriber[] = []
+let closing = false
+
+/** Reads the decimal integer at buf[pos...]; -1 when there is none. */
+function readInt (buf: Buffer, pos: number, end: number): number {
+  let value = 0
+  let digits = 0
+  for (; pos < end; pos++) {
+    const c = buf[pos]
+    if (c < 48 || c > 57) break
+    value = value * 10 + c - 48
+    digits++
+  }
+  return digits === 0 || digits > 15 ? -1 : value
+}
+
+const enum Kind { Message, Bench, Registered, LastEvent, Other }
+
+class Subscriber implements ResponseHandler, SseHandler {
+  state = CONNECTING
+  /** Receive time of the data being parsed. */
+  now = 0
+  readonly channel: number
+  readonly channelName: string
+  private readonly socket: Socket
+  private readonly reader = new ResponseReader(this)
+  private readonly sse = new SseParser(this)
+  private readonly timer: NodeJS.Timeout
+  private kind = Kind.Message
+  private seq = -1
+  private sentUs = 0
+  private data = ''
+  private maxSeq = 0
+  unique = 0
+  /** Whether the stream ever got ready: only those count for loss. */
+  everReady = false
+  private holes: Set<number> | null = null
+
+  constructor (readonly index: number, private readonly settle: (sub: Subscriber, failure?: string) => void) {
+    this.channel = index % config.channels
+    this.channelName = config.channelPrefix + this.channel
+    const localAddress = config.localAddresses[index % config.localAddresses.length]
+    const request = `GET ${config.subscribePath}${this.channelName} HTTP/1.1\r\nHost: ${config.host}:${config.port}\r\n` +
+      'Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n'
+    this.timer = setTimeout(() => this.fail('timeout'), config.connectTimeout)
+    this.socket = connect({ host: config.host, port: config.port, localAddress })
+    this.socket.on('connect', () => this.socket.write(request))
+    this.socket.on('data', (buf: Buffer) => {
+      this.now = nowUs()
+      try {
+        this.reader.feed(buf)
+      } catch (err) {
+        this.fail(`protocol: ${(err as Error).message}`)
+      }
+    })
+    this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code ?? err.message))
+    this.socket.on('close', () => this.fail('closed'))
+  }
+
+  onHead (status: number, headers: Map<string, string>): void {
+    if (status !== 200) return this.fail(`status ${status}`)
+    if (headers.has('x-sse-hub-refused')) return this.fail(`refused: ${headers.get('x-sse-hub-refused')}`)
+    if (!(headers.get('content-type') ?? '').startsWith('text/event-stream')) return this.fail('not text/event-stream')
+    this.state = STREAMING
+  }
+
+  onBody (buf: Buffer, start: number, end: number): void {
+    if (this.state !== CLOSED) this.sse.feed(buf, start, end)
+  }
+
+  onEnd (): void {
+    this.fail('stream ended')
+  }
+
+  onField (field: Field, buf: Buffer, start: number, end: number): void {
+    if (field === Field.Data) {
+      if (this.kind === Kind.Bench || this.kind === Kind.Message) this.readData(buf, start, end)
+    } else if (field === Field.Event) {
+      const length = end - start
+      if (length === TYPE_BYTES.length && buf.compare(TYPE_BYTES, 0, length, start, end) === 0) this.kind = Kind.Bench
+      else if (length === 10 && buf.toString('latin1', start, end) === 'registered') this.kind = Kind.Registered
+      else if (length === 9 && buf.toString('latin1', start, end) === 'lastEvent') this.kind = Kind.LastEvent
+      else this.kind = Kind.Other
+    }
+  }
+
+  /** Picks q (seq) and t (send time) out of `{"channelName":..,"payload":{"q":1,"t":2,...}}`. */
+  private readData (buf: Buffer, start: number, end: number): void {
+    const q = buf.indexOf(Q_MARK, start)
+    if (q < 0 || q >= end) return
+    this.seq = readInt(buf, q + Q_MARK.length, end)
+    const t = buf.indexOf(T_MARK, q)
+    this.sentUs = t < 0 || t >= end ? -1 : readInt(buf, t + T_MARK.length, end)
+    if (config.verify) this.data = buf.toString('utf8', start, end)
+  }
+
+  onDispatch (): void {
+    if (this.state === STREAMING) {
+      this.state = READY
+      this.everReady = true
+      clearTimeout(this.timer)
+      this.settle(this)
+    }
+    if (this.kind === Kind.Bench || (this.kind === Kind.Message && this.seq >= 0)) this.record()
+    else if (this.kind === Kind.LastEvent) stats.snapshots++
+    else if (this.kind === Kind.Other) stats.others++
+    this.kind = Kind.Message
+    this.seq = -1
+  }
+
+  onComment (): void {
+    stats.comments++
+  }
+
+  private record (): void {
+    const seq = this.seq
+    stats.deliveries++
+    if (seq < 1 || this.sentUs < 0 || (config.verify && !this.verified())) {
+      stats.malformed++
+      return
+    }
+    latency.add(this.now - this.sentUs)
+    const next = this.maxSeq + 1
+    if (seq === next) {
+      this.maxSeq = seq
+      this.unique++
+    } else if (seq > next) {
+      const gap = seq - next
+      if (gap <= MAX_HOLES) {
+        this.holes ??= new Set()
+        for (let s = next; s < seq; s++) this.holes.add(s)
+      }
+      this.maxSeq = seq
+      this.unique++
+    } else if (this.holes !== null && this.holes.delete(seq)) {
+      stats.reordered++
+      this.unique++
+    } else {
+      stats.duplicates++
+    }
+  }
+
+  private verified (): boolean {
+    try {
+      const event = JSON.parse(this.data)
+      return event.channelName === this.channelName && event.type === config.eventType &&
+        event.payload?.q === this.seq && event.payload?.t === this.sentUs
+    } catch {
+      return false
+    }
+  }
+
+  fail (reason: string): void {
+    if (this.state === CLOSED) return
+    const wasReady = this.state === READY
+    this.state = CLOSED
+    clearTimeout(this.timer)
+    this.socket.destroy()
+    if (wasReady) {
+      if (!closing) stats.dropped++
+    } else {
+      this.settle(this, reason)
+    }
+  }
+
+  /** Ends the stream with a RST, so that no port is left in TIME_WAIT for the next run. */
+  reset (): void {
+    this.state = CLOSED
+    clearTimeout(this.timer)
+    this.socket.resetAndDestroy()
+  }
+
+  /** Distinct events this stream still misses out of `published` on its channel. */
+  missing (published: number): number {
+    return published - this.unique
+  }
+}
+
+function connectAll (): Promise<ConnectReport> {
+  const report: ConnectReport = { ready: 0, failed: 0, failures: {}, startUs: nowUs(), endUs: 0 }
+  let next = config.from
+  let active = 0
+  return new Promise((resolve) => {
+    const settle = (_sub: Subscriber, failure?: string): void => {
+      active--
+      if (failure === undefined) {
+        report.ready++
+      } else {
+        report.failed++
+        report.failures[failure] = (report.failures[failure] ?? 0) + 1
+      }
+      launch()
+    }
+    const launch = (): void => {
+      while (active < config.connectConcurrency && next < config.to) {
+        active++
+        subs.push(new Subscriber(next++, settle))
+      }
+      if (active === 0 && next >= config.to && report.endUs === 0) {
+        report.endUs = nowUs()
+        resolve(report)
+      }
+    }
+    launch()
+  })
+}
+
+function snapshot (resetLatency: boolean): Snapshot {
+  const reply = { ...stats, latency: latency.data() }
+  if (resetLatency) latency.reset()
+  return reply
+}
+
+function finish (published: number[]): FinishReport {
+  const report: FinishReport = { lost: 0, unacknowledged: 0, lossyStreams: 0 }
+  for (const sub of subs) {
+    if (!sub.everReady) continue
+    const missing = sub.missing(published[sub.channel] ?? 0)
+    if (missing > 0) {
+      report.lost += missing
+      report.lossyStreams++
+    } else {
+      report.unacknowledged -= missing
+    }
+  }
+  return report
+}
+
+const progress = setInterval(() => {
+  port.postMessage({ progress: stats.deliveries, unique: stats.unique } satisfies ProgressReport)
+}, PROGRESS_INTERVAL)
+progress.unref()
+
+port.on('message', async (message: ShardCommand) => {
+  switch (message.cmd) {
+    case 'connect':
+      port.postMessage({ id: message.id, ...await connectAll() })
+      break
+    case 'snapshot':
+      port.postMessage({ id: message.id, ...snapshot(message.resetLatency) })
+      break
+    case 'finish':
+      port.postMessage({ id: message.id, ...finish(message.published) })
+      break
+    case 'close':
+      closing = true
+      clearInterval(progress)
+      for (const sub of subs) sub.reset()
+      port.postMessage({ id: message.id })
+      port.close()
+      break
+  }
+})
