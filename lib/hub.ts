@@ -114,10 +114,10 @@ export class Hub {
   }
 
   /**
-   * The whole answer to a refused subscribe: a `retry:` between one and three times the
-   * configured delay, so that refused browsers come back spread out.
+   * Counts a refused subscribe and returns the whole answer to it: a `retry:` between one and
+   * three times the configured delay, so that refused browsers come back spread out.
    */
-  refusalFrame (reason: Refusal): Buffer {
+  refuse (reason: Refusal): Buffer {
     this.stats.refused[reason]++
     return retryFrame(Math.round(this.options.retry * (1 + 2 * Math.random())))
   }

@@ -31,7 +31,7 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
     const refusal = hub.refusal()
     if (refusal !== undefined) {
       res.writeHead(200, { ...headers, 'x-sse-hub-refused': refusal })
-      res.end(hub.refusalFrame(refusal))
+      res.end(hub.refuse(refusal))
       return
     }
     res.writeHead(200, headers)
