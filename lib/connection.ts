@@ -1,19 +1,5 @@
 import type { PublishedEvent } from './broker.js'
-
-/**
- * What a connection writes to: an `http.ServerResponse` whose head was sent. Only the members
- * the hub uses, so a test can hand in any stream of the same shape.
- */
-export interface SseSink {
-  write (chunk: Buffer): boolean
-  cork (): void
-  uncork (): void
-  end (): void
-  destroy (): void
-  /** Bytes accepted by `write` but not yet handed to the kernel. */
-  readonly writableLength: number
-  once (event: 'close', listener: () => void): unknown
-}
+import type { SseSink } from './sink.js'
 
 /** Why a connection ended, for the hub's counters. */
 export type CloseReason = 'client' | 'slow' | 'shutdown'
@@ -42,7 +28,7 @@ export class Connection {
     private readonly maxBufferedBytes: number,
     onClose: (connection: Connection, reason: CloseReason) => void
   ) {
-    sink.once('close', () => {
+    sink.onClose(() => {
       const reason = this.closed ? this.closeReason : 'client'
       this.closed = true
       onClose(this, reason)
@@ -102,9 +88,10 @@ export class Connection {
     this.flush()
   }
 
-  /** Ends the stream: gracefully on shutdown, at once for a slow client. */
+  /** Ends the stream: gracefully on shutdown (after what is queued), at once for a slow client. */
   close (reason: 'slow' | 'shutdown'): void {
     if (this.closed) return
+    if (reason === 'shutdown') this.flush()
     this.closed = true
     this.closeReason = reason
     if (reason === 'slow') this.sink.destroy()

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { Broker, PublishedEvent } from './broker.js'
 import type { HubConfig } from './config.js'
-import { type CloseReason, Connection, type SseSink } from './connection.js'
+import { type CloseReason, Connection } from './connection.js'
 import { MemoryBroker } from './memory-broker.js'
 import { checkEvents, type EventInput } from './names.js'
 import { type ClientRegistry, MemoryClientRegistry } from './registry.js'
+import type { SseSink } from './sink.js'
 import { HEARTBEAT_FRAME, lastEventFrame, lastEventPayload, registeredFrame, retryFrame } from './sse.js'
 
 /** The limits and timings a hub runs with (documented in `HubConfigSchema`). */
@@ -64,8 +65,9 @@ export class Hub {
 
   private readonly subscribers = new Map<string, Set<Connection>>()
   private readonly connections = new Set<Connection>()
-  /** Connections with queued frames during a fan-out; reused to avoid an allocation per batch. */
+  /** Connections with frames queued since the last flush; reused to avoid an allocation per tick. */
   private readonly dirty: Connection[] = []
+  private flushScheduled = false
   private readonly heartbeat: NodeJS.Timeout
   private readonly logger: Logger
   private isDraining = false
@@ -114,12 +116,13 @@ export class Hub {
   }
 
   /**
-   * Counts a refused subscribe and returns the whole answer to it: a `retry:` between one and
-   * three times the configured delay, so that refused browsers come back spread out.
+   * Answers a refused subscribe: only a `retry:` between one and three times the configured
+   * delay, so that refused browsers come back spread out, and the end of the stream.
    */
-  refuse (reason: Refusal): Buffer {
+  refuse (sink: SseSink, reason: Refusal): void {
     this.stats.refused[reason]++
-    return retryFrame(Math.round(this.options.retry * (1 + 2 * Math.random())))
+    sink.write(retryFrame(Math.round(this.options.retry * (1 + 2 * Math.random()))))
+    sink.end()
   }
 
   /** Generates a clientId for a subscriber that did not bring one. */
@@ -179,6 +182,11 @@ export class Hub {
     await this.broker.close()
   }
 
+  /**
+   * Queues each event's shared frame on every connection subscribed to its channel. The writes
+   * happen once per event-loop turn (`flushDirty`), so all the batches published in one turn
+   * reach a connection in a single write.
+   */
   private readonly fanOut = (events: readonly PublishedEvent[]): void => {
     const dirty = this.dirty
     for (const event of events) {
@@ -188,9 +196,17 @@ export class Hub {
         if (connection.enqueue(event)) dirty.push(connection)
       }
     }
+    if (dirty.length > 0 && !this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(this.flushDirty)
+    }
+  }
+
+  private readonly flushDirty = (): void => {
+    this.flushScheduled = false
     let delivered = 0
-    for (const connection of dirty) delivered += connection.flush()
-    dirty.length = 0
+    for (const connection of this.dirty) delivered += connection.flush()
+    this.dirty.length = 0
     this.stats.delivered += delivered
   }
 

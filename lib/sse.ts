@@ -2,6 +2,10 @@
  * The SSE wire format. Every frame is built here, once, as a Buffer that is then shared by every
  * connection it goes to. Field values never contain a line break: `data` is one line of JSON
  * (JSON.stringify escapes CR and LF) and ids, types and names come from checked alphabets.
+ *
+ * A frame is stored already wrapped as one HTTP/1.1 chunk (`<hex length>\r\n<frame>\r\n`), the
+ * encoding of nearly every stream, so that the hot path hands the shared Buffer straight to the
+ * socket. `unchunk` gives the bare frame for the rare stream that is not chunked.
  */
 
 /** Response headers of every stream, refused ones included. */
@@ -12,8 +16,24 @@ export const SSE_HEADERS = {
   connection: 'keep-alive'
 } as const
 
+/** Wraps SSE text as one HTTP/1.1 chunk, in a single allocation. */
+function chunk (text: string): Buffer {
+  const length = Buffer.byteLength(text)
+  const head = `${length.toString(16)}\r\n`
+  const buffer = Buffer.allocUnsafe(head.length + length + 2)
+  buffer.write(head, 0, 'latin1')
+  buffer.write(text, head.length, 'utf8')
+  buffer.write('\r\n', head.length + length, 'latin1')
+  return buffer
+}
+
+/** The bare SSE frame inside a chunk (a view, no copy). */
+export function unchunk (frame: Buffer): Buffer {
+  return frame.subarray(frame.indexOf('\r\n') + 2, frame.length - 2)
+}
+
 /** A comment line: keeps proxies and load balancers from closing an idle stream. */
-export const HEARTBEAT_FRAME = Buffer.from(': heartbeat\n\n')
+export const HEARTBEAT_FRAME = chunk(': heartbeat\n\n')
 
 /** `data` of a live event: `{"channelName","type","payload"}` with the publisher's payload as is. */
 export function eventData (channelName: string, type: string, payload: unknown): string {
@@ -22,7 +42,7 @@ export function eventData (channelName: string, type: string, payload: unknown):
 
 /** A complete event frame: `id:`, `event:` and one `data:` line. */
 export function eventFrame (id: string, type: string, data: string): Buffer {
-  return Buffer.from(`id: ${id}\nevent: ${type}\ndata: ${data}\n\n`)
+  return chunk(`id: ${id}\nevent: ${type}\ndata: ${data}\n\n`)
 }
 
 /**
@@ -33,7 +53,7 @@ export function eventFrame (id: string, type: string, data: string): Buffer {
 export function registeredFrame (clientId: string, resumed: boolean, retry: number, id?: string): Buffer {
   const data = JSON.stringify({ type: 'registered', payload: JSON.stringify({ clientId, resumed }) })
   const idLine = id === undefined ? '' : `id: ${id}\n`
-  return Buffer.from(`retry: ${retry}\n${idLine}event: registered\ndata: ${data}\n\n`)
+  return chunk(`retry: ${retry}\n${idLine}event: registered\ndata: ${data}\n\n`)
 }
 
 /**
@@ -47,10 +67,10 @@ export function lastEventPayload (last: { type: string, payload: unknown } | und
 /** A `lastEvent` snapshot frame. It has no `id:` so that it never moves the client's resume position. */
 export function lastEventFrame (channelName: string, last: { type: string, payload: unknown } | undefined): Buffer {
   const data = JSON.stringify({ channelName, type: 'lastEvent', payload: lastEventPayload(last) })
-  return Buffer.from(`event: lastEvent\ndata: ${data}\n\n`)
+  return chunk(`event: lastEvent\ndata: ${data}\n\n`)
 }
 
 /** Only a reconnection delay: the whole answer to a subscriber refused for now. */
 export function retryFrame (retry: number): Buffer {
-  return Buffer.from(`retry: ${retry}\n\n`)
+  return chunk(`retry: ${retry}\n\n`)
 }

@@ -2,6 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkClientId, parseChannelList } from '../../lib/names.js'
 import { ErrorSchema, SubscribeHeadersSchema, SubscribeQuerySchema } from '../../lib/schemas.js'
+import { openSink } from '../../lib/sink.js'
 import { SSE_HEADERS } from '../../lib/sse.js'
 
 /**
@@ -27,15 +28,12 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
     // Hooks (CORS) set their headers on the reply; a hijacked response must copy them itself.
     const headers = { ...reply.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders
     reply.hijack()
-    const res = reply.raw
     const refusal = hub.refusal()
     if (refusal !== undefined) {
-      res.writeHead(200, { ...headers, 'x-sse-hub-refused': refusal })
-      res.end(hub.refuse(refusal))
+      hub.refuse(openSink(reply.raw, { ...headers, 'x-sse-hub-refused': refusal }), refusal)
       return
     }
-    res.writeHead(200, headers)
-    await hub.subscribe(res, {
+    await hub.subscribe(openSink(reply.raw, headers), {
       channelNames,
       clientId: id,
       lastEventId: request.headers['last-event-id'] ?? lastEventId

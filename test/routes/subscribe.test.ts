@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import t from 'tap'
 import { build, data } from '../helper.js'
 
@@ -151,3 +152,21 @@ async function waitUntil (condition: () => boolean, timeout = 5000): Promise<voi
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
+
+t.test('an HTTP/1.0 client gets a plain, close-delimited stream', async (t) => {
+  const hub = await build(t)
+  const { port } = hub.app.server.address() as { port: number }
+  const socket = connect(port, '127.0.0.1')
+  t.teardown(() => { socket.destroy() })
+  let received = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (text: string) => { received += text })
+  socket.write('GET /subscribe?channels=old HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n')
+  await waitUntil(() => received.includes('event: lastEvent'))
+  await hub.publish({ events: [{ channelName: 'old', type: 'news', payload: 1 }] })
+  await waitUntil(() => received.includes('event: news'))
+  const [head, body] = received.split('\r\n\r\n')
+  t.match(head, /^HTTP\/1\.1 200 OK/)
+  t.notMatch(head, /transfer-encoding/i)
+  t.match(body, /^retry: 2000\nid: \S+\nevent: registered\ndata: .*\n\nevent: lastEvent\ndata: .*\n\nid: \S+\nevent: news\ndata: \{"channelName":"old","type":"news","payload":1\}\n\n$/)
+})
