@@ -3,6 +3,7 @@ import autoload from '@fastify/autoload'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { type HubConfigInput, resolveConfig } from './lib/config.js'
+import accessPlugin from './plugins/access.js'
 import corsPlugin from './plugins/cors.js'
 import errorsPlugin from './plugins/errors.js'
 import hubPlugin from './plugins/hub.js'
@@ -26,6 +27,7 @@ const sseHub: FastifyPluginAsync<SseHubOptions> = async (fastify, options) => {
   await fastify.register(async function sseHubRoutes (scope) {
     await scope.register(errorsPlugin, { bodyLimit: config.bodyLimit })
     await scope.register(corsPlugin, { origins: config.corsOrigins })
+    await scope.register(accessPlugin)
     await scope.register(autoload, { dir: join(import.meta.dirname, 'routes') })
   }, { prefix })
 }

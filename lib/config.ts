@@ -27,6 +27,7 @@ export const HubConfigSchema = Type.Object({
   maxEventsPerPublish: Type.Integer({ minimum: 1, default: 1000, env: 'SSE_HUB_MAX_EVENTS', description: 'events one publish may carry' }),
   bodyLimit: Type.Integer({ minimum: 1, default: 102400, env: 'SSE_HUB_BODY_LIMIT', description: 'bytes of a publish body (413 above)' }),
   maxBufferedBytes: Type.Integer({ minimum: 1, default: 1048576, env: 'SSE_HUB_MAX_BUFFERED_BYTES', description: 'unsent bytes after which a slow client is disconnected' }),
+  presenceInterval: Type.Integer({ minimum: 10, default: 1000, env: 'SSE_HUB_PRESENCE_INTERVAL', description: 'ms between two online-presence updates; changes in between are merged' }),
   logLevel: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { default: 'info', env: 'LOG_LEVEL', description: LOG_LEVELS.join(', ') })
 })
 

@@ -1,17 +1,20 @@
 import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import type { Broker, PublishedEvent } from './broker.js'
 import type { HubConfig } from './config.js'
 import { type CloseReason, Connection } from './connection.js'
 import { MemoryBroker } from './memory-broker.js'
 import { checkEvents, type EventInput } from './names.js'
-import { type ClientRegistry, MemoryClientRegistry } from './registry.js'
+import type { PageQuery } from './paging.js'
+import { type ChannelDetail, type ChannelPage, type ClientQuery, Presence } from './presence.js'
+import { type ClientInfo, type ClientPage, type ClientPresence, type ClientRegistry, MemoryClientRegistry } from './registry.js'
 import type { SseSink } from './sink.js'
 import { HEARTBEAT_FRAME, lastEventFrame, lastEventPayload, registeredFrame, retryFrame } from './sse.js'
 
 /** The limits and timings a hub runs with (documented in `HubConfigSchema`). */
 export type HubOptions = Pick<HubConfig,
   'heartbeatInterval' | 'retry' | 'historySize' | 'historyTtl' | 'maxConnections' |
-  'maxChannelsPerSubscription' | 'maxEventsPerPublish' | 'bodyLimit' | 'maxBufferedBytes'>
+  'maxChannelsPerSubscription' | 'maxEventsPerPublish' | 'bodyLimit' | 'maxBufferedBytes' | 'presenceInterval'>
 
 /** The subset of a pino/Fastify logger the hub uses. */
 export interface Logger {
@@ -39,6 +42,21 @@ export interface SubscribeRequest {
   clientId: string
   /** From `Last-Event-ID` or `lastEventId`: where the client left off. */
   lastEventId?: string
+  /** `presence=1`: the stream also gets the compat `online-presence` list, on connect and on change. */
+  presence?: boolean
+}
+
+/**
+ * What the hub tells the embedding app, e.g. `hub.on('join', ({ clientId }) => ...)`. A listener
+ * that throws is logged and does not disturb delivery.
+ */
+export interface HubEvents {
+  /** A clientId opened its first connection (several tabs are one client). */
+  join: [ClientPresence]
+  /** A clientId closed its last connection. */
+  leave: [{ clientId: string }]
+  /** A batch was delivered, in order, as the broker stored it; emitted only while someone listens. */
+  publish: [readonly PublishedEvent[]]
 }
 
 /** Why a subscribe is turned away for now (answered with `retry:` so browsers come back). */
@@ -51,7 +69,7 @@ const silentLogger: Logger = { debug () {}, info () {}, warn () {} }
  * the connections of this process. One publish reaches each connection as a single write of
  * frames that were built once per event.
  */
-export class Hub {
+export class Hub extends EventEmitter<HubEvents> {
   readonly broker: Broker
   readonly registry: ClientRegistry
   /** Counters since start. */
@@ -70,13 +88,16 @@ export class Hub {
   private flushScheduled = false
   private readonly heartbeat: NodeJS.Timeout
   private readonly logger: Logger
+  private readonly presence: Presence
   private isDraining = false
 
   constructor (readonly options: HubOptions, parts: HubParts = {}) {
+    super()
     this.broker = parts.broker ?? new MemoryBroker(options)
     this.registry = parts.registry ?? new MemoryClientRegistry()
     this.logger = parts.logger ?? silentLogger
-    this.broker.onDeliver(this.fanOut)
+    this.presence = new Presence(this.registry, this.broker, options)
+    this.broker.onDeliver(this.deliver)
     this.heartbeat = setInterval(this.sendHeartbeats, options.heartbeatInterval).unref()
   }
 
@@ -139,7 +160,8 @@ export class Hub {
     const { channelNames, clientId, lastEventId } = request
     const connection = new Connection(sink, clientId, channelNames, this.options.maxBufferedBytes, this.detach)
     this.connections.add(connection)
-    this.registry.add(connection)
+    const { joined, channels } = this.presence.add(connection)
+    if (joined) this.notify('join', { clientId, channels })
     for (const name of channelNames) {
       let set = this.subscribers.get(name)
       if (set === undefined) {
@@ -166,7 +188,42 @@ export class Hub {
       start.lastEvents.forEach((last, i) => frames.push(lastEventFrame(channelNames[i], last)))
       connection.start(frames, start.headSeq)
     }
+    // After the opening frames; not when the stream closed while they were read.
+    if (request.presence === true && this.connections.has(connection)) this.presence.followOnline(connection)
     return connection
+  }
+
+  /**
+   * Starts a `GET /presence` stream on a sink whose response head was sent: a snapshot of the
+   * clients (only those on one of `channelNames` when given), then `join` and `leave`. It is a
+   * stream like the others (heartbeats, slow-client limit, counted against `maxConnections`,
+   * ended by `close`) but not a client: the registry never sees it.
+   */
+  async watchPresence (sink: SseSink, channelNames?: readonly string[]): Promise<Connection> {
+    const connection = new Connection(sink, '', channelNames ?? [], this.options.maxBufferedBytes, this.detachWatcher)
+    this.connections.add(connection)
+    await this.presence.watch(connection, channelNames)
+    return connection
+  }
+
+  /** A page of connected clients in clientId order (`GET /clients`); a bad query throws a 400 `HubError`. */
+  clients (query: ClientQuery = {}): Promise<ClientPage> {
+    return this.presence.clients(query)
+  }
+
+  /** One connected client (`GET /clients/:clientId`), or undefined. */
+  client (clientId: string): Promise<ClientInfo | undefined> {
+    return this.presence.client(clientId)
+  }
+
+  /** A page of the channels with subscribers, in name order (`GET /channels`). */
+  channels (query: PageQuery = {}): Promise<ChannelPage> {
+    return this.presence.channels(query)
+  }
+
+  /** Who is on a channel and its last event (`GET /channels/:name`). */
+  channel (name: string): Promise<ChannelDetail> {
+    return this.presence.channel(name)
   }
 
   /** Turns health to 503 and refuses new subscribes; open streams keep running until `close`. */
@@ -178,6 +235,7 @@ export class Hub {
   async close (): Promise<void> {
     this.drain()
     clearInterval(this.heartbeat)
+    this.presence.close()
     for (const connection of this.connections) connection.close('shutdown')
     await this.broker.close()
   }
@@ -212,7 +270,7 @@ export class Hub {
 
   private readonly detach = (connection: Connection, reason: CloseReason): void => {
     if (!this.connections.delete(connection)) return
-    this.registry.remove(connection)
+    if (this.presence.remove(connection).left) this.notify('leave', { clientId: connection.clientId })
     for (const name of connection.channelNames) {
       const set = this.subscribers.get(name)
       if (set === undefined) continue
@@ -222,6 +280,30 @@ export class Hub {
     if (reason === 'slow') {
       this.stats.slowDisconnects++
       this.logger.debug(`disconnected slow client ${connection.clientId}: over maxBufferedBytes`)
+    }
+  }
+
+  private readonly detachWatcher = (connection: Connection, reason: CloseReason): void => {
+    if (!this.connections.delete(connection)) return
+    this.presence.unwatch(connection)
+    if (reason === 'slow') {
+      this.stats.slowDisconnects++
+      this.logger.debug('disconnected slow presence watcher: over maxBufferedBytes')
+    }
+  }
+
+  /** The broker's delivery: fan-out first, then the embedding app's `publish` listeners, if any. */
+  private readonly deliver = (events: readonly PublishedEvent[]): void => {
+    this.fanOut(events)
+    if (this.listenerCount('publish') > 0) this.notify('publish', events)
+  }
+
+  /** Emits to the embedding app; a listener that throws must not break a connect, close or delivery. */
+  private notify<K extends keyof HubEvents> (event: K, ...args: HubEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: HubEvents[K]) => boolean)(event, ...args)
+    } catch (err) {
+      this.logger.warn(`a hub '${event}' listener threw: ${(err as Error).message}`)
     }
   }
 

@@ -1,3 +1,6 @@
+import { decodeCursor, encodeCursor } from './paging.js'
+import { SortedKeys } from './sorted-keys.js'
+
 /** What the registry needs to know of a connection. */
 export interface RegisteredConnection {
   readonly clientId: string
@@ -17,54 +20,233 @@ export interface ClientInfo {
   connectedAt: string
 }
 
+/** A client as presence events show it: `join` payloads and the `/presence` snapshot. */
+export interface ClientPresence {
+  clientId: string
+  /** The union of the channels of its open connections. */
+  channels: string[]
+}
+
+/** What opening one connection changed. */
+export interface AddResult {
+  /** True when it is the clientId's first open connection: the client joined. */
+  joined: boolean
+  /** Channels none of the client's other connections is on. */
+  enteredChannels: readonly string[]
+  /** Every channel the client is on now. */
+  channels: string[]
+}
+
+/** What closing one connection changed. */
+export interface RemoveResult {
+  /** True when it was the clientId's last open connection: the client left. */
+  left: boolean
+  /** Channels none of the client's remaining connections is on. */
+  leftChannels: readonly string[]
+  /** Every channel the client is still on (none once it left). */
+  channels: readonly string[]
+}
+
+/** A page of `ClientRegistry.clients`. */
+export interface ClientPage {
+  /** Every match, not only this page's. */
+  total: number
+  clients: ClientInfo[]
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string
+}
+
+/** Who uses a channel: `subscribers` counts connections, `clients` distinct clientIds. */
+export interface ChannelUse {
+  subscribers: number
+  clients: number
+}
+
+/** A page of `ClientRegistry.channels`: the channels with at least one subscriber. */
+export interface ChannelUsePage {
+  total: number
+  channels: Array<{ name: string, subscribers: number }>
+  nextCursor?: string
+}
+
 /**
- * Who is connected. Writes are synchronous and local (a connection opens or closes here); reads
- * are asynchronous so that a cluster-wide store can answer them.
+ * Who is connected: the seam for presence. Writes are synchronous and local (a connection opens
+ * or closes here) and report what they changed, so the hub can announce joins and leaves; reads
+ * are asynchronous so that a cluster-wide store can answer them. Pages are in key order with an
+ * opaque cursor, so paging returns each entry once while the set is stable.
  */
 export interface ClientRegistry {
-  add (connection: RegisteredConnection): void
-  remove (connection: RegisteredConnection): void
+  add (connection: RegisteredConnection): AddResult
+  /** Removing a connection that is not registered changes nothing. */
+  remove (connection: RegisteredConnection): RemoveResult
   /** One client, or undefined when it has no open connection. */
   get (clientId: string): Promise<ClientInfo | undefined>
   /** Distinct clients and their connections. */
   count (): Promise<{ clients: number, connections: number }>
+  /**
+   * A page of clients in clientId order, only those on `channel` when given. `limit` was
+   * checked by the caller; a `cursor` this registry cannot have issued is a 400 `HubError`.
+   */
+  clients (query: { channel?: string, limit: number, cursor?: string }): Promise<ClientPage>
+  /** Every connected clientId: the `online-presence` list. */
+  clientIds (): Promise<string[]>
+  /** Every client with its channels; only clients on at least one of `channels` when given. */
+  snapshot (channels?: readonly string[]): Promise<ClientPresence[]>
+  /** Zeros for a channel nobody is on. */
+  channel (name: string): Promise<ChannelUse>
+  /** A page of the channels with at least one subscriber, in name order. */
+  channels (query: { limit: number, cursor?: string }): Promise<ChannelUsePage>
 }
 
-/** The registry of one process. */
+interface ClientEntry {
+  readonly connections: Set<RegisteredConnection>
+  /** Channel → how many of the client's connections are on it; its keys are the client's channels. */
+  readonly channels: Map<string, number>
+}
+
+interface ChannelEntry {
+  /** Connections on the channel. */
+  subscribers: number
+  /** ClientIds with at least one connection on the channel. */
+  readonly clients: Set<string>
+  readonly order: SortedKeys
+}
+
+const NOTHING_REMOVED: RemoveResult = Object.freeze({ left: false, leftChannels: [], channels: [] })
+
+/** The registry of one process. Every write is O(channels of the connection). */
 export class MemoryClientRegistry implements ClientRegistry {
-  private readonly clients = new Map<string, Set<RegisteredConnection>>()
+  private readonly clientEntries = new Map<string, ClientEntry>()
+  private readonly channelEntries = new Map<string, ChannelEntry>()
+  private readonly clientOrder = new SortedKeys()
+  private readonly channelOrder = new SortedKeys()
   private connections = 0
 
-  add (connection: RegisteredConnection): void {
-    let set = this.clients.get(connection.clientId)
-    if (set === undefined) {
-      set = new Set()
-      this.clients.set(connection.clientId, set)
+  add (connection: RegisteredConnection): AddResult {
+    const { clientId } = connection
+    let client = this.clientEntries.get(clientId)
+    const joined = client === undefined
+    if (client === undefined) {
+      client = { connections: new Set(), channels: new Map() }
+      this.clientEntries.set(clientId, client)
+      this.clientOrder.add(clientId)
+    } else if (client.connections.has(connection)) {
+      return { joined: false, enteredChannels: [], channels: [...client.channels.keys()] }
     }
-    set.add(connection)
+    client.connections.add(connection)
     this.connections++
+    const enteredChannels: string[] = []
+    for (const name of connection.channelNames) {
+      const before = client.channels.get(name) ?? 0
+      client.channels.set(name, before + 1)
+      const channel = this.channelEntry(name)
+      channel.subscribers++
+      if (before === 0) {
+        enteredChannels.push(name)
+        channel.clients.add(clientId)
+        channel.order.add(clientId)
+      }
+    }
+    return { joined, enteredChannels, channels: [...client.channels.keys()] }
   }
 
-  remove (connection: RegisteredConnection): void {
-    const set = this.clients.get(connection.clientId)
-    if (set === undefined || !set.delete(connection)) return
+  remove (connection: RegisteredConnection): RemoveResult {
+    const { clientId } = connection
+    const client = this.clientEntries.get(clientId)
+    if (client === undefined || !client.connections.delete(connection)) return NOTHING_REMOVED
     this.connections--
-    if (set.size === 0) this.clients.delete(connection.clientId)
+    const leftChannels: string[] = []
+    for (const name of connection.channelNames) {
+      const before = client.channels.get(name) ?? 1
+      const channel = this.channelEntries.get(name)
+      if (before <= 1) {
+        client.channels.delete(name)
+        leftChannels.push(name)
+        channel?.clients.delete(clientId)
+        channel?.order.delete(clientId)
+      } else {
+        client.channels.set(name, before - 1)
+      }
+      if (channel !== undefined && --channel.subscribers <= 0) {
+        this.channelEntries.delete(name)
+        this.channelOrder.delete(name)
+      }
+    }
+    const left = client.connections.size === 0
+    if (left) {
+      this.clientEntries.delete(clientId)
+      this.clientOrder.delete(clientId)
+    }
+    return { left, leftChannels, channels: left ? [] : [...client.channels.keys()] }
   }
 
   async get (clientId: string): Promise<ClientInfo | undefined> {
-    const set = this.clients.get(clientId)
-    if (set === undefined) return undefined
-    const channels = new Set<string>()
-    let oldest = Infinity
-    for (const connection of set) {
-      for (const name of connection.channelNames) channels.add(name)
-      oldest = Math.min(oldest, connection.connectedAt)
-    }
-    return { clientId, connections: set.size, channels: [...channels], connectedAt: new Date(oldest).toISOString() }
+    const client = this.clientEntries.get(clientId)
+    return client === undefined ? undefined : info(clientId, client)
   }
 
   async count (): Promise<{ clients: number, connections: number }> {
-    return { clients: this.clients.size, connections: this.connections }
+    return { clients: this.clientEntries.size, connections: this.connections }
   }
+
+  async clients (query: { channel?: string, limit: number, cursor?: string }): Promise<ClientPage> {
+    const after = decodeCursor(query.cursor)
+    let order = this.clientOrder
+    let total = this.clientEntries.size
+    if (query.channel !== undefined) {
+      const channel = this.channelEntries.get(query.channel)
+      if (channel === undefined) return { total: 0, clients: [] }
+      order = channel.order
+      total = channel.clients.size
+    }
+    const { keys, more } = order.page(after, query.limit)
+    const clients = keys.map((clientId) => info(clientId, this.clientEntries.get(clientId) as ClientEntry))
+    return more ? { total, clients, nextCursor: encodeCursor(keys[keys.length - 1]) } : { total, clients }
+  }
+
+  async clientIds (): Promise<string[]> {
+    return [...this.clientEntries.keys()]
+  }
+
+  async snapshot (channels?: readonly string[]): Promise<ClientPresence[]> {
+    const presence = (clientId: string): ClientPresence => ({
+      clientId,
+      channels: [...(this.clientEntries.get(clientId) as ClientEntry).channels.keys()]
+    })
+    if (channels === undefined) return [...this.clientEntries.keys()].map(presence)
+    const seen = new Set<string>()
+    for (const name of channels) {
+      for (const clientId of this.channelEntries.get(name)?.clients ?? []) seen.add(clientId)
+    }
+    return [...seen].map(presence)
+  }
+
+  async channel (name: string): Promise<ChannelUse> {
+    const channel = this.channelEntries.get(name)
+    return { subscribers: channel?.subscribers ?? 0, clients: channel?.clients.size ?? 0 }
+  }
+
+  async channels (query: { limit: number, cursor?: string }): Promise<ChannelUsePage> {
+    const after = decodeCursor(query.cursor)
+    const { keys, more } = this.channelOrder.page(after, query.limit)
+    const channels = keys.map((name) => ({ name, subscribers: (this.channelEntries.get(name) as ChannelEntry).subscribers }))
+    const total = this.channelEntries.size
+    return more ? { total, channels, nextCursor: encodeCursor(keys[keys.length - 1]) } : { total, channels }
+  }
+
+  private channelEntry (name: string): ChannelEntry {
+    let channel = this.channelEntries.get(name)
+    if (channel === undefined) {
+      channel = { subscribers: 0, clients: new Set(), order: new SortedKeys() }
+      this.channelEntries.set(name, channel)
+      this.channelOrder.add(name)
+    }
+    return channel
+  }
+}
+
+function info (clientId: string, client: ClientEntry): ClientInfo {
+  let oldest = Infinity
+  for (const connection of client.connections) oldest = Math.min(oldest, connection.connectedAt)
+  return { clientId, connections: client.connections.size, channels: [...client.channels.keys()], connectedAt: new Date(oldest).toISOString() }
 }

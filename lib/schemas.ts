@@ -36,7 +36,8 @@ export const PublishReplySchema = Type.Object({
 export const SubscribeQuerySchema = Type.Object({
   channels: Type.String({ description: 'comma-separated channel names' }),
   clientId: Type.Optional(Type.String({ description: `presence identity (${CHANNEL_NAME_RULE}); generated when absent` })),
-  lastEventId: Type.Optional(Type.String({ description: 'as the Last-Event-ID header, for clients that cannot set headers' }))
+  lastEventId: Type.Optional(Type.String({ description: 'as the Last-Event-ID header, for clients that cannot set headers' })),
+  presence: Type.Optional(Type.String({ description: '1 or true: also receive online-presence events (0 or false: not)' }))
 })
 
 export const SubscribeHeadersSchema = Type.Object({
@@ -53,4 +54,75 @@ export const LastEventReplySchema = Type.Object({
 
 export const HealthReplySchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('draining')])
+})
+
+/** `limit` and `cursor` are strings here and checked by the hub, so that a 400 can quote the bad value. */
+const pageQuery = {
+  limit: Type.Optional(Type.String({ description: 'page size, an integer from 1 to 1000; default 1000' })),
+  cursor: Type.Optional(Type.String({ description: '`nextCursor` of the previous page' }))
+}
+
+export const ClientsQuerySchema = Type.Object({
+  channel: Type.Optional(Type.String({ description: `only the clients on this channel (${CHANNEL_NAME_RULE})` })),
+  ...pageQuery
+})
+
+/**
+ * `/clients/*` and `/channels/*` rather than `:clientId` and `:name`: a wildcard takes a name
+ * whole, `/` included (as is or as %2F), and is not cut at the router's `maxParamLength` (100 by
+ * default, the embedding app's setting), while names may have 128 characters.
+ */
+export const ClientParamsSchema = Type.Object({
+  '*': Type.String({ description: 'the clientId' })
+})
+
+/** A connected client: all its open connections. */
+export const ClientSchema = Type.Object({
+  clientId: Type.String(),
+  connections: Type.Integer({ description: 'open connections (tabs, devices) with this clientId' }),
+  channels: Type.Array(Type.String(), { description: 'the union of the channels of its connections' }),
+  connectedAt: Type.String({ format: 'date-time', description: 'ISO 8601 time of its oldest open connection' })
+})
+
+export const ClientPageSchema = Type.Object({
+  total: Type.Integer({ description: 'every match, not only this page' }),
+  clients: Type.Array(ClientSchema, { description: 'in clientId order' }),
+  nextCursor: Type.Optional(Type.String({ description: 'pass as `cursor` for the next page; absent on the last page' }))
+})
+
+export const ChannelsQuerySchema = Type.Object(pageQuery)
+
+export const ChannelParamsSchema = Type.Object({
+  '*': Type.String({ description: `the channel name (${CHANNEL_NAME_RULE})` })
+})
+
+export const ChannelSummarySchema = Type.Object({
+  name: Type.String(),
+  subscribers: Type.Integer({ description: 'open connections on the channel' }),
+  lastEventAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'ISO 8601 time of its last event, or null' })
+})
+
+export const ChannelPageSchema = Type.Object({
+  total: Type.Integer({ description: 'channels with at least one subscriber' }),
+  channels: Type.Array(ChannelSummarySchema, { description: 'in name order' }),
+  nextCursor: Type.Optional(Type.String({ description: 'pass as `cursor` for the next page; absent on the last page' }))
+})
+
+export const ChannelDetailSchema = Type.Object({
+  name: Type.String(),
+  subscribers: Type.Integer({ description: 'open connections on the channel' }),
+  clients: Type.Integer({ description: 'distinct clientIds among them' }),
+  lastEvent: Type.Union([
+    Type.Object({
+      id: Type.String(),
+      type: Type.String(),
+      payload: Type.Unknown({ description: 'the JSON value the publisher sent' }),
+      publishedAt: Type.String({ format: 'date-time' })
+    }),
+    Type.Null()
+  ], { description: 'null when nothing was published there' })
+})
+
+export const PresenceQuerySchema = Type.Object({
+  channels: Type.Optional(Type.String({ description: 'comma-separated channel names: only clients on one of them' }))
 })

@@ -16,8 +16,8 @@ export const SSE_HEADERS = {
   connection: 'keep-alive'
 } as const
 
-/** Wraps SSE text as one HTTP/1.1 chunk, in a single allocation. */
-function chunk (text: string): Buffer {
+/** Wraps SSE text (one frame or several) as one HTTP/1.1 chunk, in a single allocation. */
+export function chunk (text: string): Buffer {
   const length = Buffer.byteLength(text)
   const head = `${length.toString(16)}\r\n`
   const buffer = Buffer.allocUnsafe(head.length + length + 2)

@@ -51,3 +51,15 @@ export async function build (t: TestContext, options: SseHubOptions = {}): Promi
 export function data (message: { data: string }): any {
   return JSON.parse(message.data)
 }
+
+/**
+ * Resolves once `condition` holds, polled every 10 ms (for server-side state that no stream
+ * announces); rejects after `timeout` ms naming `what`.
+ */
+export async function waitUntil (condition: () => boolean | Promise<boolean>, timeout = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeout
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}

@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkClientId, parseChannelList } from '../../lib/names.js'
+import { presenceFlag } from '../../lib/presence.js'
 import { ErrorSchema, SubscribeHeadersSchema, SubscribeQuerySchema } from '../../lib/schemas.js'
 import { openSink } from '../../lib/sink.js'
 import { SSE_HEADERS } from '../../lib/sse.js'
@@ -21,9 +22,10 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { '4xx': ErrorSchema }
     }
   }, async (request, reply) => {
-    const { channels, clientId, lastEventId } = request.query
+    const { channels, clientId, lastEventId, presence } = request.query
     const channelNames = parseChannelList(channels, hub.options.maxChannelsPerSubscription)
     const id = clientId === undefined ? hub.newClientId() : checkClientId(clientId)
+    const followPresence = presenceFlag(presence)
 
     // Hooks (CORS) set their headers on the reply; a hijacked response must copy them itself.
     const headers = { ...reply.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders
@@ -36,7 +38,8 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
     await hub.subscribe(openSink(reply.raw, headers), {
       channelNames,
       clientId: id,
-      lastEventId: request.headers['last-event-id'] ?? lastEventId
+      lastEventId: request.headers['last-event-id'] ?? lastEventId,
+      presence: followPresence
     })
   })
 }
