@@ -7,6 +7,7 @@ import accessPlugin from './plugins/access.js'
 import corsPlugin from './plugins/cors.js'
 import errorsPlugin from './plugins/errors.js'
 import hubPlugin from './plugins/hub.js'
+import streamPlugin from './plugins/stream.js'
 
 /** Options of the plugin: every hub option (see `HubConfigSchema`), plus a route prefix. */
 export interface SseHubOptions extends HubConfigInput {
@@ -28,6 +29,7 @@ const sseHub: FastifyPluginAsync<SseHubOptions> = async (fastify, options) => {
     await scope.register(errorsPlugin, { bodyLimit: config.bodyLimit })
     await scope.register(corsPlugin, { origins: config.corsOrigins })
     await scope.register(accessPlugin)
+    await scope.register(streamPlugin)
     await scope.register(autoload, { dir: join(import.meta.dirname, 'routes') })
   }, { prefix })
 }

@@ -1,10 +1,7 @@
-import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkClientId, parseChannelList } from '../../lib/names.js'
 import { presenceFlag } from '../../lib/presence.js'
 import { ErrorSchema, SubscribeHeadersSchema, SubscribeQuerySchema } from '../../lib/schemas.js'
-import { openSink } from '../../lib/sink.js'
-import { SSE_HEADERS } from '../../lib/sse.js'
 
 /**
  * `GET /subscribe?channels=a,b`: one EventSource stream for all the given channels.
@@ -27,15 +24,9 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
     const id = clientId === undefined ? hub.newClientId() : checkClientId(clientId)
     const followPresence = presenceFlag(presence)
 
-    // Hooks (CORS) set their headers on the reply; a hijacked response must copy them itself.
-    const headers = { ...reply.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders
-    reply.hijack()
-    const refusal = hub.refusal()
-    if (refusal !== undefined) {
-      hub.refuse(openSink(reply.raw, { ...headers, 'x-sse-hub-refused': refusal }), refusal)
-      return
-    }
-    await hub.subscribe(openSink(reply.raw, headers), {
+    const sink = reply.openStream()
+    if (sink === undefined) return
+    await hub.subscribe(sink, {
       channelNames,
       clientId: id,
       lastEventId: request.headers['last-event-id'] ?? lastEventId,
