@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { cpuSeconds, Histogram, nowUs, treeUsage, type HistogramData } from './measure.js'
+import { coreTimes, cpuSeconds, Histogram, nowUs, treeUsage, type HistogramData } from './measure.js'
 import { Publisher, type PublishProtocol } from './publisher.js'
 import { track } from './servers.js'
 import type { ConnectReport, FinishReport, ShardConfig, Snapshot } from './shard.js'
@@ -19,6 +19,8 @@ export interface LoadOptions {
   subscribePath: string
   /** The server process to measure (with its children); undefined: not measured. */
   serverPid?: number
+  /** The core the server is pinned to, whose softirq time is added in `deliveriesPerServerCoreSecond`. */
+  serverCore?: number
   subscribers: number
   /** Subscriber i is on channel i % channels. */
   channels: number
@@ -39,6 +41,8 @@ export interface LoadOptions {
   duration: number
   /** Hold the subscribers without publishing (capacity runs). */
   idle: boolean
+  /** Seconds between the last connect and weighing the server, for its memory to settle. */
+  settle: number
   /** Subscriber sockets per generator process at most (each process has its own open-file limit). */
   socketsPerProcess: number
   threadsPerProcess: number
@@ -58,11 +62,12 @@ export const defaultLoadOptions = {
   batch: 1,
   rate: 0,
   depth: 16,
-  window: 100,
+  window: 16,
   payloadBytes: 100,
   warmup: 2,
   duration: 10,
   idle: false,
+  settle: 1,
   socketsPerProcess: 8000,
   threadsPerProcess: 2,
   localAddresses: 4,
@@ -88,6 +93,8 @@ export interface LoadResult {
     seconds: number
     deliveries: number
     deliveriesPerSecond: number
+    /** Deliveries per socket read in the generator: above 1 when events arrive together. */
+    deliveriesPerRead: number
     eventsPublished: number
     eventsPerSecond: number
     requestsPerSecond: number
@@ -96,6 +103,14 @@ export interface LoadResult {
     deliveriesPerServerCpuSecond: number
     generatorCpu: number
     generatorCpuShare: number
+    /** Busy share of each core through the window (1 = a whole core). */
+    coreBusyShare: number[]
+    /** Softirq share of each core: network work charged to no process. */
+    coreSoftirqShare: number[]
+    /** deliveries ÷ (server CPU + softirq time on the server's core, `serverCore`). */
+    deliveriesPerServerCoreSecond: number
+    /** CPU seconds spent by anything but the server, the generator and softirq: other processes. */
+    otherCpu: number
   }
   latencyMs: { p50: number, p99: number, max: number, mean: number, samples: number }
   integrity: {
@@ -234,17 +249,20 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
     if (ready === 0) throw new Error(`no subscriber could connect: ${JSON.stringify(failures)}`)
 
     // Let the server settle, then weigh it.
-    await sleep(1000)
+    await sleep(options.settle * 1000)
     const settled = server()
 
-    publisher = new Publisher({ ...options, subscribers: ready === options.subscribers ? options.subscribers : options.subscribers, eventType: 'bench' })
+    publisher = new Publisher({ ...options, eventType: 'bench' })
     const samples: number[] = []
     let windowSeconds = options.duration
     let deliveries = 0
+    let reads = 0
     let events = 0
     let requests = 0
     let serverCpu = 0
     let genCpu = 0
+    let coreBusy: number[] = []
+    let coreSoftirq: number[] = []
     let windowStart = settled.rssKiB
     let windowEnd = settled.rssKiB
     const latency = new Histogram()
@@ -264,6 +282,7 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
       const t0 = nowUs()
       const s0 = server()
       const g0 = generatorCpu()
+      const c0 = coreTimes()
       const p0 = { ...publisher.stats }
       windowStart = s0.rssKiB
       for (let i = 0; i < options.duration; i++) {
@@ -275,10 +294,14 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
       const t1 = nowUs()
       const s1 = server()
       genCpu = generatorCpu() - g0
+      const c1 = coreTimes()
+      coreBusy = c1.busy.map((busy, core) => busy - (c0.busy[core] ?? 0))
+      coreSoftirq = c1.softirq.map((softirq, core) => softirq - (c0.softirq[core] ?? 0))
       windowEnd = s1.rssKiB
       windowSeconds = (t1 - t0) / 1e6
       serverCpu = s1.cpu - s0.cpu
       deliveries = sum(after, 'deliveries') - sum(before, 'deliveries')
+      reads = sum(after, 'reads') - sum(before, 'reads')
       events = publisher.stats.acknowledgedEvents - p0.acknowledgedEvents
       requests = publisher.stats.acknowledgedRequests - p0.acknowledgedRequests
       for (const reply of after) latency.merge(reply.latency as HistogramData)
@@ -316,6 +339,7 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
         seconds: windowSeconds,
         deliveries,
         deliveriesPerSecond: deliveries / windowSeconds,
+        deliveriesPerRead: reads > 0 ? deliveries / reads : NaN,
         eventsPublished: events,
         eventsPerSecond: events / windowSeconds,
         requestsPerSecond: requests / windowSeconds,
@@ -323,7 +347,13 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
         serverCpuShare: serverCpu / windowSeconds,
         deliveriesPerServerCpuSecond: serverCpu > 0 ? deliveries / serverCpu : NaN,
         generatorCpu: genCpu,
-        generatorCpuShare: genCpu / windowSeconds
+        generatorCpuShare: genCpu / windowSeconds,
+        coreBusyShare: coreBusy.map((busy) => busy / windowSeconds),
+        coreSoftirqShare: coreSoftirq.map((softirq) => softirq / windowSeconds),
+        deliveriesPerServerCoreSecond: options.serverCore === undefined || serverCpu === 0
+          ? NaN
+          : deliveries / (serverCpu + (coreSoftirq[options.serverCore] ?? 0)),
+        otherCpu: coreBusy.reduce((a, b) => a + b, 0) - coreSoftirq.reduce((a, b) => a + b, 0) - serverCpu - genCpu
       },
       latencyMs: {
         p50: latency.percentile(50) / 1000,
@@ -364,7 +394,7 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
   }
 }
 
-function sum (replies: Reply[], key: 'deliveries' | 'lost' | 'lossyStreams' | 'duplicates' | 'reordered' | 'malformed' | 'dropped' | 'unacknowledged'): number {
+function sum (replies: Reply[], key: 'deliveries' | 'reads' | 'lost' | 'lossyStreams' | 'duplicates' | 'reordered' | 'malformed' | 'dropped' | 'unacknowledged'): number {
   return replies.reduce((total, reply) => total + (reply[key] ?? 0), 0)
 }
 

@@ -130,6 +130,26 @@ export function rssKiB (pid: number): number {
   }
 }
 
+/**
+ * CPU seconds per core since boot, from /proc/stat: busy (user, nice, system, irq, softirq,
+ * steal) and softirq alone. Compared with the processes' own CPU, busy shows what else ran on
+ * the cores; softirq is network work the kernel charges to no process (on loopback, mostly the
+ * receive path of what the process on that core sent).
+ */
+export function coreTimes (): { busy: number[], softirq: number[] } {
+  const ticks = ticksPerSecond()
+  const busy: number[] = []
+  const softirqs: number[] = []
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const match = /^cpu(\d+) (.*)/.exec(line)
+    if (match === null) continue
+    const [user, nice, system, , , irq, softirq, steal] = match[2].trim().split(/\s+/).map(Number)
+    busy[Number(match[1])] = (user + nice + system + irq + softirq + (steal ?? 0)) / ticks
+    softirqs[Number(match[1])] = softirq / ticks
+  }
+  return { busy, softirq: softirqs }
+}
+
 /** The direct children of a process (nginx's workers). */
 export function childPids (pid: number): number[] {
   const children: number[] = []

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, release } from 'node:os'
+import { availableParallelism, cpus, loadavg, release } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type LoadOptions, type LoadResult, runLoad } from './load.js'
@@ -35,7 +35,7 @@ const SCENARIOS: Scenario[] = [
 const QUICK: Scenario = {
   id: 'quick',
   title: 'smoke run: 8 subscribers on 2 channels, batches of 2, every event checked',
-  load: { subscribers: 8, channels: 2, batch: 2, warmup: 0.2, duration: 1, verify: true, depth: 4 }
+  load: { subscribers: 8, channels: 2, batch: 2, warmup: 0.2, duration: 1, settle: 0.2, verify: true, depth: 4 }
 }
 
 const USAGE = `Usage: node --import tsx bench/run.ts [options]
@@ -47,8 +47,10 @@ const USAGE = `Usage: node --import tsx bench/run.ts [options]
   --quick           smoke run: a few subscribers for about a second; exits 1 on any loss
   --hub-only        skip nginx + nchan
   --profile         write a CPU profile of the hub per run (node --cpu-prof) and print its top functions
-  --window N        flow control: outstanding deliveries per subscriber at most (default 100, 0: off)
+  --window N        flow control: undelivered events per subscriber at most (default 16, 0: off)
   --depth N         unanswered publish requests at most (default 16)
+  --threads N       worker threads per load generator process (default 2)
+  --addresses N     loopback source addresses 127.0.0.1 .. 127.0.0.N (default 4)
   --no-pin          do not pin the servers (core 0) and the load generator (core 1)
   --help            this text`
 
@@ -64,8 +66,10 @@ async function main (): Promise<number> {
       quick: { type: 'boolean', default: false },
       'hub-only': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
-      window: { type: 'string', default: '100' },
+      window: { type: 'string', default: '16' },
       depth: { type: 'string', default: '16' },
+      threads: { type: 'string', default: '2' },
+      addresses: { type: 'string', default: '4' },
       'no-pin': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     },
@@ -84,7 +88,9 @@ async function main (): Promise<number> {
     duration: number('duration', values.duration),
     warmup: number('warmup', values.warmup),
     window: number('window', values.window),
-    depth: Math.max(1, number('depth', values.depth))
+    depth: Math.max(1, number('depth', values.depth)),
+    threadsPerProcess: Math.max(1, number('threads', values.threads)),
+    localAddresses: Math.min(254, Math.max(1, number('addresses', values.addresses)))
   }
 
   let scenarios = values.quick ? [QUICK] : SCENARIOS
@@ -118,6 +124,7 @@ async function main (): Promise<number> {
   console.log(`${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}` +
     `${machine.nginx === undefined ? '' : `, ${machine.nginx}`}; ${machine.pinned}; open-file limit ${machine.openFileLimit}`)
   console.log(`flow control: at most ${common.window} undelivered events per subscriber in flight, ${common.depth} publish requests unanswered`)
+  console.log(`load average before the run: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
   if (servers.includes('nchan')) {
     console.log('nchan takes one message per POST (it has no batch publish), so a batch of N events is N pipelined POSTs to it')
   }
@@ -141,10 +148,15 @@ async function main (): Promise<number> {
           protocol: server.protocol,
           subscribePath: server.subscribePath,
           serverPid: server.pid,
+          serverCore: pin ? 0 : undefined,
           channelPrefix: `${scenario.id.toLowerCase()}-${name}-${Date.now().toString(36)}-`,
           log: (message) => console.log(`  ${name}: ${message}`)
         })
         console.log(`  ${name}: ${oneLine(run.result, load.idle === true)}`)
+        const other = run.result.window.otherCpu / run.result.window.seconds
+        if (other > 0.1) {
+          console.log(`  ${name}: WARNING: ${(other * 100).toFixed(0)} % of a core went to other processes during the window: figures are disturbed`)
+        }
       } catch (err) {
         run.error = (err as Error).stack ?? String(err)
         console.log(`  ${name}: FAILED: ${(err as Error).message}`)
@@ -208,6 +220,7 @@ const TRAFFIC_ROWS: Row[] = [
   ['deliveries/s', (r) => r.window.deliveriesPerSecond, 0],
   ['server CPU, % of a core', (r) => r.window.serverCpuShare * 100, 1],
   ['* deliveries per server CPU-s', (r) => r.window.deliveriesPerServerCpuSecond, 0],
+  ['  same, with core-0 softirq added', (r) => r.window.deliveriesPerServerCoreSecond, 0],
   ['latency p50, ms', (r) => r.latencyMs.p50, 2],
   ['latency p99, ms', (r) => r.latencyMs.p99, 2],
   ['latency max, ms', (r) => r.latencyMs.max, 2],
@@ -219,7 +232,13 @@ const TRAFFIC_ROWS: Row[] = [
   ['server RSS at window start, MiB', (r) => r.memory.windowStartKiB / 1024, 1],
   ['server RSS at window end, MiB', (r) => r.memory.windowEndKiB / 1024, 1],
   ['generator CPU, % of a core', (r) => r.window.generatorCpuShare * 100, 1],
-  ['generator CPU / server CPU', (r) => r.window.generatorCpu / r.window.serverCpu, 2, false]
+  ['deliveries per generator read', (r) => r.window.deliveriesPerRead, 2],
+  ['generator CPU / server CPU', (r) => r.window.generatorCpu / r.window.serverCpu, 2, false],
+  ['core 0 busy, %', (r) => (r.window.coreBusyShare[0] ?? NaN) * 100, 1, false],
+  ['core 0 softirq, %', (r) => (r.window.coreSoftirqShare[0] ?? NaN) * 100, 1, false],
+  ['core 1 busy, %', (r) => (r.window.coreBusyShare[1] ?? NaN) * 100, 1, false],
+  ['core 1 softirq, %', (r) => (r.window.coreSoftirqShare[1] ?? NaN) * 100, 1, false],
+  ['other processes, % of a core', (r) => r.window.otherCpu / r.window.seconds * 100, 1, false]
 ]
 
 const IDLE_ROWS: Row[] = [

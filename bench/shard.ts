@@ -3,7 +3,9 @@
  * on one channel. It records for every bench event its latency and its sequence number, and
  * answers the coordinator's commands (see `ShardCommand`).
  */
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
+import { join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import { Histogram, type HistogramData, nowUs } from './measure.js'
 import { Field, ResponseReader, SseParser, type ResponseHandler, type SseHandler } from './wire.js'
@@ -45,6 +47,8 @@ export interface ConnectReport {
 }
 
 export interface Snapshot {
+  /** Socket reads: with deliveries, how many events one read brings (the server's write batching). */
+  reads: number
   /** Bench events received, duplicates included. */
   deliveries: number
   /** Distinct (subscriber, seq) pairs received. */
@@ -89,24 +93,20 @@ const port = parentPort
 if (port === null) throw new Error('shard.ts runs as a worker thread')
 
 const latency = new Histogram()
-const stats = { deliveries: 0, unique: 0, duplicates: 0, reordered: 0, malformed: 0, dropped: 0, comments: 0, snapshots: 0, others: 0 }
-const Q_MARK = Buffer.from('"q":')
-const T_MARK = Buffer.from(',"t":')
+const stats = { reads: 0, deliveries: 0, unique: 0, duplicates: 0, reordered: 0, malformed: 0, dropped: 0, comments: 0, snapshots: 0, others: 0 }
+const QUOTE = 34
+const COLON = 58
+const COMMA = 44
+const Q = 113
+const T = 116
 const TYPE_BYTES = Buffer.from(config.eventType)
 const subs: Subscriber[] = []
+const readBuffer = Buffer.allocUnsafe(256 * 1024)
 let closing = false
 
-/** Reads the decimal integer at buf[pos...]; -1 when there is none. */
-function readInt (buf: Buffer, pos: number, end: number): number {
-  let value = 0
-  let digits = 0
-  for (; pos < end; pos++) {
-    const c = buf[pos]
-    if (c < 48 || c > 57) break
-    value = value * 10 + c - 48
-    digits++
-  }
-  return digits === 0 || digits > 15 ? -1 : value
+function sameBytes (buf: Buffer, start: number, expected: Buffer): boolean {
+  for (let i = 0; i < expected.length; i++) if (buf[start + i] !== expected[i]) return false
+  return true
 }
 
 const enum Kind { Message, Bench, Registered, LastEvent, Other }
@@ -138,18 +138,28 @@ class Subscriber implements ResponseHandler, SseHandler {
     const request = `GET ${config.subscribePath}${this.channelName} HTTP/1.1\r\nHost: ${config.host}:${config.port}\r\n` +
       'Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n'
     this.timer = setTimeout(() => this.fail('timeout'), config.connectTimeout)
-    this.socket = connect({ host: config.host, port: config.port, localAddress })
-    this.socket.on('connect', () => this.socket.write(request))
-    this.socket.on('data', (buf: Buffer) => {
-      this.now = nowUs()
-      try {
-        this.reader.feed(buf)
-      } catch (err) {
-        this.fail(`protocol: ${(err as Error).message}`)
-      }
+    // `onread` reads straight into one buffer shared by the thread, past the stream machinery:
+    // the parsers copy whatever they keep beyond the call.
+    this.socket = connect({
+      host: config.host,
+      port: config.port,
+      localAddress,
+      onread: { buffer: readBuffer, callback: (length: number, buf: Uint8Array) => this.read(length, buf as Buffer) }
     })
+    this.socket.on('connect', () => this.socket.write(request))
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code ?? err.message))
     this.socket.on('close', () => this.fail('closed'))
+  }
+
+  private read (length: number, buf: Buffer): boolean {
+    this.now = nowUs()
+    stats.reads++
+    try {
+      this.reader.feed(buf, length)
+    } catch (err) {
+      this.fail(`protocol: ${(err as Error).message}`)
+    }
+    return true
   }
 
   onHead (status: number, headers: Map<string, string>): void {
@@ -172,20 +182,37 @@ class Subscriber implements ResponseHandler, SseHandler {
       if (this.kind === Kind.Bench || this.kind === Kind.Message) this.readData(buf, start, end)
     } else if (field === Field.Event) {
       const length = end - start
-      if (length === TYPE_BYTES.length && buf.compare(TYPE_BYTES, 0, length, start, end) === 0) this.kind = Kind.Bench
+      if (length === TYPE_BYTES.length && sameBytes(buf, start, TYPE_BYTES)) this.kind = Kind.Bench
       else if (length === 10 && buf.toString('latin1', start, end) === 'registered') this.kind = Kind.Registered
       else if (length === 9 && buf.toString('latin1', start, end) === 'lastEvent') this.kind = Kind.LastEvent
       else this.kind = Kind.Other
     }
   }
 
-  /** Picks q (seq) and t (send time) out of `{"channelName":..,"payload":{"q":1,"t":2,...}}`. */
+  /**
+   * Picks q (seq) and t (send time) out of `{"channelName":..,"payload":{"q":1,"t":2,...}}` with
+   * plain byte loops: cheaper than Buffer.indexOf with a needle on lines this short.
+   */
   private readData (buf: Buffer, start: number, end: number): void {
-    const q = buf.indexOf(Q_MARK, start)
-    if (q < 0 || q >= end) return
-    this.seq = readInt(buf, q + Q_MARK.length, end)
-    const t = buf.indexOf(T_MARK, q)
-    this.sentUs = t < 0 || t >= end ? -1 : readInt(buf, t + T_MARK.length, end)
+    let i = start
+    const last = end - 4
+    while (i < last && !(buf[i] === QUOTE && buf[i + 1] === Q && buf[i + 2] === QUOTE && buf[i + 3] === COLON)) i++
+    if (i >= last) return
+    i += 4
+    let seq = 0
+    let digits = 0
+    for (; i < end && buf[i] >= 48 && buf[i] <= 57 && digits < 16; i++, digits++) seq = seq * 10 + buf[i] - 48
+    if (digits === 0) return
+    this.seq = seq
+    this.sentUs = -1
+    // `,"t":` right after q, as the publisher writes it.
+    if (i + 5 < end && buf[i] === COMMA && buf[i + 1] === QUOTE && buf[i + 2] === T && buf[i + 3] === QUOTE && buf[i + 4] === COLON) {
+      i += 5
+      let t = 0
+      digits = 0
+      for (; i < end && buf[i] >= 48 && buf[i] <= 57 && digits < 16; i++, digits++) t = t * 10 + buf[i] - 48
+      if (digits > 0) this.sentUs = t
+    }
     if (config.verify) this.data = buf.toString('utf8', start, end)
   }
 
@@ -321,6 +348,27 @@ function finish (published: number[]): FinishReport {
   return report
 }
 
+/**
+ * BENCH_PROFILE_GENERATOR=<dir>: a CPU profile of each shard thread, written when it closes
+ * (`node --cpu-prof` does not reach worker threads started this way).
+ */
+async function startProfiler (dir: string): Promise<{ stop (): Promise<void> }> {
+  const { Session } = await import('node:inspector/promises')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  return {
+    async stop () {
+      const { profile } = await session.post('Profiler.stop')
+      mkdirSync(dir, { recursive: true })
+      writeFileSync(join(dir, `shard-${config.from}-${process.pid}.cpuprofile`), JSON.stringify(profile))
+    }
+  }
+}
+const profileDir = process.env.BENCH_PROFILE_GENERATOR
+const profiler = profileDir === undefined || profileDir === '' ? undefined : await startProfiler(profileDir)
+
 const progress = setInterval(() => {
   port.postMessage({ progress: stats.deliveries, unique: stats.unique } satisfies ProgressReport)
 }, PROGRESS_INTERVAL)
@@ -341,6 +389,7 @@ port.on('message', async (message: ShardCommand) => {
       closing = true
       clearInterval(progress)
       for (const sub of subs) sub.reset()
+      await profiler?.stop()
       port.postMessage({ id: message.id })
       port.close()
       break

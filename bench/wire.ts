@@ -39,21 +39,24 @@ export class ResponseReader {
 
   constructor (private readonly handler: ResponseHandler) {}
 
-  feed (chunk: Buffer): void {
+  /** Reads `chunk[0, length)` (default: all of it). */
+  feed (chunk: Buffer, length = chunk.length): void {
     let buf = chunk
+    let end = length
     let pos = 0
-    while (pos < buf.length) {
+    while (pos < end) {
       switch (this.state) {
         case State.Head: {
           if (this.pending !== null) {
-            buf = Buffer.concat([this.pending, buf.subarray(pos)])
+            buf = Buffer.concat([this.pending, buf.subarray(pos, end)])
+            end = buf.length
             pos = 0
             this.pending = null
           }
           const headEnd = buf.indexOf('\r\n\r\n', pos, 'latin1')
-          if (headEnd < 0) {
-            if (buf.length - pos > MAX_PENDING) throw new Error('response head too long')
-            this.pending = Buffer.from(buf.subarray(pos))
+          if (headEnd < 0 || headEnd + 4 > end) {
+            if (end - pos > MAX_PENDING) throw new Error('response head too long')
+            this.pending = Buffer.from(buf.subarray(pos, end))
             return
           }
           this.head(buf.toString('latin1', pos, headEnd))
@@ -79,7 +82,7 @@ export class ResponseReader {
           break
         }
         case State.ChunkData: {
-          const n = Math.min(this.remaining, buf.length - pos)
+          const n = Math.min(this.remaining, end - pos)
           this.handler.onBody(buf, pos, pos + n)
           pos += n
           this.remaining -= n
@@ -104,7 +107,7 @@ export class ResponseReader {
           break
         }
         case State.Length: {
-          const n = Math.min(this.remaining, buf.length - pos)
+          const n = Math.min(this.remaining, end - pos)
           this.handler.onBody(buf, pos, pos + n)
           pos += n
           this.remaining -= n
@@ -112,8 +115,8 @@ export class ResponseReader {
           break
         }
         case State.Close: {
-          this.handler.onBody(buf, pos, buf.length)
-          pos = buf.length
+          this.handler.onBody(buf, pos, end)
+          pos = end
           break
         }
       }
@@ -169,9 +172,9 @@ function fieldOf (buf: Buffer, start: number, end: number): Field {
   const length = end - start
   const c = buf[start]
   if (length === 4 && c === 100 && buf[start + 1] === 97 && buf[start + 2] === 116 && buf[start + 3] === 97) return Field.Data
-  if (length === 5 && c === 101 && buf.toString('latin1', start, end) === 'event') return Field.Event
+  if (length === 5 && c === 101 && buf[start + 1] === 118 && buf[start + 2] === 101 && buf[start + 3] === 110 && buf[start + 4] === 116) return Field.Event
   if (length === 2 && c === 105 && buf[start + 1] === 100) return Field.Id
-  if (length === 5 && c === 114 && buf.toString('latin1', start, end) === 'retry') return Field.Retry
+  if (length === 5 && c === 114 && buf[start + 1] === 101 && buf[start + 2] === 116 && buf[start + 3] === 114 && buf[start + 4] === 121) return Field.Retry
   return Field.Other
 }
 
