@@ -10,6 +10,7 @@ import { availableParallelism, cpus, loadavg, release } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type LoadOptions, type LoadResult, runLoad } from './load.js'
+import { attachObservers, type ObserverStats } from './observers.js'
 import { summariseProfiles } from './profile.js'
 import { installNchan, killChildrenOnExit, nginxVersion, REPO, type Server, startHub, startNchan } from './servers.js'
 
@@ -17,6 +18,8 @@ interface Scenario {
   id: string
   title: string
   load: Partial<LoadOptions> & Pick<LoadOptions, 'subscribers'>
+  /** Presence observers attached before the connect burst (hub only: nchan has no presence). */
+  observers?: { watchers: number, presenceSubscribers: number }
 }
 
 const SCENARIOS: Scenario[] = [
@@ -29,7 +32,14 @@ const SCENARIOS: Scenario[] = [
     load: { subscribers: 5000, channels: 5000, batch: 50 }
   },
   { id: 'W4-10k', title: 'W4 capacity: 10,000 idle subscribers', load: { subscribers: 10_000, idle: true } },
-  { id: 'W4-19k', title: 'W4 capacity: 19,000 idle subscribers', load: { subscribers: 19_000, idle: true } }
+  { id: 'W4-19k', title: 'W4 capacity: 19,000 idle subscribers', load: { subscribers: 19_000, idle: true } },
+  { id: 'P0', title: 'P0 presence baseline: a burst of 10,000 connects, no presence observers', load: { subscribers: 10_000, idle: true, duration: 2 } },
+  {
+    id: 'P1',
+    title: 'P1 presence: the same burst with 100 /presence watchers and 100 presence=1 subscribers attached',
+    load: { subscribers: 10_000, idle: true, duration: 2 },
+    observers: { watchers: 100, presenceSubscribers: 100 }
+  }
 ]
 
 const QUICK: Scenario = {
@@ -40,7 +50,7 @@ const QUICK: Scenario = {
 
 const USAGE = `Usage: node --import tsx bench/run.ts [options]
 
-  --only LIST       scenarios to run, comma-separated prefixes of W1-1k, W1-10k, W2, W3, W4-10k, W4-19k
+  --only LIST       scenarios to run, comma-separated prefixes of W1-1k, W1-10k, W2, W3, W4-10k, W4-19k, P0, P1
                     (e.g. --only W1 or --only W1-1k,W4)
   --duration S      seconds measured per run (default 10)
   --warmup S        seconds of publishing before the measured window (default 2)
@@ -55,7 +65,7 @@ const USAGE = `Usage: node --import tsx bench/run.ts [options]
   --help            this text`
 
 type ServerName = 'hub' | 'nchan'
-interface Run { scenario: string, server: ServerName, result?: LoadResult, error?: string, profile?: string }
+interface Run { scenario: string, server: ServerName, result?: LoadResult, observers?: ObserverStats, error?: string, profile?: string }
 
 async function main (): Promise<number> {
   const { values } = parseArgs({
@@ -132,7 +142,7 @@ async function main (): Promise<number> {
   const runs: Run[] = []
   for (const scenario of scenarios) {
     console.log(`\n== ${scenario.id}: ${scenario.title}`)
-    for (const name of servers) {
+    for (const name of scenario.observers === undefined ? servers : ['hub' as const]) {
       const run: Run = { scenario: scenario.id, server: name }
       runs.push(run)
       let server: Server | undefined
@@ -141,6 +151,7 @@ async function main (): Promise<number> {
         const start = { core: pin ? 0 : undefined, workDir, profileDir }
         server = name === 'hub' ? await startHub(start) : await startNchan(start)
         const load = { ...common, ...scenario.load }
+        const observers = scenario.observers === undefined ? undefined : await attachObservers({ host: server.host, port: server.port, ...scenario.observers })
         run.result = await runLoad({
           ...load,
           host: server.host,
@@ -152,6 +163,8 @@ async function main (): Promise<number> {
           channelPrefix: `${scenario.id.toLowerCase()}-${name}-${Date.now().toString(36)}-`,
           log: (message) => console.log(`  ${name}: ${message}`)
         })
+        run.observers = observers?.stop()
+        if (run.observers !== undefined) console.log(`  ${name}: observers: ${JSON.stringify(run.observers)}`)
         console.log(`  ${name}: ${oneLine(run.result, load.idle === true)}`)
         const other = run.result.window.otherCpu / run.result.window.seconds
         if (other > 0.1) {
@@ -171,7 +184,14 @@ async function main (): Promise<number> {
     const hub = runs.find((r) => r.scenario === scenario.id && r.server === 'hub')?.result
     const nchan = runs.find((r) => r.scenario === scenario.id && r.server === 'nchan')?.result
     console.log('')
-    console.log(table(scenario, hub, nchan, servers.includes('nchan')))
+    console.log(table(scenario, hub, nchan, servers.includes('nchan') && scenario.observers === undefined))
+  }
+  const baseline = runs.find((r) => r.scenario === 'P0')?.result
+  const observed = runs.find((r) => r.scenario === 'P1')?.result
+  if (baseline !== undefined && observed !== undefined) {
+    console.log(`\npresence cost: 10,000 connects took ${fmt(observed.connect.seconds, 2)} s with observers, ` +
+      `${fmt(baseline.connect.seconds, 2)} s without (ratio ${fmt(observed.connect.seconds / baseline.connect.seconds, 2)}); ` +
+      `server CPU ${fmt(observed.connect.serverCpu, 2)} s vs ${fmt(baseline.connect.serverCpu, 2)} s`)
   }
 
   const file = join(resultsDir, `bench-${stamp}.json`)
