@@ -3,11 +3,15 @@ import autoload from '@fastify/autoload'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { type HubConfigInput, resolveConfig } from './lib/config.js'
+import { redactedRequest } from './lib/redact.js'
 import accessPlugin from './plugins/access.js'
 import corsPlugin from './plugins/cors.js'
 import errorsPlugin from './plugins/errors.js'
 import hubPlugin from './plugins/hub.js'
 import streamPlugin from './plugins/stream.js'
+
+/** The hub's request log fields; Fastify types a serializer as returning a string, pino takes the object its own returns. */
+const logSerializers = { req: redactedRequest as unknown as (request: unknown) => string }
 
 /** Options of the plugin: every hub option (see `HubConfigSchema`), plus a route prefix. */
 export interface SseHubOptions extends HubConfigInput {
@@ -19,7 +23,8 @@ export interface SseHubOptions extends HubConfigInput {
  * The hub as a Fastify plugin. It decorates the registering context with `hub` (hence
  * fastify-plugin) and mounts its routes in a scope of their own, so its CORS policy, error format
  * and validator never touch the embedding app's routes. `prefix` is applied to that scope:
- * fastify-plugin ignores it on the plugin itself.
+ * fastify-plugin ignores it on the plugin itself. The scope logs requests with their `token`
+ * query parameter redacted, whatever the app's logger does elsewhere.
  */
 const sseHub: FastifyPluginAsync<SseHubOptions> = async (fastify, options) => {
   const { prefix, ...hubOptions } = options
@@ -28,10 +33,10 @@ const sseHub: FastifyPluginAsync<SseHubOptions> = async (fastify, options) => {
   await fastify.register(async function sseHubRoutes (scope) {
     await scope.register(errorsPlugin, { bodyLimit: config.bodyLimit })
     await scope.register(corsPlugin, { origins: config.corsOrigins })
-    await scope.register(accessPlugin)
+    await scope.register(accessPlugin, { config })
     await scope.register(streamPlugin)
     await scope.register(autoload, { dir: join(import.meta.dirname, 'routes') })
-  }, { prefix })
+  }, { prefix, logSerializers })
 }
 
 export default fp(sseHub, { name: 'fastify-sse-hub', fastify: '5.x' })

@@ -2,6 +2,7 @@
 import Fastify from 'fastify'
 import sseHub from './app.js'
 import { configFromArgs, configFromEnv, helpText, openFileLimit, resolveConfig } from './lib/config.js'
+import { redactedRequest, redactUrl } from './lib/redact.js'
 
 /** How long a shutdown may take before the process exits anyway. */
 const SHUTDOWN_TIMEOUT = 10_000
@@ -21,7 +22,12 @@ try {
 }
 
 const { port, host, logLevel } = options
-const app = Fastify({ logger: { level: logLevel } })
+// Requests outside the hub's routes (404s) are logged with their `token` redacted too.
+const app = Fastify({ logger: { level: logLevel, serializers: { req: redactedRequest } } })
+// Fastify's own 404 logs and echoes the whole URL, a mistyped subscriber's ?token= included.
+app.setNotFoundHandler(async (request, reply) => {
+  return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `Route ${request.method}:${redactUrl(request.url)} not found` })
+})
 await app.register(sseHub, options)
 await app.listen({ port, host })
 app.log.info(`open-file limit ${openFileLimit() ?? 'unknown'}, maxConnections ${options.maxConnections}`)

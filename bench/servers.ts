@@ -148,7 +148,10 @@ async function stopChild (child: ChildProcess, extraPids: number[] = []): Promis
   }
 }
 
-/** The hub from dist/ (run `npm run build` first), LOG_LEVEL=warn, maxConnections 19,700. */
+/**
+ * The hub from dist/ (run `npm run build` first), LOG_LEVEL=warn, maxConnections 19,700, and
+ * `--insecure`: the load generator publishes and watches presence without a token, as nchan's.
+ */
 export async function startHub (options: StartOptions): Promise<Server> {
   const entry = join(REPO, 'dist', 'server.js')
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`)
@@ -156,7 +159,7 @@ export async function startHub (options: StartOptions): Promise<Server> {
   const log = join(options.workDir, `hub-${port}.log`)
   const nodeArgs = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]
   const [command, args] = pinned(options.core, process.execPath,
-    [...nodeArgs, entry, '--port', String(port), '--host', '127.0.0.1', '--max-connections', '19700'])
+    [...nodeArgs, entry, '--port', String(port), '--host', '127.0.0.1', '--max-connections', '19700', '--insecure'])
   const fd = openSync(log, 'a')
   const child = spawn(command, args, {
     cwd: REPO,

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ConfigError } from './errors.js'
+import { publicKeyPem } from './keys.js'
 
 /** Open files kept free for listening sockets, logs and outgoing connections. */
 export const FILE_RESERVE = 256
@@ -18,6 +19,15 @@ export const HubConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 9090, env: 'PORT', description: 'TCP port to listen on (server only)' }),
   host: Type.String({ minLength: 1, default: '0.0.0.0', env: 'HOST', description: 'address to listen on (server only)' }),
   corsOrigins: Type.String({ minLength: 1, default: '*', env: 'SSE_HUB_CORS_ORIGINS', description: 'allowed CORS origins, comma-separated, or *' }),
+  publishToken: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, env: 'SSE_HUB_PUBLISH_TOKEN', description: 'static token (16+ characters) for publishing and presence reads, sent as Bearer' })),
+  jwtSecret: Type.Optional(Type.String({ minLength: 32, env: 'SSE_HUB_JWT_SECRET', description: 'secret (32+ characters) that HS256 JWTs are verified with' })),
+  jwtPublicKey: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_PUBLIC_KEY', description: 'RSA or EC public key, PEM text or file, that RS256/ES256 JWTs are verified with' })),
+  jwtIssuer: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_ISSUER', description: 'JWTs must carry this iss' })),
+  jwtAudience: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_AUDIENCE', description: 'JWTs must carry this aud' })),
+  subscribeAuth: Type.Boolean({ default: false, env: 'SSE_HUB_SUBSCRIBE_AUTH', description: 'subscribing and /lastEvent need a JWT that covers the channels' }),
+  insecure: Type.Boolean({ default: false, env: 'SSE_HUB_INSECURE', description: 'publishing and presence reads need no token (a warning at start)' }),
+  connectRateLimit: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_CONNECT_RATE_LIMIT', description: 'new streams per client address per second, refused with retry: above (0: no limit)' }),
+  publishRateLimit: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_PUBLISH_RATE_LIMIT', description: 'publishes per client address per second, 429 above (0: no limit)' }),
   heartbeatInterval: Type.Integer({ minimum: 100, default: 15000, env: 'SSE_HUB_HEARTBEAT_INTERVAL', description: 'ms of silence before a stream gets a comment line' }),
   retry: Type.Integer({ minimum: 0, default: 2000, env: 'SSE_HUB_RETRY', description: 'reconnection delay (ms) sent to EventSource clients' }),
   historySize: Type.Integer({ minimum: 0, default: 1000, env: 'SSE_HUB_HISTORY_SIZE', description: 'events kept per channel for resume' }),
@@ -53,6 +63,17 @@ function envName (option: OptionName): string {
   return describe(option).env
 }
 
+/** Checks beyond the schema, for options whose value must be read: a public key's PEM is loaded (from a file if need be) and parsed. */
+const REFINE: Partial<Record<OptionName, (value: string, label: string) => string>> = {
+  jwtPublicKey: publicKeyPem
+}
+
+/** What `--help` shows for options without a static default. */
+const DEFAULT_TEXT: Partial<Record<OptionName, () => string>> = {
+  maxConnections: () => `${defaultMaxConnections()} here`,
+  publishToken: () => 'generated at start and logged once, unless a JWT key or insecure is set'
+}
+
 /**
  * Checks one option, converting a string (from the environment or a flag) to the option's type.
  * @param label the option as the user spelled it, for the error message
@@ -60,7 +81,7 @@ function envName (option: OptionName): string {
 function checkOption (option: OptionName, value: unknown, label: string): unknown {
   const schema = HubConfigSchema.properties[option]
   const converted = typeof value === 'string' ? fromString(schema, value) : value
-  if (Value.Check(schema, converted)) return converted
+  if (Value.Check(schema, converted)) return REFINE[option]?.(converted as string, label) ?? converted
   const error = Value.Errors(schema, converted).First()
   throw new ConfigError(`invalid ${label}: ${error?.message ?? 'invalid value'}, got ${JSON.stringify(value)}`)
 }
@@ -94,6 +115,9 @@ export function resolveConfig (input: Record<string, unknown> = {}): HubConfig {
     config[option] = given === undefined ? schema.default : checkOption(option, given, `option ${option}`)
   }
   config.maxConnections ??= defaultMaxConnections()
+  if (config.subscribeAuth === true && config.jwtSecret === undefined && config.jwtPublicKey === undefined) {
+    throw new ConfigError('invalid option subscribeAuth: it needs jwtSecret or jwtPublicKey to verify subscriber tokens')
+  }
   return config as HubConfig
 }
 
@@ -112,7 +136,9 @@ export function configFromEnv (env: NodeJS.ProcessEnv): HubConfigInput {
  * @returns the options, or `help: true` when `--help`/`-h` was given
  */
 export function configFromArgs (args: string[]): { help: boolean, config: HubConfigInput } {
-  const flags = Object.fromEntries(OPTION_NAMES.map((option) => [flagName(option), { type: 'string' as const }]))
+  // A boolean option is a bare flag (`--insecure`); its environment variable takes 1/true/0/false.
+  const flags = Object.fromEntries(OPTION_NAMES.map((option) =>
+    [flagName(option), { type: HubConfigSchema.properties[option].type === 'boolean' ? 'boolean' as const : 'string' as const }]))
   let parsed
   try {
     parsed = parseArgs({ args, options: { ...flags, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
@@ -124,6 +150,7 @@ export function configFromArgs (args: string[]): { help: boolean, config: HubCon
   for (const option of OPTION_NAMES) {
     const value = values[flagName(option)]
     if (typeof value === 'string') config[option] = checkOption(option, value, `--${flagName(option)}`)
+    else if (typeof value === 'boolean') config[option] = value
   }
   return { help: values.help === true, config }
 }
@@ -132,14 +159,14 @@ export function configFromArgs (args: string[]): { help: boolean, config: HubCon
 export function helpText (): string {
   const rows = OPTION_NAMES.map((option) => {
     const schema = describe(option)
-    const fallback = option === 'maxConnections' ? `${defaultMaxConnections()} here` : JSON.stringify(schema.default)
+    const fallback = DEFAULT_TEXT[option]?.() ?? (schema.default === undefined ? 'none' : JSON.stringify(schema.default))
     return `  --${flagName(option).padEnd(32)} ${schema.env.padEnd(28)} ${schema.description} (default: ${fallback})`
   })
   return [
     'Usage: sse-hub [options]',
     '',
     'Starts the SSE pub/sub hub. Each option can also be set by its environment variable;',
-    'a flag wins over the environment.',
+    'a flag wins over the environment. A boolean option is a bare flag (--insecure).',
     '',
     `  ${'flag'.padEnd(34)} ${'environment'.padEnd(28)} meaning`,
     ...rows,

@@ -60,7 +60,7 @@ export interface HubEvents {
 }
 
 /** Why a subscribe is turned away for now (answered with `retry:` so browsers come back). */
-export type Refusal = 'draining' | 'max-connections'
+export type Refusal = 'draining' | 'max-connections' | 'rate-limit'
 
 const silentLogger: Logger = { debug () {}, info () {}, warn () {} }
 
@@ -78,7 +78,7 @@ export class Hub extends EventEmitter<HubEvents> {
     delivered: 0,
     replayed: 0,
     slowDisconnects: 0,
-    refused: { draining: 0, 'max-connections': 0 } satisfies Record<Refusal, number>
+    refused: { draining: 0, 'max-connections': 0, 'rate-limit': 0 } satisfies Record<Refusal, number>
   }
 
   private readonly subscribers = new Map<string, Set<Connection>>()

@@ -33,11 +33,17 @@ export const PublishReplySchema = Type.Object({
   ids: Type.Array(Type.String(), { description: 'their ids, in order, as in the `id:` lines' })
 })
 
+/** A JWT in the query, for EventSource, which cannot send headers (a cookie or a Bearer header also works). */
+const tokenQuery = {
+  token: Type.Optional(Type.String({ description: 'JWT (subscribeAuth, presence reads); also as cookie sse_hub_token or Authorization: Bearer' }))
+}
+
 export const SubscribeQuerySchema = Type.Object({
   channels: Type.String({ description: 'comma-separated channel names' }),
   clientId: Type.Optional(Type.String({ description: `presence identity (${CHANNEL_NAME_RULE}); generated when absent` })),
   lastEventId: Type.Optional(Type.String({ description: 'as the Last-Event-ID header, for clients that cannot set headers' })),
-  presence: Type.Optional(Type.String({ description: '1 or true: also receive online-presence events (0 or false: not)' }))
+  presence: Type.Optional(Type.String({ description: '1 or true: also receive online-presence events (0 or false: not)' })),
+  ...tokenQuery
 })
 
 export const SubscribeHeadersSchema = Type.Object({
@@ -45,7 +51,8 @@ export const SubscribeHeadersSchema = Type.Object({
 })
 
 export const LastEventQuerySchema = Type.Object({
-  channel: ChannelNameSchema
+  channel: ChannelNameSchema,
+  ...tokenQuery
 })
 
 export const LastEventReplySchema = Type.Object({
@@ -64,7 +71,8 @@ const pageQuery = {
 
 export const ClientsQuerySchema = Type.Object({
   channel: Type.Optional(Type.String({ description: `only the clients on this channel (${CHANNEL_NAME_RULE})` })),
-  ...pageQuery
+  ...pageQuery,
+  ...tokenQuery
 })
 
 /**
@@ -90,7 +98,7 @@ export const ClientPageSchema = Type.Object({
   nextCursor: Type.Optional(Type.String({ description: 'pass as `cursor` for the next page; absent on the last page' }))
 })
 
-export const ChannelsQuerySchema = Type.Object(pageQuery)
+export const ChannelsQuerySchema = Type.Object({ ...pageQuery, ...tokenQuery })
 
 export const ChannelParamsSchema = Type.Object({
   '*': Type.String({ description: `the channel name (${CHANNEL_NAME_RULE})` })
@@ -124,5 +132,6 @@ export const ChannelDetailSchema = Type.Object({
 })
 
 export const PresenceQuerySchema = Type.Object({
-  channels: Type.Optional(Type.String({ description: 'comma-separated channel names: only clients on one of them' }))
+  channels: Type.Optional(Type.String({ description: 'comma-separated channel names: only clients on one of them' })),
+  ...tokenQuery
 })

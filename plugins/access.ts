@@ -1,25 +1,158 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { Authenticator, bearerToken, cookieValue, FULL_GRANT, type Grant, generateToken, TOKEN_COOKIE } from '../lib/auth.js'
+import type { HubConfig } from '../lib/config.js'
+import { HubError } from '../lib/errors.js'
+import { CHANNEL_NAME_RULE, checkEvents, isChannelName, parseChannelList, quote, type EventInput } from '../lib/names.js'
+import { presenceFlag } from '../lib/presence.js'
+import { RateLimiter } from '../lib/rate-limit.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
-     * What a hub route exposes, for the one access check of the hub's routes: `presence` marks
-     * the presence reads (`/clients`, `/channels`, `/presence`).
+     * What a hub route exposes, for the one access check of the hub's routes:
+     * - `publish`: `POST /publish`, needs the publish token or a JWT whose `hub.publish` covers every
+     *   channel of the batch; counted against `publishRateLimit`;
+     * - `subscribe`: `/subscribe` and `/lastEvent`; with `subscribeAuth`, a JWT whose `hub.subscribe`
+     *   covers the channels of `query.channels` (or `query.channel`);
+     * - `presence`: the presence reads (`/clients`, `/channels`, `/presence`), need the publish
+     *   token or a JWT with `hub.presence`.
+     * Routes without it (`/health`) are open.
      */
-    access?: 'presence'
+    access?: 'publish' | 'subscribe' | 'presence'
   }
+
+  interface FastifyRequest {
+    /** The clientId a subscriber's token gives it (its `sub`, or a generated one); only with `subscribeAuth`. */
+    hubClientId?: string
+  }
+
+  interface FastifyInstance {
+    /** Whether a new stream from this address is within `connectRateLimit` (always, when it is 0). */
+    hubAdmitsStream (address: string): boolean
+  }
+}
+
+export interface AccessPluginOptions {
+  config: HubConfig
+}
+
+/** Where a token may come from: a Bearer header always; the query and the cookie only for GETs, never for a publish. */
+interface TokenSources {
+  query: boolean
+  cookie: boolean
+}
+
+const ANYWHERE: TokenSources = { query: true, cookie: true }
+/** A publish takes its token from the header only: a cookie would make it forgeable from other sites (CSRF) and a query would put it in logs. */
+const BEARER_ONLY: TokenSources = { query: false, cookie: false }
+
+/** Seconds in a `Retry-After` header, at least 1. */
+function retryAfterSeconds (ms: number): string {
+  return String(Math.max(1, Math.ceil(ms / 1000)))
 }
 
 /**
  * The single gate of the hub's routes, keyed by the `access` flag of each route's config, so
- * that no route checks credentials by itself and none can be forgotten.
+ * that no route checks credentials by itself and none can be forgotten. Who may do what is
+ * decided here; lib/auth.ts checks the tokens. Credentials are checked `onRequest`, before a body
+ * is read (401, and the 429 of the publish limit, cost the server nothing); what a token grants is
+ * checked `preHandler`, once the request is known to be well-formed (400 comes before 403).
  */
-export default fp(async function accessPlugin (fastify) {
-  fastify.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config.access === 'presence') {
-      // Security (API §5) goes here: presence reads need the static publish token or a JWT whose
-      // claim `hub.presence` is true (query `token`, cookie or Bearer), else 401 (missing or
-      // invalid) or 403 (valid, without the grant). Open until that issue lands.
+export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { config }) {
+  let publishToken = config.publishToken
+  if (config.insecure) {
+    fastify.log.warn('insecure: publishing and presence reads are open to anyone (SSE_HUB_INSECURE / --insecure / insecure)')
+  } else if (publishToken === undefined && config.jwtSecret === undefined && config.jwtPublicKey === undefined) {
+    // Secure by default: nothing configured means a random token, shown this once and never again.
+    publishToken = generateToken()
+    fastify.log.warn(`no publish token, JWT secret or public key configured: publishing and presence reads need this generated token, shown only now: ${publishToken}`)
+  }
+  const auth = new Authenticator({ ...config, publishToken })
+  const publishLimit = config.publishRateLimit > 0 ? new RateLimiter(config.publishRateLimit) : undefined
+  const connectLimit = config.connectRateLimit > 0 ? new RateLimiter(config.connectRateLimit) : undefined
+  /** The grant of each checked request, for its preHandler. */
+  const grants = new WeakMap<FastifyRequest, Grant>()
+
+  fastify.decorate('hubAdmitsStream', (address: string) => connectLimit === undefined || connectLimit.take(address) === 0)
+  fastify.decorateRequest('hubClientId', undefined)
+
+  /** The grant of the request's token; a 401 (with `WWW-Authenticate`, RFC 6750) when it has none or a bad one. */
+  function authenticate (request: FastifyRequest, reply: FastifyReply, sources: TokenSources, acceptStatic: boolean): Grant {
+    try {
+      return auth.authenticate(requestToken(request, sources), acceptStatic)
+    } catch (err) {
+      reply.header('www-authenticate', `Bearer realm="sse-hub"${(err as HubError).code === 'SSE_HUB_BAD_TOKEN' ? ', error="invalid_token"' : ''}`)
+      throw err
+    }
+  }
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    const access = request.routeOptions.config.access
+    if (access === 'publish') {
+      const wait = publishLimit?.take(request.ip) ?? 0
+      if (wait > 0) {
+        reply.header('retry-after', retryAfterSeconds(wait))
+        throw new HubError(429, 'SSE_HUB_RATE_LIMITED', `publish: more than ${config.publishRateLimit} per second from this address; retry in ${retryAfterSeconds(wait)} s`)
+      }
+      grants.set(request, config.insecure ? FULL_GRANT : authenticate(request, reply, BEARER_ONLY, true))
+    } else if (access === 'presence') {
+      if (config.insecure) return
+      const grant = authenticate(request, reply, ANYWHERE, true)
+      if (!grant.presence) throw new HubError(403, 'SSE_HUB_FORBIDDEN', 'presence: the token does not allow presence reads (hub.presence)')
+    } else if (access === 'subscribe' && config.subscribeAuth) {
+      // Only a JWT: the static token is a publisher's secret and has no place in a browser.
+      const grant = authenticate(request, reply, ANYWHERE, false)
+      if (grant.sub !== undefined && !isChannelName(grant.sub)) {
+        reply.header('www-authenticate', 'Bearer realm="sse-hub", error="invalid_token"')
+        throw new HubError(401, 'SSE_HUB_BAD_TOKEN', `token: sub ${quote(grant.sub)} is not a valid clientId (${CHANNEL_NAME_RULE})`)
+      }
+      grants.set(request, grant)
     }
   })
-}, { name: 'sse-hub-access', fastify: '5.x' })
+
+  fastify.addHook('preHandler', async (request) => {
+    const grant = grants.get(request)
+    if (grant === undefined) return
+    const access = request.routeOptions.config.access
+    if (access === 'publish') {
+      if (grant.publish.all) return
+      // The hub checks the batch again when publishing; here a bad one is a 400 before any 403.
+      const events = checkEvents((request.body as { events: unknown }).events, config.maxEventsPerPublish)
+      const index = events.findIndex((event: EventInput) => !grant.publish.covers(event.channelName))
+      if (index >= 0) {
+        throw new HubError(403, 'SSE_HUB_FORBIDDEN', `events/${index}/channelName: the token does not allow publishing to ${quote(events[index].channelName)}`)
+      }
+    } else if (access === 'subscribe') {
+      const query = request.query as { channels?: string, channel?: string, presence?: string }
+      // /lastEvent's channel: a bad name is the route's 400.
+      const channels = query.channels !== undefined
+        ? parseChannelList(query.channels, config.maxChannelsPerSubscription)
+        : isChannelName(query.channel) ? [query.channel] : []
+      const uncovered = grant.subscribe.firstUncovered(channels)
+      if (uncovered !== undefined) {
+        throw new HubError(403, 'SSE_HUB_FORBIDDEN', `channels: the token does not allow subscribing to ${quote(uncovered)}`)
+      }
+      if (presenceFlag(query.presence) && !grant.presence) {
+        throw new HubError(403, 'SSE_HUB_FORBIDDEN', 'presence: the token does not allow presence reads (hub.presence), which presence=1 is')
+      }
+      // The token is the subscriber's identity: its sub, else a fresh id, never the query's clientId.
+      if (query.channels !== undefined) request.hubClientId = grant.sub ?? fastify.hub.newClientId()
+    }
+  })
+}, { name: 'sse-hub-access', fastify: '5.x', dependencies: ['sse-hub-core'] })
+
+/**
+ * The token a request carries: `Authorization: Bearer`, else (where allowed) the `token` query
+ * parameter, else the `sse_hub_token` cookie. A token given twice in the query is refused.
+ */
+function requestToken (request: FastifyRequest, sources: TokenSources): string | undefined {
+  const bearer = bearerToken(request.headers.authorization)
+  if (bearer !== undefined) return bearer
+  if (sources.query) {
+    const token = (request.query as Record<string, unknown> | undefined)?.token
+    if (Array.isArray(token)) throw new HubError(401, 'SSE_HUB_BAD_TOKEN', 'token: given more than once')
+    if (typeof token === 'string' && token !== '') return token
+  }
+  return sources.cookie ? cookieValue(request.headers.cookie, TOKEN_COOKIE) : undefined
+}

@@ -9,7 +9,8 @@ declare module 'fastify' {
     /**
      * Takes the response over as an SSE stream and returns its sink, or answers a refusal
      * (`retry:` and close, see `Hub.refuse`) and returns undefined when the hub cannot take
-     * another stream now. Call it only once the request has been checked.
+     * another stream now (draining, at maxConnections) or the client's address is over
+     * `connectRateLimit`. Call it only once the request has been checked.
      */
     openStream (): SseSink | undefined
   }
@@ -22,9 +23,10 @@ export default fp(async function streamPlugin (fastify) {
     // Hooks (CORS) set their headers on the reply; a hijacked response must copy them itself.
     const headers = { ...this.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders
     this.hijack()
-    const refusal = hub.refusal()
+    // The address's rate is counted only for a stream that would open otherwise.
+    const refusal = hub.refusal() ?? (this.server.hubAdmitsStream(this.request.ip) ? undefined : 'rate-limit')
     if (refusal === undefined) return openSink(this.raw, headers)
     hub.refuse(openSink(this.raw, { ...headers, 'x-sse-hub-refused': refusal }), refusal)
     return undefined
   })
-}, { name: 'sse-hub-stream', fastify: '5.x', dependencies: ['sse-hub-core'] })
+}, { name: 'sse-hub-stream', fastify: '5.x', dependencies: ['sse-hub-core', 'sse-hub-access'] })

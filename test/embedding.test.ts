@@ -52,7 +52,7 @@ t.test('two registrations in two encapsulated contexts are independent hubs', as
   let one: typeof app.hub | undefined
   let two: typeof app.hub | undefined
   await app.register(async (scope) => {
-    await scope.register(sseHub, { prefix: '/one' })
+    await scope.register(sseHub, { prefix: '/one', publishToken: 'token-of-hub-one-0123' })
     one = scope.hub
   })
   await app.register(async (scope) => {
@@ -66,7 +66,11 @@ t.test('two registrations in two encapsulated contexts are independent hubs', as
   const onOne = await SseClient.open(`${url}/one/subscribe?channels=c`)
   const onTwo = await SseClient.open(`${url}/two/subscribe?channels=c`)
   await Promise.all([onOne.waitForCount(2), onTwo.waitForCount(2)])
-  const res = await app.inject({ method: 'POST', url: '/one/publish', payload: { events: [{ channelName: 'c', type: 'only-one', payload: 1 }] } })
+  const publish = (hub: string, token: string) => app.inject({
+    method: 'POST', url: `/${hub}/publish`, headers: { authorization: `Bearer ${token}` }, payload: { events: [{ channelName: 'c', type: 'only-one', payload: 1 }] }
+  })
+  t.equal((await publish('two', 'token-of-hub-one-0123')).statusCode, 401, 'each hub has its own token')
+  const res = await publish('one', 'token-of-hub-one-0123')
   t.equal(res.statusCode, 200)
   await onOne.waitForCount(3)
   await new Promise((resolve) => setTimeout(resolve, 50))

@@ -12,17 +12,19 @@ export interface TestHub {
   url: string
   /** Opens a subscriber stream on a real socket; closed at teardown. */
   subscribe (query: string, options?: OpenOptions): Promise<SseClient>
-  /** POSTs a publish body as JSON. */
-  publish (body: unknown): Promise<{ statusCode: number, json: any }>
+  /** POSTs a publish body as JSON, with the given headers (e.g. `authorization`). */
+  publish (body: unknown, headers?: Record<string, string>): Promise<{ statusCode: number, json: any }>
 }
 
 /**
  * Builds the app the one way every test uses: the hub plugin on a fresh Fastify, listening on a
- * real ephemeral port, closed at the end of the test.
+ * real ephemeral port, closed at the end of the test. It is `insecure` (publishing and presence
+ * reads open) unless the test says `insecure: false`: the security tests do, the others test
+ * everything else.
  */
 export async function build (t: TestContext, options: SseHubOptions = {}): Promise<TestHub> {
   const app = Fastify()
-  await app.register(sseHub, options)
+  await app.register(sseHub, { insecure: true, ...options })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
@@ -40,8 +42,8 @@ export async function build (t: TestContext, options: SseHubOptions = {}): Promi
       clients.push(client)
       return client
     },
-    async publish (body) {
-      const res = await app.inject({ method: 'POST', url: '/publish', payload: body as object })
+    async publish (body, headers) {
+      const res = await app.inject({ method: 'POST', url: '/publish', payload: body as object, headers })
       return { statusCode: res.statusCode, json: res.json() }
     }
   }

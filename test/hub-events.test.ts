@@ -37,7 +37,8 @@ t.test('a listener that throws disturbs neither connects nor delivery', async (t
   const warnings: string[] = []
   const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { warnings.push(JSON.parse(line).msg) } } } })
   t.teardown(() => app.close())
-  await app.register(sseHub)
+  // A configured token: the only warnings are then the listeners'.
+  await app.register(sseHub, { publishToken: 'a-publish-token-for-this-test' })
   await app.listen({ port: 0, host: '127.0.0.1' })
   app.hub.on('join', () => { throw new Error('join listener bug') })
   app.hub.on('publish', () => { throw new Error('publish listener bug') })
@@ -45,7 +46,9 @@ t.test('a listener that throws disturbs neither connects nor delivery', async (t
   const client = await SseClient.open(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/subscribe?channels=a`)
   t.teardown(() => client.close())
   await client.waitForCount(2)
-  const res = await app.inject({ method: 'POST', url: '/publish', payload: { events: [{ channelName: 'a', type: 't', payload: 1 }] } })
+  const res = await app.inject({
+    method: 'POST', url: '/publish', headers: { authorization: 'Bearer a-publish-token-for-this-test' }, payload: { events: [{ channelName: 'a', type: 't', payload: 1 }] }
+  })
   t.equal(res.statusCode, 200)
   await client.waitForCount(3)
   t.same(warnings, ["a hub 'join' listener threw: join listener bug", "a hub 'publish' listener threw: publish listener bug"])

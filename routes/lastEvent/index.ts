@@ -3,11 +3,15 @@ import { HubError } from '../../lib/errors.js'
 import { CHANNEL_NAME_RULE, isChannelName, quote } from '../../lib/names.js'
 import { ErrorSchema, LastEventQuerySchema, LastEventReplySchema } from '../../lib/schemas.js'
 
-/** `GET /lastEvent?channel=c`: `{"response":"<JSON string of the last {type, payload}>"}` or `"{}"`. */
+/**
+ * `GET /lastEvent?channel=c`: `{"response":"<JSON string of the last {type, payload}>"}` or `"{}"`.
+ * With `subscribeAuth`, it needs the grant a subscribe to the channel needs (the hub's access check).
+ */
 const lastEvent: FastifyPluginAsyncTypebox = async (fastify) => {
   const { hub } = fastify
 
   fastify.get('/', {
+    config: { access: 'subscribe' },
     schema: {
       querystring: LastEventQuerySchema,
       response: { 200: LastEventReplySchema, '4xx': ErrorSchema }

@@ -13,6 +13,7 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
   const { hub } = fastify
 
   fastify.get('/', {
+    config: { access: 'subscribe' },
     schema: {
       querystring: SubscribeQuerySchema,
       headers: SubscribeHeadersSchema,
@@ -21,7 +22,8 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { channels, clientId, lastEventId, presence } = request.query
     const channelNames = parseChannelList(channels, hub.options.maxChannelsPerSubscription)
-    const id = clientId === undefined ? hub.newClientId() : checkClientId(clientId)
+    // With subscribeAuth the token's sub is the identity (set by the access check).
+    const id = request.hubClientId ?? (clientId === undefined ? hub.newClientId() : checkClientId(clientId))
     const followPresence = presenceFlag(presence)
 
     const sink = reply.openStream()

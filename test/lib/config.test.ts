@@ -44,3 +44,16 @@ t.test('plugin options are checked by name', async (t) => {
   t.throws(() => resolveConfig({ retry: -1 }), { message: /^invalid option retry: Expected integer to be greater or equal to 0, got -1/ })
   t.equal(resolveConfig({ retry: '100' }).retry, 100, 'a numeric string is converted, as from the environment')
 })
+
+t.test('security options: booleans as bare flags or 1/true/0/false, key checks naming the option', async (t) => {
+  t.same(configFromArgs(['--insecure', '--subscribe-auth', '--publish-rate-limit', '5']).config, { insecure: true, subscribeAuth: true, publishRateLimit: 5 })
+  t.same(configFromEnv({ SSE_HUB_INSECURE: '1', SSE_HUB_SUBSCRIBE_AUTH: 'false', SSE_HUB_CONNECT_RATE_LIMIT: '10' }),
+    { insecure: true, subscribeAuth: false, connectRateLimit: 10 })
+  t.throws(() => configFromEnv({ SSE_HUB_INSECURE: 'yes' }), { message: /^invalid SSE_HUB_INSECURE: Expected boolean, got "yes"/ })
+  t.throws(() => configFromEnv({ SSE_HUB_JWT_SECRET: 'short' }), { message: /^invalid SSE_HUB_JWT_SECRET: Expected string length greater or equal to 32/ })
+  t.throws(() => configFromArgs(['--jwt-public-key', '/no/such/file.pem']), { message: /^invalid --jwt-public-key: neither a PEM key nor a readable file/ })
+  t.throws(() => resolveConfig({ subscribeAuth: true }), { message: /^invalid option subscribeAuth: it needs jwtSecret or jwtPublicKey/ })
+  const config = resolveConfig()
+  t.match(config, { insecure: false, subscribeAuth: false, connectRateLimit: 0, publishRateLimit: 0 })
+  t.equal(config.publishToken, undefined, 'generated at start by the plugin, not here')
+})

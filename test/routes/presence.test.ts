@@ -189,7 +189,7 @@ t.test('a watcher that does not read is disconnected at maxBufferedBytes', async
 
 t.test('app.close() ends presence streams promptly', async (t) => {
   const app = Fastify()
-  await app.register(sseHub)
+  await app.register(sseHub, { insecure: true })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
   const watchers = await Promise.all([SseClient.open(`${url}/presence`), SseClient.open(`${url}/presence?channels=a`)])

@@ -1,0 +1,214 @@
+import { createHash, createPublicKey, randomBytes, timingSafeEqual } from 'node:crypto'
+import { Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { createVerifier, TokenError } from 'fast-jwt'
+import type { HubConfig } from './config.js'
+import { HubError } from './errors.js'
+import { HMAC_ALGORITHMS, keyAlgorithms } from './keys.js'
+import { CHANNEL_NAME_RULE, quote } from './names.js'
+
+/** A channel pattern: a channel name, a prefix (possibly empty) ending in `*`, or `*` alone. */
+const CHANNEL_PATTERN = /^(?:[A-Za-z0-9_\-.:@/]{0,127}\*|[A-Za-z0-9_\-.:@/]{1,128})$/
+
+export const CHANNEL_PATTERN_RULE = `a channel name (${CHANNEL_NAME_RULE}), a prefix ending in *, or *`
+
+/** The cookie a browser may carry its subscriber token in. */
+export const TOKEN_COOKIE = 'sse_hub_token'
+
+/** Longer tokens are refused unread: no JWT this hub issues comes near, and hashing costs. */
+export const MAX_TOKEN_LENGTH = 8192
+
+export function isChannelPattern (value: unknown): value is string {
+  return typeof value === 'string' && CHANNEL_PATTERN.test(value)
+}
+
+/** A set of channel patterns, compiled for the checks of a publish, subscribe or lastEvent. */
+export class ChannelPatterns {
+  /** True when `*` is among them: every channel is covered. */
+  readonly all: boolean
+  private readonly exact = new Set<string>()
+  private readonly prefixes: string[] = []
+
+  constructor (patterns: readonly string[]) {
+    for (const pattern of patterns) {
+      if (pattern.endsWith('*')) this.prefixes.push(pattern.slice(0, -1))
+      else this.exact.add(pattern)
+    }
+    this.all = this.prefixes.includes('')
+  }
+
+  covers (channel: string): boolean {
+    if (this.all || this.exact.has(channel)) return true
+    for (const prefix of this.prefixes) if (channel.startsWith(prefix)) return true
+    return false
+  }
+
+  /** The first channel these patterns do not cover, or undefined when they cover all. */
+  firstUncovered (channels: Iterable<string>): string | undefined {
+    if (this.all) return undefined
+    for (const channel of channels) if (!this.covers(channel)) return channel
+    return undefined
+  }
+}
+
+/** What a request may do: from the static token (everything but subscribing), a JWT, or `insecure`. */
+export interface Grant {
+  publish: ChannelPatterns
+  subscribe: ChannelPatterns
+  presence: boolean
+  /** The JWT's `sub`: a subscriber's clientId (checked where it is used as one). */
+  sub?: string
+}
+
+const EVERYTHING = new ChannelPatterns(['*'])
+const NOTHING = new ChannelPatterns([])
+
+/** The grant of the static publish token, and of every request on an `insecure` hub. */
+export const FULL_GRANT: Grant = Object.freeze({ publish: EVERYTHING, subscribe: EVERYTHING, presence: true })
+
+/** The claim `hub` of a token. Absent lists grant nothing. */
+export const HubClaimSchema = Type.Object({
+  publish: Type.Optional(Type.Array(Type.String({ pattern: CHANNEL_PATTERN.source }), { maxItems: 256 })),
+  subscribe: Type.Optional(Type.Array(Type.String({ pattern: CHANNEL_PATTERN.source }), { maxItems: 256 })),
+  presence: Type.Optional(Type.Boolean())
+})
+
+/** A random publish token: 32 bytes, base64url. */
+export function generateToken (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken (authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined
+  const match = /^Bearer +([^\s]+) *$/i.exec(authorization)
+  return match === null ? undefined : match[1]
+}
+
+/** The value of one cookie of a `Cookie` header (RFC 6265: `a=1; b=2`), or undefined. */
+export function cookieValue (header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue
+    let value = part.slice(eq + 1).trim()
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
+    try {
+      return decodeURIComponent(value)
+    } catch {
+      return value
+    }
+  }
+  return undefined
+}
+
+function digest (text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}
+
+/** The options the authenticator reads (documented in `HubConfigSchema`). */
+export type AuthOptions = Pick<HubConfig, 'publishToken' | 'jwtSecret' | 'jwtPublicKey' | 'jwtIssuer' | 'jwtAudience'>
+
+type Verify = (token: string) => Record<string, unknown>
+
+/** Why fast-jwt refused a token, in the words of a 401 message. */
+const TOKEN_PROBLEMS: Partial<Record<string, string>> = {
+  [TokenError.codes.expired]: 'has expired',
+  [TokenError.codes.inactive]: 'is not valid yet (nbf)',
+  [TokenError.codes.invalidSignature]: 'has an invalid signature',
+  [TokenError.codes.missingSignature]: 'has no signature',
+  [TokenError.codes.invalidAlgorithm]: 'is signed with an algorithm this hub does not accept',
+  [TokenError.codes.invalidClaimValue]: 'has the wrong issuer or audience',
+  [TokenError.codes.missingRequiredClaim]: 'lacks a required claim',
+  [TokenError.codes.invalidClaimType]: 'has a claim of the wrong type'
+}
+
+function unauthorized (problem: string): HubError {
+  return new HubError(401, 'SSE_HUB_BAD_TOKEN', `token: ${problem}`)
+}
+
+/**
+ * Checks credentials: the static publish token (compared in constant time) and JWTs signed with the
+ * configured secret (HS256/384/512) or public key (RS256/384/512 for RSA, the curve's ES algorithm
+ * for EC). A token's `alg` picks the key, and an algorithm is only ever checked with the key of its
+ * family: an HMAC token is never verified against the public key (the RS256→HS256 confusion), and
+ * `alg: none` is never accepted.
+ */
+export class Authenticator {
+  private readonly staticDigest?: Buffer
+  private readonly verifiers = new Map<string, Verify>()
+
+  constructor (options: AuthOptions) {
+    if (options.publishToken !== undefined) this.staticDigest = digest(options.publishToken)
+    const claims = {
+      allowedIss: options.jwtIssuer,
+      allowedAud: options.jwtAudience,
+      requiredClaims: [...(options.jwtIssuer === undefined ? [] : ['iss']), ...(options.jwtAudience === undefined ? [] : ['aud'])],
+      // Verified tokens are kept (LRU, within their validity): a subscriber reconnecting does not cost a signature check.
+      cache: true
+    }
+    if (options.jwtSecret !== undefined) {
+      const verify = createVerifier({ key: options.jwtSecret, algorithms: [...HMAC_ALGORITHMS], ...claims })
+      for (const algorithm of HMAC_ALGORITHMS) this.verifiers.set(algorithm, verify)
+    }
+    if (options.jwtPublicKey !== undefined) {
+      const algorithms = keyAlgorithms(createPublicKey(options.jwtPublicKey), 'option jwtPublicKey')
+      const verify = createVerifier({ key: options.jwtPublicKey, algorithms: [...algorithms], ...claims })
+      for (const algorithm of algorithms) this.verifiers.set(algorithm, verify)
+    }
+  }
+
+  /**
+   * The grant of a token: everything but subscribing for the static token (when `acceptStatic`),
+   * else the `hub` claim of a valid JWT. Throws a 401 `HubError` for a missing or invalid token;
+   * its message never repeats the token.
+   */
+  authenticate (token: string | undefined, acceptStatic: boolean): Grant {
+    if (token === undefined || token === '') throw new HubError(401, 'SSE_HUB_NO_TOKEN', 'token: missing')
+    if (token.length > MAX_TOKEN_LENGTH) throw unauthorized(`longer than ${MAX_TOKEN_LENGTH} characters`)
+    if (acceptStatic && this.staticDigest !== undefined && timingSafeEqual(digest(token), this.staticDigest)) return FULL_GRANT
+    const algorithm = tokenAlgorithm(token)
+    if (algorithm === undefined) throw unauthorized('is neither the publish token nor a well-formed JWT')
+    const verify = this.verifiers.get(algorithm)
+    if (verify === undefined) {
+      const accepted = [...this.verifiers.keys()]
+      throw unauthorized(`algorithm ${quote(algorithm)} is not accepted${accepted.length === 0 ? ' (no JWT key is configured)' : ` (this hub accepts ${accepted.join(', ')})`}`)
+    }
+    let payload
+    try {
+      payload = verify(token)
+    } catch (err) {
+      const problem = err instanceof TokenError ? TOKEN_PROBLEMS[err.code] : undefined
+      throw unauthorized(problem ?? 'is not a valid JWT')
+    }
+    return grantOf(payload)
+  }
+}
+
+/** The `alg` of a JWT's header, read without trusting anything else in it; undefined if unreadable. */
+function tokenAlgorithm (token: string): string | undefined {
+  const dot = token.indexOf('.')
+  if (dot <= 0) return undefined
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'))
+    const alg = (header as { alg?: unknown } | null)?.alg
+    return typeof alg === 'string' ? alg : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function grantOf (payload: Record<string, unknown>): Grant {
+  const claim = payload.hub ?? {}
+  if (!Value.Check(HubClaimSchema, claim)) {
+    const error = Value.Errors(HubClaimSchema, claim).First()
+    const where = error === undefined || error.path === '' ? '' : error.path.replace(/^\//, '.').replaceAll('/', '.')
+    throw unauthorized(`claim hub${where} is malformed: expected {"publish":[patterns],"subscribe":[patterns],"presence":true}, each pattern ${CHANNEL_PATTERN_RULE}`)
+  }
+  return {
+    publish: claim.publish === undefined ? NOTHING : new ChannelPatterns(claim.publish),
+    subscribe: claim.subscribe === undefined ? NOTHING : new ChannelPatterns(claim.subscribe),
+    presence: claim.presence === true,
+    sub: typeof payload.sub === 'string' ? payload.sub : undefined
+  }
+}
