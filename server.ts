@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 import Fastify from 'fastify'
 import sseHub from './app.js'
+import { runTokenCommand } from './lib/cli-token.js'
 import { configFromArgs, configFromEnv, helpText, openFileLimit, resolveConfig } from './lib/config.js'
 import { redactedRequest, redactUrl } from './lib/redact.js'
 
 /** How long a shutdown may take before the process exits anyway. */
 const SHUTDOWN_TIMEOUT = 10_000
+
+// `sse-hub token ...` mints a JWT and exits (see lib/cli-token.ts).
+if (process.argv[2] === 'token') process.exit(runTokenCommand(process.argv.slice(3), process.env))
 
 let options
 try {

@@ -164,6 +164,7 @@ export function helpText (): string {
   })
   return [
     'Usage: sse-hub [options]',
+    '       sse-hub token [token options]   prints a signed JWT for publishers and subscribers (sse-hub token --help)',
     '',
     'Starts the SSE pub/sub hub. Each option can also be set by its environment variable;',
     'a flag wins over the environment. A boolean option is a bare flag (--insecure).',
