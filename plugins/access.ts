@@ -13,13 +13,14 @@ declare module 'fastify' {
      * What a hub route exposes, for the one access check of the hub's routes:
      * - `publish`: `POST /publish`, needs the publish token or a JWT whose `hub.publish` covers every
      *   channel of the batch; counted against `publishRateLimit`;
-     * - `subscribe`: `/subscribe` and `/lastEvent`; with `subscribeAuth`, a JWT whose `hub.subscribe`
-     *   covers the channels of `query.channels` (or `query.channel`);
+     * - `subscribe`: `/subscribe`; with `subscribeAuth`, a JWT whose `hub.subscribe` covers every
+     *   channel of `query.channels` (and `hub.presence` for `presence=1`);
+     * - `lastEvent`: `/lastEvent`; with `subscribeAuth`, the same grant for `query.channel`;
      * - `presence`: the presence reads (`/clients`, `/channels`, `/presence`), need the publish
      *   token or a JWT with `hub.presence`.
      * Routes without it (`/health`) are open.
      */
-    access?: 'publish' | 'subscribe' | 'presence'
+    access?: 'publish' | 'subscribe' | 'lastEvent' | 'presence'
   }
 
   interface FastifyRequest {
@@ -100,7 +101,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       if (config.insecure) return
       const grant = authenticate(request, reply, ANYWHERE, true)
       if (!grant.presence) throw new HubError(403, 'SSE_HUB_FORBIDDEN', 'presence: the token does not allow presence reads (hub.presence)')
-    } else if (access === 'subscribe' && config.subscribeAuth) {
+    } else if ((access === 'subscribe' || access === 'lastEvent') && config.subscribeAuth) {
       // Only a JWT: the static token is a publisher's secret and has no place in a browser.
       const grant = authenticate(request, reply, ANYWHERE, false)
       if (grant.sub !== undefined && !isChannelName(grant.sub)) {
@@ -124,23 +125,26 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
         throw new HubError(403, 'SSE_HUB_FORBIDDEN', `events/${index}/channelName: the token does not allow publishing to ${quote(events[index].channelName)}`)
       }
     } else if (access === 'subscribe') {
-      const query = request.query as { channels?: string, channel?: string, presence?: string }
-      // /lastEvent's channel: a bad name is the route's 400.
-      const channels = query.channels !== undefined
-        ? parseChannelList(query.channels, config.maxChannelsPerSubscription)
-        : isChannelName(query.channel) ? [query.channel] : []
-      const uncovered = grant.subscribe.firstUncovered(channels)
-      if (uncovered !== undefined) {
-        throw new HubError(403, 'SSE_HUB_FORBIDDEN', `channels: the token does not allow subscribing to ${quote(uncovered)}`)
-      }
+      // Each route's own parameters, as its schema checked them: another route's never count.
+      const query = request.query as { channels: string, presence?: string }
+      const uncovered = grant.subscribe.firstUncovered(parseChannelList(query.channels, config.maxChannelsPerSubscription))
+      if (uncovered !== undefined) throw notGranted(uncovered)
       if (presenceFlag(query.presence) && !grant.presence) {
         throw new HubError(403, 'SSE_HUB_FORBIDDEN', 'presence: the token does not allow presence reads (hub.presence), which presence=1 is')
       }
       // The token is the subscriber's identity: its sub, else a fresh id, never the query's clientId.
-      if (query.channels !== undefined) request.hubClientId = grant.sub ?? fastify.hub.newClientId()
+      request.hubClientId = grant.sub ?? fastify.hub.newClientId()
+    } else if (access === 'lastEvent') {
+      const { channel } = request.query as { channel: string }
+      // A bad name is the route's 400.
+      if (isChannelName(channel) && !grant.subscribe.covers(channel)) throw notGranted(channel)
     }
   })
 }, { name: 'sse-hub-access', fastify: '5.x', dependencies: ['sse-hub-core'] })
+
+function notGranted (channel: string): HubError {
+  return new HubError(403, 'SSE_HUB_FORBIDDEN', `channels: the token does not allow subscribing to ${quote(channel)}`)
+}
 
 /**
  * The token a request carries: `Authorization: Bearer`, else (where allowed) the `token` query

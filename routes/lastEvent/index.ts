@@ -11,7 +11,7 @@ const lastEvent: FastifyPluginAsyncTypebox = async (fastify) => {
   const { hub } = fastify
 
   fastify.get('/', {
-    config: { access: 'subscribe' },
+    config: { access: 'lastEvent' },
     schema: {
       querystring: LastEventQuerySchema,
       response: { 200: LastEventReplySchema, '4xx': ErrorSchema }

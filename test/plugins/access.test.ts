@@ -16,10 +16,11 @@ t.test('every route of the hub goes through the one access check with the right 
     [...new Set([...routes].filter(([route, flag]) => flag === access && !route.startsWith('OPTIONS'))
       .map(([route]) => route.split(' ')[1].replace(/\/$/, '')))].sort()
   t.same(paths('presence'), ['/hub/channels', '/hub/channels/*', '/hub/clients', '/hub/clients/*', '/hub/presence'])
-  t.same(paths('subscribe'), ['/hub/lastEvent', '/hub/subscribe'])
+  t.same(paths('subscribe'), ['/hub/subscribe'])
+  t.same(paths('lastEvent'), ['/hub/lastEvent'])
   t.same(paths('publish'), ['/hub/publish'])
   t.same(paths(undefined), ['/hub/health'], 'only health is open')
-  for (const flag of ['presence', 'subscribe', 'publish']) {
+  for (const flag of ['presence', 'subscribe', 'lastEvent', 'publish']) {
     t.notOk(paths(undefined).some((path) => paths(flag).includes(path)), `no spelling of a ${flag} route without the flag`)
   }
 })

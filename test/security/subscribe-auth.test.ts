@@ -75,6 +75,10 @@ t.test('subscribeAuth: /lastEvent needs the same grant', async (t) => {
   t.equal((await hub.app.inject(`/lastEvent?channel=sport&token=${token}`)).statusCode, 403)
   t.equal((await hub.app.inject(`/lastEvent?channel=sport&token=${token}`)).json().message, 'channels: the token does not allow subscribing to "sport"')
   t.equal((await hub.app.inject(`/lastEvent?channel=a%20b&token=${token}`)).statusCode, 400, 'a bad name is a 400')
+  // Only the route's own parameter counts (found by the fuzz test: another route's parameter
+  // was read, a 500 for ?channels=&channels= and a grant checked on the wrong channel).
+  t.equal((await hub.app.inject(`/lastEvent?channel=sport&channels=news&token=${token}`)).statusCode, 403, 'channels= does not stand in for channel=')
+  t.equal((await hub.app.inject(`/lastEvent?channels=&channels=&channel=news&presence=zzz&token=${token}`)).statusCode, 200, 'foreign parameters are ignored')
   const ok = await hub.app.inject({ url: '/lastEvent?channel=news', headers: { cookie: `sse_hub_token=${token}` } })
   t.same(ok.json(), { response: '{"type":"headline","payload":"x"}' })
 })
