@@ -29,8 +29,8 @@ declare module 'fastify' {
   }
 
   interface FastifyInstance {
-    /** Whether a new stream from this address is within `connectRateLimit` (always, when it is 0). */
-    hubAdmitsStream (address: string): boolean
+    /** Whether a new stream from the request's address is within `connectRateLimit` (always, when it is 0). */
+    hubAdmitsStream (request: FastifyRequest): boolean
   }
 }
 
@@ -75,7 +75,8 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   /** The grant of each checked request, for its preHandler. */
   const grants = new WeakMap<FastifyRequest, Grant>()
 
-  fastify.decorate('hubAdmitsStream', (address: string) => connectLimit === undefined || connectLimit.take(address) === 0)
+  // `request.ip` only when there is a limit: it is a getpeername system call per connect.
+  fastify.decorate('hubAdmitsStream', (request: FastifyRequest) => connectLimit === undefined || connectLimit.take(request.ip) === 0)
   fastify.decorateRequest('hubClientId', undefined)
 
   /** The grant of the request's token; a 401 (with `WWW-Authenticate`, RFC 6750) when it has none or a bad one. */

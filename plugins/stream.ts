@@ -24,7 +24,7 @@ export default fp(async function streamPlugin (fastify) {
     const headers = { ...this.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders
     this.hijack()
     // The address's rate is counted only for a stream that would open otherwise.
-    const refusal = hub.refusal() ?? (this.server.hubAdmitsStream(this.request.ip) ? undefined : 'rate-limit')
+    const refusal = hub.refusal() ?? (this.server.hubAdmitsStream(this.request) ? undefined : 'rate-limit')
     if (refusal === undefined) return openSink(this.raw, headers)
     hub.refuse(openSink(this.raw, { ...headers, 'x-sse-hub-refused': refusal }), refusal)
     return undefined
