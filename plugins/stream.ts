@@ -25,7 +25,7 @@ export default fp(async function streamPlugin (fastify) {
     this.hijack()
     // The address's rate is counted only for a stream that would open otherwise.
     const refusal = hub.refusal() ?? (this.server.hubAdmitsStream(this.request) ? undefined : 'rate-limit')
-    if (refusal === undefined) return openSink(this.raw, headers)
+    if (refusal === undefined) return openSink(this.raw, headers, { longLived: true })
     hub.refuse(openSink(this.raw, { ...headers, 'x-sse-hub-refused': refusal }), refusal)
     return undefined
   })

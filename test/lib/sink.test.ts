@@ -1,0 +1,53 @@
+import { connect, type Socket } from 'node:net'
+import t from 'tap'
+import { build, type TestContext, waitUntil } from '../helper.js'
+
+/** A subscriber on a raw socket, to see the bytes and the connection itself. */
+async function rawSubscribe (t: TestContext, port: number, channel: string): Promise<{ socket: Socket, text: () => string, closed: () => boolean }> {
+  const socket = connect(port, '127.0.0.1')
+  t.teardown(() => { socket.destroy() })
+  let received = ''
+  let closed = false
+  socket.setEncoding('utf8')
+  socket.on('data', (text: string) => { received += text })
+  socket.on('close', () => { closed = true })
+  socket.write(`GET /subscribe?channels=${channel} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
+  await waitUntil(() => received.includes('event: lastEvent'), 5000, 'the opening frames')
+  return { socket, text: () => received, closed: () => closed }
+}
+
+function portOf (address: unknown): number {
+  return (address as { port: number }).port
+}
+
+t.test('a stream the hub ends gets the last chunk, and its connection is closed', async (t) => {
+  const hub = await build(t)
+  const client = await rawSubscribe(t, portOf(hub.app.server.address()), 'a')
+  // The HTTP server keeps running: only the hub ends its streams.
+  await hub.app.hub.close()
+  // Closed, not kept alive for another request: the socket was taken over from Node's HTTP server
+  // (lib/sink.ts). Should a Node release change what that relies on, it falls back and this fails.
+  await waitUntil(client.closed, 5000, 'the connection to close')
+  t.match(client.text(), /^HTTP\/1\.1 200 OK\r\n[^]*\r\ntransfer-encoding: chunked\r\n[^]*\n\n\r\n0\r\n\r\n$/i, 'a complete chunked body')
+  t.equal(hub.app.hub.connectionCount, 0)
+})
+
+t.test('a client that half-closes its connection is let go at once', async (t) => {
+  const hub = await build(t)
+  const client = await rawSubscribe(t, portOf(hub.app.server.address()), 'a')
+  t.equal(hub.app.hub.connectionCount, 1)
+  client.socket.end()
+  await waitUntil(() => hub.app.hub.connectionCount === 0, 5000, 'the hub to drop the stream')
+  await waitUntil(client.closed, 5000, 'the connection to close')
+  t.pass('closed')
+})
+
+t.test('bytes a client sends after its subscribe are not read as a request: the stream goes on', async (t) => {
+  const hub = await build(t)
+  const client = await rawSubscribe(t, portOf(hub.app.server.address()), 'a')
+  client.socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
+  await hub.publish({ events: [{ channelName: 'a', type: 'news', payload: 1 }] })
+  await waitUntil(() => client.text().includes('event: news'), 5000, 'the event')
+  t.equal(client.text().match(/HTTP\/1\.1/g)?.length, 1, 'one response head only')
+  t.equal(hub.app.hub.connectionCount, 1)
+})
