@@ -4,6 +4,7 @@ import { SortedKeys } from './sorted-keys.js'
 /** What the registry needs to know of a connection. */
 export interface RegisteredConnection {
   readonly clientId: string
+  /** Distinct names. */
   readonly channelNames: readonly string[]
   /** ms since the epoch */
   readonly connectedAt: number
@@ -98,10 +99,78 @@ export interface ClientRegistry {
   channels (query: { limit: number, cursor?: string }): Promise<ChannelUsePage>
 }
 
-interface ClientEntry {
-  readonly connections: Set<RegisteredConnection>
-  /** Channel → how many of the client's connections are on it; its keys are the client's channels. */
-  readonly channels: Map<string, number>
+/**
+ * The open connections of one clientId and the channels they are on. Most clients have a single
+ * connection, whose channels are then the client's: the Set and the channel counts (about 550
+ * bytes, a tenth of an idle stream) are made only when a second connection opens.
+ */
+class ClientEntry {
+  /** Its connection while it has only one. */
+  private only: RegisteredConnection | undefined
+  /** From its second connection on: all of them, and channel → how many of them are on it. */
+  private several: { connections: Set<RegisteredConnection>, channels: Map<string, number> } | undefined
+
+  constructor (first: RegisteredConnection) {
+    this.only = first
+  }
+
+  get size (): number {
+    return this.several?.connections.size ?? (this.only === undefined ? 0 : 1)
+  }
+
+  has (connection: RegisteredConnection): boolean {
+    return this.several === undefined ? connection === this.only : this.several.connections.has(connection)
+  }
+
+  connections (): Iterable<RegisteredConnection> {
+    return this.several?.connections ?? (this.only === undefined ? [] : [this.only])
+  }
+
+  /** Every channel the client is on. */
+  channels (): string[] {
+    return this.several === undefined ? [...this.only?.channelNames ?? []] : [...this.several.channels.keys()]
+  }
+
+  /** Adds a connection it does not have; returns the channels the client was not on before. */
+  add (connection: RegisteredConnection): string[] {
+    const several = this.several ?? this.spread()
+    several.connections.add(connection)
+    const entered: string[] = []
+    for (const name of connection.channelNames) {
+      const before = several.channels.get(name) ?? 0
+      several.channels.set(name, before + 1)
+      if (before === 0) entered.push(name)
+    }
+    return entered
+  }
+
+  /** Removes a connection it has; returns the channels the client is on no more. */
+  remove (connection: RegisteredConnection): readonly string[] {
+    if (this.several === undefined) {
+      this.only = undefined
+      return connection.channelNames
+    }
+    this.several.connections.delete(connection)
+    const left: string[] = []
+    for (const name of connection.channelNames) {
+      const before = this.several.channels.get(name) ?? 1
+      if (before > 1) {
+        this.several.channels.set(name, before - 1)
+      } else {
+        this.several.channels.delete(name)
+        left.push(name)
+      }
+    }
+    return left
+  }
+
+  /** The second connection opens: from now on a Set and channel counts. */
+  private spread (): NonNullable<ClientEntry['several']> {
+    const only = this.only as RegisteredConnection
+    this.only = undefined
+    this.several = { connections: new Set([only]), channels: new Map(only.channelNames.map((name) => [name, 1])) }
+    return this.several
+  }
 }
 
 interface ChannelEntry {
@@ -126,58 +195,51 @@ export class MemoryClientRegistry implements ClientRegistry {
     const { clientId } = connection
     let client = this.clientEntries.get(clientId)
     const joined = client === undefined
+    let enteredChannels: readonly string[]
     if (client === undefined) {
-      client = { connections: new Set(), channels: new Map() }
+      client = new ClientEntry(connection)
       this.clientEntries.set(clientId, client)
       this.clientOrder.add(clientId)
-    } else if (client.connections.has(connection)) {
-      return { joined: false, enteredChannels: [], channels: [...client.channels.keys()] }
+      enteredChannels = connection.channelNames
+    } else if (client.has(connection)) {
+      return { joined: false, enteredChannels: [], channels: client.channels() }
+    } else {
+      enteredChannels = client.add(connection)
     }
-    client.connections.add(connection)
     this.connections++
-    const enteredChannels: string[] = []
-    for (const name of connection.channelNames) {
-      const before = client.channels.get(name) ?? 0
-      client.channels.set(name, before + 1)
+    for (const name of connection.channelNames) this.channelEntry(name).subscribers++
+    for (const name of enteredChannels) {
       const channel = this.channelEntry(name)
-      channel.subscribers++
-      if (before === 0) {
-        enteredChannels.push(name)
-        channel.clients.add(clientId)
-        channel.order.add(clientId)
-      }
+      channel.clients.add(clientId)
+      channel.order.add(clientId)
     }
-    return { joined, enteredChannels, channels: [...client.channels.keys()] }
+    return { joined, enteredChannels, channels: client.channels() }
   }
 
   remove (connection: RegisteredConnection): RemoveResult {
     const { clientId } = connection
     const client = this.clientEntries.get(clientId)
-    if (client === undefined || !client.connections.delete(connection)) return NOTHING_REMOVED
+    if (client === undefined || !client.has(connection)) return NOTHING_REMOVED
     this.connections--
-    const leftChannels: string[] = []
-    for (const name of connection.channelNames) {
-      const before = client.channels.get(name) ?? 1
+    const leftChannels = client.remove(connection)
+    for (const name of leftChannels) {
       const channel = this.channelEntries.get(name)
-      if (before <= 1) {
-        client.channels.delete(name)
-        leftChannels.push(name)
-        channel?.clients.delete(clientId)
-        channel?.order.delete(clientId)
-      } else {
-        client.channels.set(name, before - 1)
-      }
+      channel?.clients.delete(clientId)
+      channel?.order.delete(clientId)
+    }
+    for (const name of connection.channelNames) {
+      const channel = this.channelEntries.get(name)
       if (channel !== undefined && --channel.subscribers <= 0) {
         this.channelEntries.delete(name)
         this.channelOrder.delete(name)
       }
     }
-    const left = client.connections.size === 0
+    const left = client.size === 0
     if (left) {
       this.clientEntries.delete(clientId)
       this.clientOrder.delete(clientId)
     }
-    return { left, leftChannels, channels: left ? [] : [...client.channels.keys()] }
+    return { left, leftChannels, channels: left ? [] : client.channels() }
   }
 
   async get (clientId: string): Promise<ClientInfo | undefined> {
@@ -211,7 +273,7 @@ export class MemoryClientRegistry implements ClientRegistry {
   async snapshot (channels?: readonly string[]): Promise<ClientPresence[]> {
     const presence = (clientId: string): ClientPresence => ({
       clientId,
-      channels: [...(this.clientEntries.get(clientId) as ClientEntry).channels.keys()]
+      channels: (this.clientEntries.get(clientId) as ClientEntry).channels()
     })
     if (channels === undefined) return [...this.clientEntries.keys()].map(presence)
     const seen = new Set<string>()
@@ -247,6 +309,6 @@ export class MemoryClientRegistry implements ClientRegistry {
 
 function info (clientId: string, client: ClientEntry): ClientInfo {
   let oldest = Infinity
-  for (const connection of client.connections) oldest = Math.min(oldest, connection.connectedAt)
-  return { clientId, connections: client.connections.size, channels: [...client.channels.keys()], connectedAt: new Date(oldest).toISOString() }
+  for (const connection of client.connections()) oldest = Math.min(oldest, connection.connectedAt)
+  return { clientId, connections: client.size, channels: client.channels(), connectedAt: new Date(oldest).toISOString() }
 }
