@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { chromium, type ConsoleMessage } from 'playwright-core'
 import t from 'tap'
-import { build, type TestContext } from './helper.js'
+import { build, type TestContext, waitUntil } from './helper.js'
 
 // End to end in a real browser: the seed README's HTML page, unchanged but for the hub's address,
 // served from another origin so that its EventSource goes through the hub's CORS headers.
@@ -59,15 +59,6 @@ async function servePage (t: TestContext, html: string): Promise<string> {
   return `http://127.0.0.1:${address.port}`
 }
 
-/** Polls `predicate` every 20 ms; rejects after `timeout` ms naming `what` (evaluated then). */
-async function waitUntil (predicate: () => boolean, what: () => string, timeout = TIMEOUT): Promise<void> {
-  const deadline = Date.now() + timeout
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
 t.test('the seed README page works unchanged in Chromium', async (t) => {
   if (!existsSync(CHROMIUM)) {
     t.fail(`${CHROMIUM} not found: the browser test needs Debian's chromium package (apt-get install chromium)`)
@@ -113,9 +104,9 @@ t.test('the seed README page works unchanged in Chromium', async (t) => {
   await page.goto(pageUrl)
 
   // Open once the page has logged `registered` and both snapshots, and the hub counts it.
-  await waitUntil(() => ofType('registered').length >= 1 && ofType('lastEvent').length >= 2,
+  await waitUntil(() => ofType('registered').length >= 1 && ofType('lastEvent').length >= 2, TIMEOUT,
     () => `the page's registered and lastEvent logs; got ${JSON.stringify(logs)} ${JSON.stringify(problems)}`)
-  await waitUntil(() => hub.app.hub.connectionCount === 1, () => 'one connection on the hub')
+  await waitUntil(() => hub.app.hub.connectionCount === 1, TIMEOUT, 'one connection on the hub')
   await Promise.all(pending)
 
   const registered = ofType('registered')

@@ -1,3 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { connect, type Socket } from 'node:net'
+import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import sseHub, { type SseHubOptions } from '../app.js'
 import { SseClient, type OpenOptions } from './sse-client.js'
@@ -56,12 +60,69 @@ export function data (message: { data: string }): any {
 
 /**
  * Resolves once `condition` holds, polled every 10 ms (for server-side state that no stream
- * announces); rejects after `timeout` ms naming `what`.
+ * announces); rejects after `timeout` ms naming `what` (a function is called only then, so
+ * that the message can show the state at the time).
  */
-export async function waitUntil (condition: () => boolean | Promise<boolean>, timeout = 5000, what = 'condition'): Promise<void> {
+export async function waitUntil (condition: () => boolean | Promise<boolean>, timeout = 5000, what: string | (() => string) = 'condition'): Promise<void> {
   const deadline = Date.now() + timeout
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${typeof what === 'string' ? what : what()}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
+}
+
+/** Opens a subscriber on a raw socket; resolves once its opening frames arrived. */
+export function rawSubscriber (port: number, query: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    let received = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (text: string) => {
+      received += text
+      if (received.includes('event: lastEvent')) resolve(socket)
+    })
+    socket.on('error', reject)
+    socket.write(`GET /subscribe?${query} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
+  })
+}
+
+/** Runs `sse-hub` from source, as `npm start` runs it from dist/. */
+export function spawnHub (args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'server.ts', ...args], {
+    cwd: join(import.meta.dirname, '..'),
+    env: { ...process.env, FASTIFY_AUTOLOAD_TYPESCRIPT: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+}
+
+/** Everything a process printed, and its exit code, once it exited. */
+export async function output (child: ChildProcess): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk) => { stdout += chunk })
+  child.stderr!.on('data', (chunk) => { stderr += chunk })
+  const [code] = await once(child, 'exit')
+  return { code, stdout, stderr }
+}
+
+/** Resolves with the port once the server logs that it listens; rejects with what it printed if it exits first or takes 15 s. */
+export function listeningPort (child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let seen = ''
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${seen}`)), 15000)
+    const read = (chunk: Buffer): void => {
+      seen += chunk.toString()
+      const match = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(seen)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve(Number(match[1]))
+      }
+    }
+    child.stdout!.on('data', read)
+    child.stderr!.on('data', read)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      reject(new Error(`server exited: ${seen}`))
+    })
+  })
 }

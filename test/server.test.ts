@@ -1,48 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
 import t from 'tap'
+import { listeningPort, output, spawnHub } from './helper.js'
 import { SseClient } from './sse-client.js'
 
-const root = join(import.meta.dirname, '..')
-
-/** Runs `sse-hub` from source, as `npm start` runs it from dist/. */
-function startServer (args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'server.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, FASTIFY_AUTOLOAD_TYPESCRIPT: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-}
-
-async function output (child: ChildProcess): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (chunk) => { stdout += chunk })
-  child.stderr!.on('data', (chunk) => { stderr += chunk })
-  const [code] = await once(child, 'exit')
-  return { code, stdout, stderr }
-}
-
-/** Resolves with the port once the server logs that it listens. */
-function listeningPort (child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let seen = ''
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${seen}`)), 15000)
-    child.stdout!.on('data', (chunk) => {
-      seen += chunk
-      const match = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(seen)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(Number(match[1]))
-      }
-    })
-    child.once('exit', () => reject(new Error(`server exited: ${seen}`)))
-  })
-}
-
 t.test('SIGTERM with open streams: they end and the process exits within 10 s', async (t) => {
-  const child = startServer(['--port', '0', '--host', '127.0.0.1'])
+  const child = spawnHub(['--port', '0', '--host', '127.0.0.1'])
   t.teardown(() => { child.kill('SIGKILL') })
   const port = await listeningPort(child)
   const clients = await Promise.all([1, 2, 3].map(() => SseClient.open(`http://127.0.0.1:${port}/subscribe?channels=a`)))
@@ -67,14 +29,14 @@ t.test('a bad option stops the start with a message naming it', async (t) => {
     [['--no-such-option', '1'], {}, /Unknown option '--no-such-option'/]
   ]
   for (const [args, env, message] of cases) {
-    const result = await output(startServer(['--port', '0', ...args], env))
+    const result = await output(spawnHub(['--port', '0', ...args], env))
     t.equal(result.code, 1, args.join(' ') || JSON.stringify(env))
     t.match(result.stderr, message)
   }
 })
 
 t.test('--help lists every option with its environment variable and default', async (t) => {
-  const result = await output(startServer(['--help']))
+  const result = await output(spawnHub(['--help']))
   t.equal(result.code, 0)
   for (const line of ['--port', 'PORT', '--heartbeat-interval', 'SSE_HUB_HEARTBEAT_INTERVAL', '(default: 15000)', '--max-buffered-bytes', 'SSE_HUB_MAX_BUFFERED_BYTES']) {
     t.match(result.stdout, line)
@@ -82,7 +44,7 @@ t.test('--help lists every option with its environment variable and default', as
 })
 
 t.test('a flag wins over the environment', async (t) => {
-  const child = startServer(['--port', '0', '--host', '127.0.0.1', '--retry', '777'], { SSE_HUB_RETRY: '555' })
+  const child = spawnHub(['--port', '0', '--host', '127.0.0.1', '--retry', '777'], { SSE_HUB_RETRY: '555' })
   t.teardown(() => { child.kill('SIGKILL') })
   const port = await listeningPort(child)
   const client = await SseClient.open(`http://127.0.0.1:${port}/subscribe?channels=a`)

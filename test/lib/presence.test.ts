@@ -2,6 +2,7 @@ import t from 'tap'
 import { resolveConfig } from '../../lib/config.js'
 import { Hub } from '../../lib/hub.js'
 import type { SseSink } from '../../lib/sink.js'
+import { waitUntil } from '../helper.js'
 
 /** A sink that keeps every Buffer it was handed, to check which frames are shared. */
 class RecordingSink implements SseSink {
@@ -18,14 +19,6 @@ class RecordingSink implements SseSink {
   ofEvent (event: string): Buffer[] { return this.writes.filter((frame) => frame.includes(`event: ${event}\n`)) }
 }
 
-async function until (condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
-
 t.test('a burst of N presence=1 connects builds the list a few times, one Buffer for everyone', async (t) => {
   const presenceInterval = 100
   const hub = new Hub(resolveConfig({ presenceInterval, maxConnections: 10000 }))
@@ -37,7 +30,7 @@ t.test('a burst of N presence=1 connects builds the list a few times, one Buffer
   }
   const duration = Date.now() - started
   const complete = (frame: Buffer | undefined): boolean => frame !== undefined && frame.includes('\\"c999\\"')
-  await until(() => sinks.every((sink) => complete(sink.ofEvent('online-presence').at(-1))), 'every sink to get the full list')
+  await waitUntil(() => sinks.every((sink) => complete(sink.ofEvent('online-presence').at(-1))), 5000, 'every sink to get the full list')
 
   const built = new Set(sinks.flatMap((sink) => sink.ofEvent('online-presence')))
   const bound = 2 + Math.ceil(duration / presenceInterval)
@@ -55,7 +48,7 @@ t.test('watchers of everyone share one Buffer per loop turn', async (t) => {
   for (const sink of watchers) await hub.watchPresence(sink)
   const clients = Array.from({ length: 50 }, () => new RecordingSink())
   await Promise.all(clients.map((sink, i) => hub.subscribe(sink, { channelNames: ['a'], clientId: `c${i}` })))
-  await until(() => watchers.every((sink) => sink.writes.join('').split('event: join').length === 51), 'fifty joins')
+  await waitUntil(() => watchers.every((sink) => sink.writes.join('').split('event: join').length === 51), 5000, 'fifty joins')
   t.ok(watchers[0].ofEvent('join').length < 50, `${watchers[0].ofEvent('join').length} writes for 50 joins`)
   t.ok(watchers[0].ofEvent('join').every((frame, i) => frame === watchers[1].ofEvent('join')[i] && frame === watchers[2].ofEvent('join')[i]),
     'the same Buffers for every watcher')

@@ -1,6 +1,5 @@
-import { connect } from 'node:net'
 import t from 'tap'
-import { build, waitUntil } from '../helper.js'
+import { build, rawSubscriber, waitUntil } from '../helper.js'
 
 t.test('GET /clients: empty, then every connected client with its connections and channels', async (t) => {
   const hub = await build(t)
@@ -102,16 +101,7 @@ t.test('bad /clients queries are 400s naming the value', async (t) => {
 t.test('abrupt disconnects (socket destroyed mid-stream) leave no ghost', async (t) => {
   const hub = await build(t)
   const { port } = hub.app.server.address() as { port: number }
-  const sockets = await Promise.all(Array.from({ length: 20 }, (_, i) => new Promise<ReturnType<typeof connect>>((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    let received = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (text: string) => {
-      received += text
-      if (received.includes('event: lastEvent')) resolve(socket)
-    })
-    socket.write(`GET /subscribe?channels=room,c${i % 3}&clientId=ghost-${i % 10} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
-  })))
+  const sockets = await Promise.all(Array.from({ length: 20 }, (_, i) => rawSubscriber(port, `channels=room,c${i % 3}&clientId=ghost-${i % 10}`)))
   t.teardown(() => { for (const socket of sockets) socket.destroy() })
   t.equal((await hub.app.inject('/clients')).json().total, 10)
   t.equal((await hub.app.inject('/channels/room')).json().subscribers, 20)

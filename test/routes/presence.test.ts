@@ -1,28 +1,13 @@
-import { connect, type Socket } from 'node:net'
+import { connect } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
 import sseHub from '../../app.js'
-import { build, data, waitUntil } from '../helper.js'
+import { build, data, rawSubscriber, waitUntil } from '../helper.js'
 import { SseClient } from '../sse-client.js'
 
 /** The presence events of a watcher after its snapshot, as [event, data]. */
 function changes (watcher: SseClient): Array<[string, unknown]> {
   return watcher.messages.slice(1).map((message) => [message.event, data(message)])
-}
-
-/** Opens a subscriber on a raw socket; resolves once its opening frames arrived. */
-function rawSubscriber (port: number, query: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
-    let received = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (text: string) => {
-      received += text
-      if (received.includes('event: lastEvent')) resolve(socket)
-    })
-    socket.on('error', reject)
-    socket.write(`GET /subscribe?${query} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
-  })
 }
 
 t.test('a snapshot, then join on a first connection and leave on the last', async (t) => {

@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import t from 'tap'
-import { build, data } from '../helper.js'
+import { build, data, waitUntil } from '../helper.js'
 
 t.test('a stream opens with retry, registered and a lastEvent per channel', async (t) => {
   const hub = await build(t, { retry: 1234 })
@@ -144,14 +144,6 @@ t.test('a client that disconnects leaves its channels', async (t) => {
   t.same(await hub.app.hub.registry.count(), { clients: 0, connections: 0 })
   t.same((await hub.publish({ events: [{ channelName: 'a', type: 't', payload: 1 }] })).statusCode, 200)
 })
-
-async function waitUntil (condition: () => boolean, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
 
 t.test('an HTTP/1.0 client gets a plain, close-delimited stream', async (t) => {
   const hub = await build(t)

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -6,53 +5,21 @@ import { join } from 'node:path'
 import t from 'tap'
 import { mintToken, tokenHelpText } from '../../lib/cli-token.js'
 import { helpText } from '../../lib/config.js'
-import { build, data } from '../helper.js'
+import { build, data, listeningPort, output, spawnHub, type TestContext } from '../helper.js'
 import { SseClient } from '../sse-client.js'
 import { bearer, keys } from './keys.js'
 
-const root = join(import.meta.dirname, '..', '..')
-
-/** Runs `sse-hub` from source, as `npm start` runs it from dist/. */
-function sseHub (args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'server.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, FASTIFY_AUTOLOAD_TYPESCRIPT: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-}
-
-/** Runs a command to its end. */
-async function run (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = sseHub(args, env)
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (chunk) => { stdout += chunk })
-  child.stderr!.on('data', (chunk) => { stderr += chunk })
-  const [code] = await once(child, 'exit')
-  return { code, stdout, stderr }
-}
-
 /** A running server: its URL, everything it printed so far, and a clean stop. */
-async function startServer (t: { teardown (fn: () => unknown): void }, args: string[], env: Record<string, string> = {}) {
-  const child = sseHub(['--port', '0', '--host', '127.0.0.1', ...args], env)
+async function startServer (t: TestContext, args: string[], env: Record<string, string> = {}) {
+  const child = spawnHub(['--port', '0', '--host', '127.0.0.1', ...args], env)
   t.teardown(() => { child.kill('SIGKILL') })
-  const output = { text: '' }
-  child.stdout!.on('data', (chunk) => { output.text += chunk })
-  child.stderr!.on('data', (chunk) => { output.text += chunk })
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${output.text}`)), 15000)
-    child.stdout!.on('data', () => {
-      const match = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(output.text)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(Number(match[1]))
-      }
-    })
-    child.once('exit', () => reject(new Error(`server exited: ${output.text}`)))
-  })
+  const printed = { text: '' }
+  child.stdout!.on('data', (chunk) => { printed.text += chunk })
+  child.stderr!.on('data', (chunk) => { printed.text += chunk })
+  const port = await listeningPort(child)
   return {
     url: `http://127.0.0.1:${port}`,
-    output,
+    output: printed,
     async stop () {
       const exited = once(child, 'exit')
       child.kill('SIGTERM')
@@ -66,7 +33,7 @@ const publishBody = (channelName: string) => JSON.stringify({ events: [{ channel
 
 t.test('sse-hub token mints an HS256 JWT that a running hub accepts', async (t) => {
   const env = { SSE_HUB_JWT_SECRET: keys.secret }
-  const minted = await run(['token', '--publish', 'orders*', '--subscribe', 'orders*', '--presence', '--ttl', '1h', '--sub', 'alice'], env)
+  const minted = await output(spawnHub(['token', '--publish', 'orders*', '--subscribe', 'orders*', '--presence', '--ttl', '1h', '--sub', 'alice'], env))
   t.equal(minted.code, 0, minted.stderr)
   t.equal(minted.stderr, '')
   const token = minted.stdout.trim()
@@ -144,7 +111,7 @@ t.test('sse-hub token refuses what would not work, naming the flag', async (t) =
   ]
   for (const [args, env, message] of cases) t.throws(() => mintToken(args, env), { code: 'SSE_HUB_BAD_CONFIG', message }, args.join(' '))
 
-  const failed = await run(['token', '--publish', 'a'])
+  const failed = await output(spawnHub(['token', '--publish', 'a']))
   t.equal(failed.code, 1, 'the command exits 1')
   t.equal(failed.stdout, '', 'and prints no token')
   t.match(failed.stderr, /^sse-hub token: no key to sign with/)
