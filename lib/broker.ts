@@ -12,12 +12,23 @@ export interface PublishedEvent extends EventInput {
   frame: Buffer
 }
 
+/**
+ * What history keeps of an event for resume: its position, its age and its frame (whose `id:`
+ * line the client needs), not the parsed payload, which only the channel's last event keeps.
+ */
+export interface RetainedEvent {
+  seq: number
+  /** ms since the epoch */
+  publishedAt: number
+  frame: Buffer
+}
+
 /** Where a new stream starts, as the broker sees it at the moment of the call. */
 export type StartPoint =
   | {
     resumed: true
     /** Every retained event after the client's id on its channels, oldest first. */
-    missed: PublishedEvent[]
+    missed: RetainedEvent[]
     /** The broker's position: live events up to here are covered by `missed`. */
     headSeq: number
   }

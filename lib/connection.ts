@@ -17,9 +17,15 @@ export class Connection {
   wroteRecently = false
   private closed = false
   private closeReason: CloseReason = 'client'
-  private readonly queue: Buffer[] = []
-  /** Live events that arrive before the stream's first frames are written; null once started. */
-  private held: PublishedEvent[] | null = []
+  /**
+   * The frames queued since the last flush: most turns bring a connection one event, which
+   * waits here without an array; a turn that brings several makes one, kept for the next.
+   */
+  private queued: Buffer | undefined
+  private more: Buffer[] | undefined
+  /** True from the opening frames on; live events that come before are held meanwhile. */
+  private started = false
+  private held: PublishedEvent[] | undefined
 
   constructor (
     private readonly sink: SseSink,
@@ -38,54 +44,69 @@ export class Connection {
   /**
    * Writes the opening frames (registered, snapshots or missed events) and then every live event
    * held meanwhile that they do not already cover, in one write.
+   * @param frames the opening frames; the held events are appended to this array
    * @param coveredSeq the broker position the opening frames account for
    */
-  start (openingFrames: readonly Buffer[], coveredSeq: number): void {
-    const held = this.held ?? []
-    this.held = null
-    this.queue.push(...openingFrames)
-    for (const event of held) if (event.seq > coveredSeq) this.queue.push(event.frame)
-    this.flush()
+  start (frames: Buffer[], coveredSeq: number): void {
+    this.started = true
+    for (const event of this.held ?? []) if (event.seq > coveredSeq) frames.push(event.frame)
+    this.held = undefined
+    this.write(frames)
   }
 
   /**
-   * Queues an event's shared frame. Returns true when the queue was empty, so the caller
+   * Queues an event's shared frame. Returns true when nothing was queued before, so the caller
    * knows to flush this connection once the batch is done.
    */
   enqueue (event: PublishedEvent): boolean {
-    if (this.held !== null) {
-      this.held.push(event)
+    if (!this.started) {
+      (this.held ??= []).push(event)
       return false
     }
-    this.queue.push(event.frame)
-    return this.queue.length === 1
+    if (this.queued === undefined) {
+      this.queued = event.frame
+      return true
+    }
+    (this.more ??= []).push(event.frame)
+    return false
   }
 
   /** Writes what is queued in one go. @returns the number of frames written */
   flush (): number {
-    const count = this.queue.length
-    if (count === 0 || this.closed) {
-      this.queue.length = 0
-      return 0
-    }
-    if (count === 1) {
-      this.sink.write(this.queue[0])
-    } else {
-      this.sink.cork()
-      for (const frame of this.queue) this.sink.write(frame)
-      this.sink.uncork()
-    }
-    this.queue.length = 0
-    this.wroteRecently = true
-    if (this.sink.writableLength > this.maxBufferedBytes) this.close('slow')
+    const first = this.queued
+    if (first === undefined) return 0
+    this.queued = undefined
+    const more = this.more
+    if (more === undefined || more.length === 0) return this.write(first)
+    more.unshift(first)
+    const count = this.write(more)
+    more.length = 0
     return count
   }
 
-  /** Writes a frame outside of a batch (heartbeats). */
+  /** Writes a frame outside of a batch (heartbeats), after anything queued. */
   writeNow (frame: Buffer): void {
-    if (this.closed) return
-    this.queue.push(frame)
     this.flush()
+    this.write(frame)
+  }
+
+  /** One socket write for one frame, one corked run for several; cuts the client off past `maxBufferedBytes`. */
+  private write (frames: Buffer | readonly Buffer[]): number {
+    if (this.closed) return 0
+    const sink = this.sink
+    let count = 1
+    if (Buffer.isBuffer(frames)) {
+      sink.write(frames)
+    } else {
+      count = frames.length
+      if (count === 0) return 0
+      sink.cork()
+      for (const frame of frames) sink.write(frame)
+      sink.uncork()
+    }
+    this.wroteRecently = true
+    if (sink.writableLength > this.maxBufferedBytes) this.close('slow')
+    return count
   }
 
   /** Ends the stream: gracefully on shutdown (after what is queued), at once for a slow client. */

@@ -1,16 +1,12 @@
-/** What the history needs of an event: its position and its age. */
-export interface Sequenced {
-  seq: number
-  publishedAt: number
-}
+import type { RetainedEvent } from './broker.js'
 
 /**
  * The retained events of one channel, oldest first, bounded by count and by age.
  * `evictedThrough` remembers the newest event let go, so a resume can tell "nothing missed"
  * from "missed events we no longer have".
  */
-export class ChannelHistory<T extends Sequenced> {
-  private readonly events: T[] = []
+export class ChannelHistory {
+  private readonly events: RetainedEvent[] = []
   /** seq of the newest event dropped from this history (0: none yet). */
   evictedThrough = 0
 
@@ -24,7 +20,7 @@ export class ChannelHistory<T extends Sequenced> {
     return this.events.length
   }
 
-  push (event: T): void {
+  push (event: RetainedEvent): void {
     if (this.maxEvents === 0) {
       this.evictedThrough = event.seq
       return
@@ -46,7 +42,7 @@ export class ChannelHistory<T extends Sequenced> {
    * Appends to `out` the events after `seq`, oldest first.
    * @returns false when some event after `seq` has already been dropped (the caller cannot resume)
    */
-  collectAfter (seq: number, out: T[]): boolean {
+  collectAfter (seq: number, out: RetainedEvent[]): boolean {
     if (this.evictedThrough > seq) return false
     let low = 0
     let high = this.events.length

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Broker, Deliver, PublishedEvent, StartPoint } from './broker.js'
+import type { Broker, Deliver, PublishedEvent, RetainedEvent, StartPoint } from './broker.js'
 import { HubError } from './errors.js'
 import { ChannelHistory } from './history.js'
 import type { EventInput } from './names.js'
@@ -20,7 +20,7 @@ export interface MemoryBrokerOptions {
 export class MemoryBroker implements Broker {
   private readonly epoch = randomBytes(4).toString('hex')
   private seq = 0
-  private readonly histories = new Map<string, ChannelHistory<PublishedEvent>>()
+  private readonly histories = new Map<string, ChannelHistory>()
   private readonly lastEvents = new Map<string, PublishedEvent>()
   private deliver: Deliver = () => {}
 
@@ -39,10 +39,10 @@ export class MemoryBroker implements Broker {
       const id = `${this.epoch}-${seq}`
       return { id, seq, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
     })
-    for (const event of events) {
-      this.historyOf(event.channelName, now).push(event)
-      this.lastEvents.set(event.channelName, event)
+    for (const { channelName, seq, frame } of events) {
+      this.historyOf(channelName, now).push({ seq, publishedAt: now, frame })
     }
+    for (const event of events) this.lastEvents.set(event.channelName, event)
     this.deliver(events)
     return events
   }
@@ -71,9 +71,9 @@ export class MemoryBroker implements Broker {
     this.lastEvents.clear()
   }
 
-  private collectMissed (channelNames: readonly string[], after: number): PublishedEvent[] | undefined {
+  private collectMissed (channelNames: readonly string[], after: number): RetainedEvent[] | undefined {
     const now = Date.now()
-    const missed: PublishedEvent[] = []
+    const missed: RetainedEvent[] = []
     for (const name of channelNames) {
       const history = this.histories.get(name)
       if (history === undefined) continue
@@ -84,7 +84,7 @@ export class MemoryBroker implements Broker {
     return missed
   }
 
-  private historyOf (channelName: string, now: number): ChannelHistory<PublishedEvent> {
+  private historyOf (channelName: string, now: number): ChannelHistory {
     let history = this.histories.get(channelName)
     if (history === undefined) {
       history = new ChannelHistory(this.options.historySize, this.options.historyTtl)

@@ -187,8 +187,8 @@ const NOTHING_REMOVED: RemoveResult = Object.freeze({ left: false, leftChannels:
 export class MemoryClientRegistry implements ClientRegistry {
   private readonly clientEntries = new Map<string, ClientEntry>()
   private readonly channelEntries = new Map<string, ChannelEntry>()
-  private readonly clientOrder = new SortedKeys()
-  private readonly channelOrder = new SortedKeys()
+  private readonly clientOrder = new SortedKeys(() => this.clientEntries.keys())
+  private readonly channelOrder = new SortedKeys(() => this.channelEntries.keys())
   private connections = 0
 
   add (connection: RegisteredConnection): AddResult {
@@ -299,7 +299,8 @@ export class MemoryClientRegistry implements ClientRegistry {
   private channelEntry (name: string): ChannelEntry {
     let channel = this.channelEntries.get(name)
     if (channel === undefined) {
-      channel = { subscribers: 0, clients: new Set(), order: new SortedKeys() }
+      const clients = new Set<string>()
+      channel = { subscribers: 0, clients, order: new SortedKeys(() => clients) }
       this.channelEntries.set(name, channel)
       this.channelOrder.add(name)
     }

@@ -5,24 +5,37 @@
  * sequential copy of the n keys, and a read of an unchanged set (the pages after the first,
  * while the set is stable) is a binary search.
  *
+ * Nothing is noted before the first read, nor once the changes since the last read outnumber
+ * the keys: the order is then forgotten and the next read sorts the collection afresh, which
+ * costs no more than applying those changes would. So a hub nobody pages through spends no
+ * memory here, and a burst of connects costs one sort instead of a set entry per connect.
+ *
  * The caller adds a key that is not in the set and deletes one that is (as the registry does:
  * on the first connection of a client, on its last).
  */
 export class SortedKeys {
-  private sorted: string[] = []
+  /** The order as of the last read; undefined: not kept (see above). */
+  private sorted: string[] | undefined
   /** Added since the last read. */
   private readonly added = new Set<string>()
   /** Deleted since the last read and still in `sorted`; never more keys than `sorted` holds. */
   private readonly removed = new Set<string>()
 
+  /** @param source the collection's keys, in any order, read when the order must be rebuilt */
+  constructor (private readonly source: () => Iterable<string>) {}
+
   add (key: string): void {
+    if (this.sorted === undefined) return
     // Deleted and back before a read: it is still in `sorted`.
     if (!this.removed.delete(key)) this.added.add(key)
+    this.forgetIfBehind()
   }
 
   delete (key: string): void {
+    if (this.sorted === undefined) return
     // Added and gone before a read: it never reached `sorted`.
     if (!this.added.delete(key)) this.removed.add(key)
+    this.forgetIfBehind()
   }
 
   /**
@@ -35,7 +48,18 @@ export class SortedKeys {
     return { keys: sorted.slice(start, start + limit), more: start + limit < sorted.length }
   }
 
+  private forgetIfBehind (): void {
+    if (this.added.size + this.removed.size <= (this.sorted as string[]).length) return
+    this.sorted = undefined
+    this.added.clear()
+    this.removed.clear()
+  }
+
   private settle (): string[] {
+    if (this.sorted === undefined) {
+      this.sorted = [...this.source()].sort()
+      return this.sorted
+    }
     if (this.removed.size > 0) {
       const positions: number[] = []
       for (const key of this.removed) {

@@ -1,8 +1,9 @@
 import t from 'tap'
+import type { RetainedEvent } from '../../lib/broker.js'
 import { ChannelHistory } from '../../lib/history.js'
 
-const at = (seq: number, publishedAt = 0) => ({ seq, publishedAt })
-type Event = ReturnType<typeof at>
+const at = (seq: number, publishedAt = 0): RetainedEvent => ({ seq, publishedAt, frame: Buffer.from(`id: ${seq}\n\n`) })
+type Event = RetainedEvent
 const seqs = (events: Event[]) => events.map((event) => event.seq)
 
 t.test('keeps the newest events up to the count limit', async (t) => {
