@@ -20,6 +20,8 @@ interface Scenario {
   load: Partial<LoadOptions> & Pick<LoadOptions, 'subscribers'>
   /** Presence observers attached before the connect burst (hub only: nchan has no presence). */
   observers?: { watchers: number, presenceSubscribers: number }
+  /** Runs only when named in --only (long runs). */
+  optIn?: boolean
 }
 
 const SCENARIOS: Scenario[] = [
@@ -39,8 +41,17 @@ const SCENARIOS: Scenario[] = [
     title: 'P1 presence: the same burst with 100 /presence watchers and 100 presence=1 subscribers attached',
     load: { subscribers: 10_000, idle: true, duration: 2 },
     observers: { watchers: 100, presenceSubscribers: 100 }
+  },
+  {
+    id: 'M1',
+    title: 'M1 memory over time: W1 with 1,000 subscribers for 3 minutes, server RSS sampled every second',
+    load: { subscribers: 1000, warmup: 0, duration: 180 },
+    optIn: true
   }
 ]
+
+/** M1 prints the largest RSS of each such stretch of its window. */
+const RSS_STRETCH_SECONDS = 30
 
 const QUICK: Scenario = {
   id: 'quick',
@@ -51,7 +62,7 @@ const QUICK: Scenario = {
 const USAGE = `Usage: node --import tsx bench/run.ts [options]
 
   --only LIST       scenarios to run, comma-separated prefixes of W1-1k, W1-10k, W2, W3, W4-10k, W4-19k, P0, P1
-                    (e.g. --only W1 or --only W1-1k,W4)
+                    (e.g. --only W1 or --only W1-1k,W4), or M1 (3 minutes per server, never run by default)
   --duration S      seconds measured per run (default 10)
   --warmup S        seconds of publishing before the measured window (default 2)
   --quick           smoke run: a few subscribers for about a second; exits 1 on any loss
@@ -103,7 +114,7 @@ async function main (): Promise<number> {
     localAddresses: Math.min(254, Math.max(1, number('addresses', values.addresses)))
   }
 
-  let scenarios = values.quick ? [QUICK] : SCENARIOS
+  let scenarios = values.quick ? [QUICK] : SCENARIOS.filter((s) => s.optIn !== true)
   if (values.only !== undefined) {
     const wanted = values.only.split(',').map((s) => s.trim().toUpperCase()).filter((s) => s !== '')
     scenarios = SCENARIOS.filter((s) => wanted.some((w) => s.id.toUpperCase().startsWith(w)))
@@ -185,6 +196,11 @@ async function main (): Promise<number> {
     const nchan = runs.find((r) => r.scenario === scenario.id && r.server === 'nchan')?.result
     console.log('')
     console.log(table(scenario, hub, nchan, servers.includes('nchan') && scenario.observers === undefined))
+    if (scenario.id === 'M1') {
+      for (const [name, result] of [['hub', hub], ['nchan', nchan]] as const) {
+        if (result !== undefined) console.log(`${name} RSS, MiB, largest per ${RSS_STRETCH_SECONDS} s: ${rssStretches(result).join(' ')}`)
+      }
+    }
   }
   const baseline = runs.find((r) => r.scenario === 'P0')?.result
   const observed = runs.find((r) => r.scenario === 'P1')?.result
@@ -201,6 +217,16 @@ async function main (): Promise<number> {
   const failed = runs.filter((r) => r.error !== undefined || (r.result !== undefined && problems(r.result) !== ''))
   for (const run of failed) console.log(`problem in ${run.scenario} (${run.server}): ${run.error?.split('\n')[0] ?? problems(run.result as LoadResult)}`)
   return values.quick && failed.length > 0 ? 1 : 0
+}
+
+/** The largest RSS sample of each `RSS_STRETCH_SECONDS` of the window (samples are a second apart), MiB. */
+function rssStretches (result: LoadResult): string[] {
+  const samples = result.memory.samplesKiB
+  const stretches: string[] = []
+  for (let i = 0; i < samples.length; i += RSS_STRETCH_SECONDS) {
+    stretches.push(fmt(Math.max(...samples.slice(i, i + RSS_STRETCH_SECONDS)) / 1024, 1))
+  }
+  return stretches
 }
 
 /** Integrity problems of a run; '' when clean. */

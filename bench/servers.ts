@@ -148,8 +148,17 @@ async function stopChild (child: ChildProcess, extraPids: number[] = []): Promis
   }
 }
 
+/** The Node flags of the `sse-hub` command: those on the `#!` line of dist/server.js. */
+export function hubNodeFlags (entry = join(REPO, 'dist', 'server.js')): string[] {
+  const shebang = readFileSync(entry, 'utf8').split('\n', 1)[0]
+  const match = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)$/.exec(shebang)
+  if (match === null) throw new Error(`${entry}: unexpected first line ${JSON.stringify(shebang)}`)
+  return match[1].split(' ').filter((flag) => flag !== '')
+}
+
 /**
- * The hub from dist/ (run `npm run build` first), LOG_LEVEL=warn, maxConnections 19,700, and
+ * The hub from dist/ (run `npm run build` first) with the Node flags of the `sse-hub` command,
+ * LOG_LEVEL=warn, maxConnections 19,700, and
  * `--insecure`: the load generator publishes and watches presence without a token, as nchan's.
  */
 export async function startHub (options: StartOptions): Promise<Server> {
@@ -157,7 +166,7 @@ export async function startHub (options: StartOptions): Promise<Server> {
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`)
   const port = await freePort(19090)
   const log = join(options.workDir, `hub-${port}.log`)
-  const nodeArgs = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]
+  const nodeArgs = [...hubNodeFlags(entry), ...options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]]
   const [command, args] = pinned(options.core, process.execPath,
     [...nodeArgs, entry, '--port', String(port), '--host', '127.0.0.1', '--max-connections', '19700', '--insecure'])
   const fd = openSync(log, 'a')

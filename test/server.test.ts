@@ -1,5 +1,8 @@
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
+import { hubNodeFlags, REPO } from '../bench/servers.js'
 import { listeningPort, output, spawnHub } from './helper.js'
 import { SseClient } from './sse-client.js'
 
@@ -53,4 +56,11 @@ t.test('a flag wins over the environment', async (t) => {
   client.close()
   child.kill('SIGTERM')
   await once(child, 'exit')
+})
+
+t.test('npm start and the benchmark run Node with the flags of the sse-hub command', async (t) => {
+  const flags = hubNodeFlags(join(REPO, 'server.ts'))
+  t.same(flags, ['--max-semi-space-size=8'])
+  const { scripts } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  t.equal(scripts.start, `node ${flags.join(' ')} dist/server.js`)
 })
