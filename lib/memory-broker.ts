@@ -10,6 +10,12 @@ export interface MemoryBrokerOptions {
   historySize: number
   /** ms an event is retained for resume; 0: no age limit. */
   historyTtl: number
+  /**
+   * ms between sweeps that drop events past `historyTtl` from channels nobody publishes to or
+   * resumes from any more (the others drop them as they go).
+   * @default historyTtl, from 1 s to 1 min
+   */
+  sweepInterval?: number
 }
 
 /**
@@ -23,8 +29,21 @@ export class MemoryBroker implements Broker {
   private readonly histories = new Map<string, ChannelHistory>()
   private readonly lastEvents = new Map<string, PublishedEvent>()
   private deliver: Deliver = () => {}
+  private readonly sweeper: NodeJS.Timeout | undefined
 
-  constructor (private readonly options: MemoryBrokerOptions) {}
+  constructor (private readonly options: MemoryBrokerOptions) {
+    if (options.historyTtl > 0) {
+      const interval = options.sweepInterval ?? Math.min(Math.max(options.historyTtl, 1000), 60_000)
+      this.sweeper = setInterval(() => this.sweep(), interval).unref()
+    }
+  }
+
+  /** Events held for resume, over all channels. */
+  get retainedCount (): number {
+    let count = 0
+    for (const history of this.histories.values()) count += history.size
+    return count
+  }
 
   onDeliver (deliver: Deliver): void {
     this.deliver = deliver
@@ -67,6 +86,7 @@ export class MemoryBroker implements Broker {
   }
 
   async close (): Promise<void> {
+    clearInterval(this.sweeper)
     this.histories.clear()
     this.lastEvents.clear()
   }
@@ -93,6 +113,12 @@ export class MemoryBroker implements Broker {
       history.prune(now)
     }
     return history
+  }
+
+  /** Drops expired events everywhere. An emptied history stays: it knows what it let go of. */
+  private sweep (): void {
+    const now = Date.now()
+    for (const history of this.histories.values()) history.prune(now)
   }
 
   /** The seq of one of this broker's ids; undefined for anything else. */
