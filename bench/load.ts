@@ -19,8 +19,6 @@ export interface LoadOptions {
   subscribePath: string
   /** The server process to measure (with its children); undefined: not measured. */
   serverPid?: number
-  /** The core the server is pinned to, whose softirq time is added in `deliveriesPerServerCoreSecond`. */
-  serverCore?: number
   subscribers: number
   /** Subscriber i is on channel i % channels. */
   channels: number
@@ -105,11 +103,12 @@ export interface LoadResult {
     generatorCpuShare: number
     /** Busy share of each core through the window (1 = a whole core). */
     coreBusyShare: number[]
-    /** Softirq share of each core: network work charged to no process. */
+    /**
+     * Softirq share of each core: network work (on loopback mostly the receive path of what was
+     * sent). It is part of the busy time, and of the CPU time of whichever process it interrupted.
+     */
     coreSoftirqShare: number[]
-    /** deliveries ÷ (server CPU + softirq time on the server's core, `serverCore`). */
-    deliveriesPerServerCoreSecond: number
-    /** CPU seconds spent by anything but the server, the generator and softirq: other processes. */
+    /** CPU seconds spent by anything but the server and the generator: other processes, idle-time softirq. */
     otherCpu: number
   }
   latencyMs: { p50: number, p99: number, max: number, mean: number, samples: number }
@@ -350,10 +349,7 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
         generatorCpuShare: genCpu / windowSeconds,
         coreBusyShare: coreBusy.map((busy) => busy / windowSeconds),
         coreSoftirqShare: coreSoftirq.map((softirq) => softirq / windowSeconds),
-        deliveriesPerServerCoreSecond: options.serverCore === undefined || serverCpu === 0
-          ? NaN
-          : deliveries / (serverCpu + (coreSoftirq[options.serverCore] ?? 0)),
-        otherCpu: coreBusy.reduce((a, b) => a + b, 0) - coreSoftirq.reduce((a, b) => a + b, 0) - serverCpu - genCpu
+        otherCpu: coreBusy.reduce((a, b) => a + b, 0) - serverCpu - genCpu
       },
       latencyMs: {
         p50: latency.percentile(50) / 1000,

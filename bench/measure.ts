@@ -133,8 +133,8 @@ export function rssKiB (pid: number): number {
 /**
  * CPU seconds per core since boot, from /proc/stat: busy (user, nice, system, irq, softirq,
  * steal) and softirq alone. Compared with the processes' own CPU, busy shows what else ran on
- * the cores; softirq is network work the kernel charges to no process (on loopback, mostly the
- * receive path of what the process on that core sent).
+ * the cores; softirq is network work (on loopback, mostly the receive path of what the process
+ * on that core sent), which this kernel also charges to the process it interrupted.
  */
 export function coreTimes (): { busy: number[], softirq: number[] } {
   const ticks = ticksPerSecond()

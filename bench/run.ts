@@ -170,7 +170,6 @@ async function main (): Promise<number> {
           protocol: server.protocol,
           subscribePath: server.subscribePath,
           serverPid: server.pid,
-          serverCore: pin ? 0 : undefined,
           channelPrefix: `${scenario.id.toLowerCase()}-${name}-${Date.now().toString(36)}-`,
           log: (message) => console.log(`  ${name}: ${message}`)
         })
@@ -266,7 +265,6 @@ const TRAFFIC_ROWS: Row[] = [
   ['deliveries/s', (r) => r.window.deliveriesPerSecond, 0],
   ['server CPU, % of a core', (r) => r.window.serverCpuShare * 100, 1],
   ['* deliveries per server CPU-s', (r) => r.window.deliveriesPerServerCpuSecond, 0],
-  ['  same, with core-0 softirq added', (r) => r.window.deliveriesPerServerCoreSecond, 0],
   ['latency p50, ms', (r) => r.latencyMs.p50, 2],
   ['latency p99, ms', (r) => r.latencyMs.p99, 2],
   ['latency max, ms', (r) => r.latencyMs.max, 2],
