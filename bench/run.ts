@@ -43,9 +43,15 @@ const SCENARIOS: Scenario[] = [
     observers: { watchers: 100, presenceSubscribers: 100 }
   },
   {
-    id: 'M1',
+    id: 'M1-1k',
     title: 'M1 memory over time: W1 with 1,000 subscribers for 3 minutes, server RSS sampled every second',
     load: { subscribers: 1000, warmup: 0, duration: 180 },
+    optIn: true
+  },
+  {
+    id: 'M1-10k',
+    title: 'M1 memory over time: W1 with 10,000 subscribers for 3 minutes, server RSS sampled every second',
+    load: { subscribers: 10_000, warmup: 0, duration: 180 },
     optIn: true
   }
 ]
@@ -62,7 +68,8 @@ const QUICK: Scenario = {
 const USAGE = `Usage: node --import tsx bench/run.ts [options]
 
   --only LIST       scenarios to run, comma-separated prefixes of W1-1k, W1-10k, W2, W3, W4-10k, W4-19k, P0, P1
-                    (e.g. --only W1 or --only W1-1k,W4), or M1 (3 minutes per server, never run by default)
+                    (e.g. --only W1 or --only W1-1k,W4), or M1-1k, M1-10k (3 minutes per server each,
+                    never run by default)
   --duration S      seconds measured per run (default 10)
   --warmup S        seconds of publishing before the measured window (default 2)
   --quick           smoke run: a few subscribers for about a second; exits 1 on any loss
@@ -195,7 +202,7 @@ async function main (): Promise<number> {
     const nchan = runs.find((r) => r.scenario === scenario.id && r.server === 'nchan')?.result
     console.log('')
     console.log(table(scenario, hub, nchan, servers.includes('nchan') && scenario.observers === undefined))
-    if (scenario.id === 'M1') {
+    if (scenario.id.startsWith('M1')) {
       for (const [name, result] of [['hub', hub], ['nchan', nchan]] as const) {
         if (result !== undefined) console.log(`${name} RSS, MiB, largest per ${RSS_STRETCH_SECONDS} s: ${rssStretches(result).join(' ')}`)
       }

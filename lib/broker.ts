@@ -12,6 +12,9 @@ export interface PublishedEvent extends EventInput {
   frame: Buffer
 }
 
+/** A channel's last event as the broker keeps it: all but the frame (a frame may pin a whole pool of Buffers). */
+export type LastEvent = Omit<PublishedEvent, 'frame'>
+
 /**
  * What history keeps of an event for resume: its position, its age and its frame (whose `id:`
  * line the client needs), not the parsed payload, which only the channel's last event keeps.
@@ -35,7 +38,7 @@ export type StartPoint =
   | {
     resumed: false
     /** The last event of each requested channel, in the order asked (undefined: none yet). */
-    lastEvents: Array<PublishedEvent | undefined>
+    lastEvents: Array<LastEvent | undefined>
     headSeq: number
     /** The id of the head position, for the `registered` frame. */
     headId: string
@@ -58,7 +61,7 @@ export interface Broker {
    */
   publish (events: readonly EventInput[]): Promise<PublishedEvent[]>
   /** The last event published on a channel. */
-  lastEvent (channelName: string): Promise<PublishedEvent | undefined>
+  lastEvent (channelName: string): Promise<LastEvent | undefined>
   /**
    * What a new stream receives before live events: the events missed since `lastEventId`
    * when they are all retained, else the last event of each channel.

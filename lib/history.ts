@@ -1,12 +1,35 @@
 import type { RetainedEvent } from './broker.js'
 
+/** Size bounds of the slabs a history copies its frames into (a larger frame gets a slab of its own size). */
+const MIN_SLAB_BYTES = 1024
+const MAX_SLAB_BYTES = 64 * 1024
+
 /**
  * The retained events of one channel, oldest first, bounded by count and by age.
  * `evictedThrough` remembers the newest event let go, so a resume can tell "nothing missed"
  * from "missed events we no longer have".
+ *
+ * History is most of what a busy hub holds (1000 events per channel by default, over every
+ * channel), so it keeps an event as the bytes of its frame, copied into slabs shared by
+ * consecutive events, plus five numbers in parallel arrays: no object and no Buffer per event,
+ * which would cost more than a typical 200-byte frame. A resume gets views into the slabs. A slab
+ * goes when its last event does; the next one is sized to an eighth of what the channel holds,
+ * so a quiet channel takes a kilobyte and the part of a slab not yet filled stays small.
  */
 export class ChannelHistory {
-  private readonly events: RetainedEvent[] = []
+  private readonly seqs: number[] = []
+  /** ms since the epoch */
+  private readonly publishedAts: number[] = []
+  /** The number of the slab holding each frame: slab `n` is `slabs[n - firstSlab]`. */
+  private readonly slabNumbers: number[] = []
+  private readonly offsets: number[] = []
+  private readonly lengths: number[] = []
+  private readonly slabs: Buffer[] = []
+  private firstSlab = 0
+  /** Bytes filled in the newest slab. */
+  private filled = 0
+  /** Frame bytes retained. */
+  private bytes = 0
   /** seq of the newest event dropped from this history (0: none yet). */
   evictedThrough = 0
 
@@ -17,25 +40,41 @@ export class ChannelHistory {
   constructor (private readonly maxEvents: number, private readonly maxAge: number) {}
 
   get size (): number {
-    return this.events.length
+    return this.seqs.length
   }
 
+  /** Appends an event, copying its frame: the caller's Buffer is not kept. */
   push (event: RetainedEvent): void {
     if (this.maxEvents === 0) {
       this.evictedThrough = event.seq
       return
     }
-    this.events.push(event)
-    if (this.events.length > this.maxEvents) this.evictedThrough = this.events.shift()!.seq
+    const { frame } = event
+    let slab = this.slabs[this.slabs.length - 1]
+    if (slab === undefined || slab.length - this.filled < frame.length) {
+      const size = Math.min(MAX_SLAB_BYTES, Math.max(MIN_SLAB_BYTES, this.bytes >> 3))
+      slab = Buffer.allocUnsafeSlow(Math.max(size, frame.length))
+      this.slabs.push(slab)
+      this.filled = 0
+    }
+    frame.copy(slab, this.filled)
+    this.seqs.push(event.seq)
+    this.publishedAts.push(event.publishedAt)
+    this.slabNumbers.push(this.firstSlab + this.slabs.length - 1)
+    this.offsets.push(this.filled)
+    this.lengths.push(frame.length)
+    this.filled += frame.length
+    this.bytes += frame.length
+    if (this.seqs.length > this.maxEvents) this.dropOldest(1)
   }
 
   /** Drops events older than the age limit. */
   prune (now: number): void {
     if (this.maxAge === 0) return
     const oldest = now - this.maxAge
-    let dropped = 0
-    while (dropped < this.events.length && this.events[dropped].publishedAt < oldest) dropped++
-    if (dropped > 0) this.evictedThrough = this.events.splice(0, dropped)[dropped - 1].seq
+    let count = 0
+    while (count < this.publishedAts.length && this.publishedAts[count] < oldest) count++
+    if (count > 0) this.dropOldest(count)
   }
 
   /**
@@ -44,14 +83,34 @@ export class ChannelHistory {
    */
   collectAfter (seq: number, out: RetainedEvent[]): boolean {
     if (this.evictedThrough > seq) return false
+    const seqs = this.seqs
     let low = 0
-    let high = this.events.length
+    let high = seqs.length
     while (low < high) {
       const mid = (low + high) >>> 1
-      if (this.events[mid].seq <= seq) low = mid + 1
+      if (seqs[mid] <= seq) low = mid + 1
       else high = mid
     }
-    for (let i = low; i < this.events.length; i++) out.push(this.events[i])
+    for (let i = low; i < seqs.length; i++) {
+      const slab = this.slabs[this.slabNumbers[i] - this.firstSlab]
+      const frame = slab.subarray(this.offsets[i], this.offsets[i] + this.lengths[i])
+      out.push({ seq: seqs[i], publishedAt: this.publishedAts[i], frame })
+    }
     return true
+  }
+
+  /** Drops the `count` oldest events, and the slabs that held only them. */
+  private dropOldest (count: number): void {
+    this.evictedThrough = this.seqs[count - 1]
+    for (let i = 0; i < count; i++) this.bytes -= this.lengths[i]
+    for (const list of [this.seqs, this.publishedAts, this.slabNumbers, this.offsets, this.lengths]) {
+      if (count === 1) list.shift()
+      else list.splice(0, count)
+    }
+    const unused = this.seqs.length === 0 ? this.slabs.length : this.slabNumbers[0] - this.firstSlab
+    if (unused === 0) return
+    this.slabs.splice(0, unused)
+    this.firstSlab += unused
+    if (this.slabs.length === 0) this.filled = 0
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Broker, Deliver, PublishedEvent, RetainedEvent, StartPoint } from './broker.js'
+import type { Broker, Deliver, LastEvent, PublishedEvent, RetainedEvent, StartPoint } from './broker.js'
 import { HubError } from './errors.js'
 import { ChannelHistory } from './history.js'
 import type { EventInput } from './names.js'
@@ -27,7 +27,7 @@ export class MemoryBroker implements Broker {
   private readonly epoch = randomBytes(4).toString('hex')
   private seq = 0
   private readonly histories = new Map<string, ChannelHistory>()
-  private readonly lastEvents = new Map<string, PublishedEvent>()
+  private readonly lastEvents = new Map<string, LastEvent>()
   private deliver: Deliver = () => {}
   private readonly sweeper: NodeJS.Timeout | undefined
 
@@ -61,12 +61,14 @@ export class MemoryBroker implements Broker {
     for (const { channelName, seq, frame } of events) {
       this.historyOf(channelName, now).push({ seq, publishedAt: now, frame })
     }
-    for (const event of events) this.lastEvents.set(event.channelName, event)
+    for (const { id, seq, channelName, type, payload, publishedAt } of events) {
+      this.lastEvents.set(channelName, { id, seq, channelName, type, payload, publishedAt })
+    }
     this.deliver(events)
     return events
   }
 
-  async lastEvent (channelName: string): Promise<PublishedEvent | undefined> {
+  async lastEvent (channelName: string): Promise<LastEvent | undefined> {
     return this.lastEvents.get(channelName)
   }
 
