@@ -1,6 +1,9 @@
 import type { PublishedEvent } from './broker.js'
 import type { SseSink } from './sink.js'
 
+/** No frames; never written to (`more.length = 0` on it changes nothing). */
+const NONE: Buffer[] = []
+
 /** Why a connection ended, for the hub's counters. */
 export type CloseReason = 'client' | 'slow' | 'shutdown'
 
@@ -51,7 +54,7 @@ export class Connection {
     this.started = true
     for (const event of this.held ?? []) if (event.seq > coveredSeq) frames.push(event.frame)
     this.held = undefined
-    this.write(frames)
+    this.write(undefined, frames)
   }
 
   /**
@@ -76,10 +79,8 @@ export class Connection {
     const first = this.queued
     if (first === undefined) return 0
     this.queued = undefined
-    const more = this.more
-    if (more === undefined || more.length === 0) return this.write(first)
-    more.unshift(first)
-    const count = this.write(more)
+    const more = this.more ?? NONE
+    const count = this.write(first, more)
     more.length = 0
     return count
   }
@@ -87,21 +88,20 @@ export class Connection {
   /** Writes a frame outside of a batch (heartbeats), after anything queued. */
   writeNow (frame: Buffer): void {
     this.flush()
-    this.write(frame)
+    this.write(frame, NONE)
   }
 
   /** One socket write for one frame, one corked run for several; cuts the client off past `maxBufferedBytes`. */
-  private write (frames: Buffer | readonly Buffer[]): number {
-    if (this.closed) return 0
+  private write (first: Buffer | undefined, rest: readonly Buffer[]): number {
+    const count = (first === undefined ? 0 : 1) + rest.length
+    if (this.closed || count === 0) return 0
     const sink = this.sink
-    let count = 1
-    if (Buffer.isBuffer(frames)) {
-      sink.write(frames)
+    if (count === 1) {
+      sink.write(first ?? rest[0])
     } else {
-      count = frames.length
-      if (count === 0) return 0
       sink.cork()
-      for (const frame of frames) sink.write(frame)
+      if (first !== undefined) sink.write(first)
+      for (const frame of rest) sink.write(frame)
       sink.uncork()
     }
     this.wroteRecently = true

@@ -103,14 +103,21 @@ export class ChannelHistory {
   private dropOldest (count: number): void {
     this.evictedThrough = this.seqs[count - 1]
     for (let i = 0; i < count; i++) this.bytes -= this.lengths[i]
-    for (const list of [this.seqs, this.publishedAts, this.slabNumbers, this.offsets, this.lengths]) {
-      if (count === 1) list.shift()
-      else list.splice(0, count)
-    }
+    dropFirst(this.seqs, count)
+    dropFirst(this.publishedAts, count)
+    dropFirst(this.slabNumbers, count)
+    dropFirst(this.offsets, count)
+    dropFirst(this.lengths, count)
     const unused = this.seqs.length === 0 ? this.slabs.length : this.slabNumbers[0] - this.firstSlab
     if (unused === 0) return
     this.slabs.splice(0, unused)
     this.firstSlab += unused
     if (this.slabs.length === 0) this.filled = 0
   }
+}
+
+/** Removes the first `count` entries; `shift` for one, the common case, allocates nothing. */
+function dropFirst (list: number[], count: number): void {
+  if (count === 1) list.shift()
+  else list.splice(0, count)
 }

@@ -58,11 +58,9 @@ export class MemoryBroker implements Broker {
       const id = `${this.epoch}-${seq}`
       return { id, seq, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
     })
-    for (const { channelName, seq, frame } of events) {
+    for (const { id, seq, channelName, type, payload, frame } of events) {
       this.historyOf(channelName, now).push({ seq, publishedAt: now, frame })
-    }
-    for (const { id, seq, channelName, type, payload, publishedAt } of events) {
-      this.lastEvents.set(channelName, { id, seq, channelName, type, payload, publishedAt })
+      this.lastEvents.set(channelName, { id, seq, channelName, type, payload, publishedAt: now })
     }
     this.deliver(events)
     return events
