@@ -37,7 +37,13 @@ export const HubConfigSchema = Type.Object({
   maxEventsPerPublish: Type.Integer({ minimum: 1, default: 1000, env: 'SSE_HUB_MAX_EVENTS', description: 'events one publish may carry' }),
   bodyLimit: Type.Integer({ minimum: 1, default: 102400, env: 'SSE_HUB_BODY_LIMIT', description: 'bytes of a publish body (413 above)' }),
   maxBufferedBytes: Type.Integer({ minimum: 1, default: 1048576, env: 'SSE_HUB_MAX_BUFFERED_BYTES', description: 'unsent bytes after which a slow client is disconnected' }),
+  slowClientTimeout: Type.Integer({ minimum: 0, default: 5000, env: 'SSE_HUB_SLOW_CLIENT_TIMEOUT', description: 'ms a stream may stay above maxBufferedBytes before it is cut' }),
   presenceInterval: Type.Integer({ minimum: 10, default: 1000, env: 'SSE_HUB_PRESENCE_INTERVAL', description: 'ms between two online-presence updates; changes in between are merged' }),
+  maxRetainedChannels: Type.Integer({ minimum: 1, default: 100000, env: 'SSE_HUB_MAX_RETAINED_CHANNELS', description: 'channels that keep a last event and history; past it the least recently published one without subscribers is forgotten' }),
+  headersTimeout: Type.Integer({ minimum: 1, default: 10000, env: 'SSE_HUB_HEADERS_TIMEOUT', description: 'ms for a request\'s headers to arrive, cut after (server only)' }),
+  requestTimeout: Type.Integer({ minimum: 1, default: 30000, env: 'SSE_HUB_REQUEST_TIMEOUT', description: 'ms for a whole request, body included, to arrive, cut after; streams are exempt once they started (server only)' }),
+  maxConnectionsPerAddress: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_MAX_CONNECTIONS_PER_ADDRESS', description: 'open TCP connections per client address, closed at once above (0: no limit; server only)' }),
+  shutdownDelay: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_SHUTDOWN_DELAY', description: 'ms between SIGTERM (health turns 503) and the stop of the server' }),
   logLevel: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { default: 'info', env: 'LOG_LEVEL', description: LOG_LEVELS.join(', ') })
 })
 
@@ -117,6 +123,9 @@ export function resolveConfig (input: Record<string, unknown> = {}): HubConfig {
   config.maxConnections ??= defaultMaxConnections()
   if (config.subscribeAuth === true && config.jwtSecret === undefined && config.jwtPublicKey === undefined) {
     throw new ConfigError('invalid option subscribeAuth: it needs jwtSecret or jwtPublicKey to verify subscriber tokens')
+  }
+  if (config.headersTimeout as number > (config.requestTimeout as number)) {
+    throw new ConfigError(`invalid option headersTimeout: ${String(config.headersTimeout)} ms is longer than requestTimeout (${String(config.requestTimeout)} ms), which covers the headers too`)
   }
   return config as HubConfig
 }
