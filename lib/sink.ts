@@ -13,7 +13,7 @@ export interface SseSink {
   uncork (): void
   /** Ends the response properly, so the client sees the stream close and reconnects. */
   end (): void
-  /** Drops the connection at once. */
+  /** Drops the connection at once, with a reset: nothing unsent stays in the kernel's buffers. */
   destroy (): void
   readonly writableLength: number
   onClose (listener: () => void): void
@@ -27,6 +27,8 @@ export interface OpenSinkOptions {
    * @default false
    */
   longLived?: boolean
+  /** Told once per process when Node's internals are not as the take-over expects (it then falls back). */
+  warn?: (message: string) => void
 }
 
 /**
@@ -44,7 +46,7 @@ export function openSink (res: ServerResponse, headers: OutgoingHttpHeaders, opt
   // One socket write per connect, not two: the head waits in the corked socket for the first frames.
   socket.cork()
   res.flushHeaders()
-  const takenOver = options.longLived === true && takeOverSocket(res, socket)
+  const takenOver = options.longLived === true && takeOverSocket(res, socket, options.warn)
   return new ChunkedSocketSink(socket, takenOver ? undefined : res)
 }
 
@@ -89,7 +91,7 @@ class ChunkedSocketSink implements SseSink {
   }
 
   destroy (): void {
-    this.socket.destroy()
+    this.socket.resetAndDestroy()
   }
 
   get writableLength (): number {
@@ -129,7 +131,8 @@ class ResponseSink implements SseSink {
   }
 
   destroy (): void {
-    this.res.destroy()
+    if (this.res.socket === null) this.res.destroy()
+    else this.res.socket.resetAndDestroy()
   }
 
   get writableLength (): number {
@@ -188,13 +191,14 @@ const SERVER_LISTENERS: ReadonlyArray<readonly [event: string, name: string]> = 
  * expected or when someone listens for the end of the request (`request.signal`,
  * `onRequestAbort` hooks, handler timeouts): it would never come.
  */
-function takeOverSocket (res: ServerResponse, socket: Socket): boolean {
+function takeOverSocket (res: ServerResponse, socket: Socket, warn?: (message: string) => void): boolean {
   const parser = (socket as Socket & { parser?: object | null }).parser
-  if (freeParser === undefined || parser == null || res.req.listenerCount('close') > 0) return false
+  if (res.req.listenerCount('close') > 0) return false
+  if (freeParser === undefined || parser == null) return fallBack(warn, 'node:_http_common has no freeParser or the socket no parser')
   const found: Array<[string, (...args: unknown[]) => void]> = []
   for (const [event, name] of SERVER_LISTENERS) {
     const listener = onlyListenerNamed(socket, event, name)
-    if (listener === undefined) return false
+    if (listener === undefined) return fallBack(warn, `the socket has no single '${event}' listener named '${name}'`)
     found.push([event, listener])
   }
   for (const [event, listener] of found) socket.removeListener(event, listener)
@@ -205,6 +209,17 @@ function takeOverSocket (res: ServerResponse, socket: Socket): boolean {
   // Keep reading, or a client that goes away would not be noticed until a write fails.
   if (socket.isPaused()) socket.resume()
   return true
+}
+
+let warnedOfFallback = false
+
+/** Leaves the socket with the HTTP server, and says why once per process: streams then cost more memory. */
+function fallBack (warn: ((message: string) => void) | undefined, why: string): false {
+  if (!warnedOfFallback && warn !== undefined) {
+    warnedOfFallback = true
+    warn(`streams stay with Node's HTTP server, about 5 KB more per idle stream: this Node (${process.version}) is not as the socket take-over expects (${why})`)
+  }
+  return false
 }
 
 /** The one listener of `event` called `name`; undefined when there is none or more than one. */

@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders } from 'node:http'
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { openSink, type SseSink } from '../lib/sink.js'
@@ -7,26 +7,60 @@ import { SSE_HEADERS } from '../lib/sse.js'
 declare module 'fastify' {
   interface FastifyReply {
     /**
-     * Takes the response over as an SSE stream and returns its sink, or answers a refusal
-     * (`retry:` and close, see `Hub.refuse`) and returns undefined when the hub cannot take
-     * another stream now (draining, at maxConnections) or the client's address is over
-     * `connectRateLimit`. Call it only once the request has been checked.
+     * Takes the response over as an SSE stream and resolves with its sink, or with undefined
+     * when there is no stream to feed: a `HEAD` request (answered with the stream's headers
+     * only), a request pipelined behind a stream on the same connection (it can never be
+     * answered; it is dropped with the connection), or a subscribe the hub turns away for now
+     * (`retry:` and close, see `Hub.refuse`: draining, at maxConnections, over
+     * `connectRateLimit`). Call it only once the request has been checked.
      */
-    openStream (): SseSink | undefined
+    openStream (): Promise<SseSink | undefined>
   }
 }
 
 /** One way for every SSE route to start its stream. */
 export default fp(async function streamPlugin (fastify) {
-  fastify.decorateReply('openStream', function openStream (this: FastifyReply): SseSink | undefined {
+  const warn = (message: string): void => { fastify.log.warn(message) }
+
+  fastify.decorateReply('openStream', async function openStream (this: FastifyReply): Promise<SseSink | undefined> {
     const hub = this.server.hub
     // Hooks (CORS) set their headers on the reply; a hijacked response must copy them itself.
     const headers = { ...this.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders
     this.hijack()
+    const res = this.raw
+    if (this.request.method === 'HEAD') {
+      res.writeHead(200, headers)
+      res.end()
+      return undefined
+    }
+    // Pipelined behind another response: wait for this one's turn, which never comes after a stream.
+    if (res.socket === null && !await socketAssigned(res)) return undefined
     // The address's rate is counted only for a stream that would open otherwise.
     const refusal = hub.refusal() ?? (this.server.hubAdmitsStream(this.request) ? undefined : 'rate-limit')
-    if (refusal === undefined) return openSink(this.raw, headers, { longLived: true })
-    hub.refuse(openSink(this.raw, { ...headers, 'x-sse-hub-refused': refusal }), refusal)
+    if (refusal === undefined) return openSink(res, headers, { longLived: true, warn })
+    hub.refuse(openSink(res, { ...headers, 'x-sse-hub-refused': refusal }), refusal)
     return undefined
   })
 }, { name: 'sse-hub-stream', fastify: '5.x', dependencies: ['sse-hub-core', 'sse-hub-access'] })
+
+/**
+ * Resolves true once Node hands the response its socket (the responses before it on a pipelined
+ * connection have ended), false when the connection closes first. The request keeps its socket
+ * all along, so its close is seen whatever became of the responses ahead.
+ */
+function socketAssigned (res: ServerResponse): Promise<boolean> {
+  const socket = res.req.socket
+  if (socket.destroyed) return Promise.resolve(false)
+  return new Promise((resolve) => {
+    const onSocket = (): void => {
+      socket.removeListener('close', onClose)
+      resolve(true)
+    }
+    const onClose = (): void => {
+      res.removeListener('socket', onSocket)
+      resolve(false)
+    }
+    res.once('socket', onSocket)
+    socket.once('close', onClose)
+  })
+}

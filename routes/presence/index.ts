@@ -21,7 +21,7 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
     const { channels } = request.query
     const channelNames = channels === undefined ? undefined : parseChannelList(channels, hub.options.maxChannelsPerSubscription)
 
-    const sink = reply.openStream()
+    const sink = await reply.openStream()
     if (sink === undefined) return
     await hub.watchPresence(sink, channelNames)
   })

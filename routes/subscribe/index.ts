@@ -26,7 +26,7 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
     const id = request.hubClientId ?? (clientId === undefined ? hub.newClientId() : checkClientId(clientId))
     const followPresence = presenceFlag(presence)
 
-    const sink = reply.openStream()
+    const sink = await reply.openStream()
     if (sink === undefined) return
     await hub.subscribe(sink, {
       channelNames,
