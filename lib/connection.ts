@@ -1,5 +1,6 @@
 import type { PublishedEvent } from './broker.js'
 import type { SseSink } from './sink.js'
+import type { MonitoredStream, StreamMonitor } from './stream-monitor.js'
 
 /** No frames; never written to (`more.length = 0` on it changes nothing). */
 const NONE: Buffer[] = []
@@ -10,14 +11,17 @@ export type CloseReason = 'client' | 'slow' | 'shutdown'
 /**
  * One subscriber stream. Frames are queued while the hub fans a batch out and written in one go
  * by `flush`, so the events of one publish bound for this connection leave in a single write.
- * A connection never waits for a slow client: when its unsent bytes pass `maxBufferedBytes` it
- * is destroyed, and the client resumes from history when it reconnects.
+ * A connection never waits for a slow client: when a write leaves more than `maxBufferedBytes`
+ * unsent it tells the hub's `StreamMonitor`, which cuts the stream if it stays behind (the client
+ * then resumes from history when it reconnects).
  */
-export class Connection {
+export class Connection implements MonitoredStream {
   /** ms since the epoch */
   readonly connectedAt = Date.now()
-  /** True once a frame was written since the hub last checked: no heartbeat needed then. */
-  wroteRecently = false
+  /** The monitor's tick at the last write, for heartbeats. */
+  wroteAt: number
+  /** True while the monitor counts this stream as behind (see `StreamMonitor`). */
+  behind = false
   private closed = false
   private closeReason: CloseReason = 'client'
   /**
@@ -34,9 +38,10 @@ export class Connection {
     private readonly sink: SseSink,
     readonly clientId: string,
     readonly channelNames: readonly string[],
-    private readonly maxBufferedBytes: number,
+    private readonly monitor: StreamMonitor,
     onClose: (connection: Connection, reason: CloseReason) => void
   ) {
+    this.wroteAt = monitor.tick
     sink.onClose(() => {
       const reason = this.closed ? this.closeReason : 'client'
       this.closed = true
@@ -91,7 +96,12 @@ export class Connection {
     this.write(frame, NONE)
   }
 
-  /** One socket write for one frame, one corked run for several; cuts the client off past `maxBufferedBytes`. */
+  /** Bytes accepted for this stream but not yet handed to the kernel. */
+  get unsent (): number {
+    return this.sink.writableLength
+  }
+
+  /** One socket write for one frame, one corked run for several; the monitor hears of a stream left behind. */
   private write (first: Buffer | undefined, rest: readonly Buffer[]): number {
     const count = (first === undefined ? 0 : 1) + rest.length
     if (this.closed || count === 0) return 0
@@ -104,12 +114,14 @@ export class Connection {
       for (const frame of rest) sink.write(frame)
       sink.uncork()
     }
-    this.wroteRecently = true
-    if (sink.writableLength > this.maxBufferedBytes) this.close('slow')
+    this.wroteAt = this.monitor.tick
+    const unsent = sink.writableLength
+    if (unsent > this.monitor.maxBufferedBytes) this.monitor.behindBy(this, unsent)
+    else if (this.behind) this.monitor.caughtUp(this)
     return count
   }
 
-  /** Ends the stream: gracefully on shutdown (after what is queued), at once for a slow client. */
+  /** Ends the stream: gracefully on shutdown (after what is queued), with a reset for a slow client. */
   close (reason: 'slow' | 'shutdown'): void {
     if (this.closed) return
     if (reason === 'shutdown') this.flush()
@@ -117,5 +129,12 @@ export class Connection {
     this.closeReason = reason
     if (reason === 'slow') this.sink.destroy()
     else this.sink.end()
+  }
+
+  /** Drops the connection with a reset, whatever its state: the end of a shutdown for a client that stopped reading. */
+  reset (): void {
+    if (!this.closed) this.closeReason = 'shutdown'
+    this.closed = true
+    this.sink.destroy()
   }
 }

@@ -9,12 +9,14 @@ import type { PageQuery } from './paging.js'
 import { type ChannelDetail, type ChannelPage, type ClientQuery, Presence } from './presence.js'
 import { type ClientInfo, type ClientPage, type ClientPresence, type ClientRegistry, MemoryClientRegistry } from './registry.js'
 import type { SseSink } from './sink.js'
-import { HEARTBEAT_FRAME, lastEventFrame, lastEventPayload, registeredFrame, retryFrame } from './sse.js'
+import { lastEventFrame, lastEventPayload, registeredFrame, retryFrame } from './sse.js'
+import { StreamMonitor } from './stream-monitor.js'
 
 /** The limits and timings a hub runs with (documented in `HubConfigSchema`). */
 export type HubOptions = Pick<HubConfig,
   'heartbeatInterval' | 'retry' | 'historySize' | 'historyTtl' | 'maxConnections' |
-  'maxChannelsPerSubscription' | 'maxEventsPerPublish' | 'bodyLimit' | 'maxBufferedBytes' | 'presenceInterval'>
+  'maxChannelsPerSubscription' | 'maxEventsPerPublish' | 'bodyLimit' | 'maxBufferedBytes' | 'slowClientTimeout' |
+  'presenceInterval'>
 
 /** The subset of a pino/Fastify logger the hub uses. */
 export interface Logger {
@@ -64,6 +66,9 @@ export type Refusal = 'draining' | 'max-connections' | 'rate-limit'
 
 const silentLogger: Logger = { debug () {}, info () {}, warn () {} }
 
+/** ms a stream ended at shutdown gets to send what it has left before it is reset. */
+export const SHUTDOWN_GRACE = 1000
+
 /**
  * The hub: accepts publishes, hands them to the broker, and fans what the broker delivers out to
  * the connections of this process. One publish reaches each connection as a single write of
@@ -86,7 +91,7 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Connections with frames queued since the last flush; reused to avoid an allocation per tick. */
   private readonly dirty: Connection[] = []
   private flushScheduled = false
-  private readonly heartbeat: NodeJS.Timeout
+  private readonly monitor: StreamMonitor
   private readonly logger: Logger
   private readonly presence: Presence
   private isDraining = false
@@ -98,7 +103,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.logger = parts.logger ?? silentLogger
     this.presence = new Presence(this.registry, this.broker, options)
     this.broker.onDeliver(this.deliver)
-    this.heartbeat = setInterval(this.sendHeartbeats, options.heartbeatInterval).unref()
+    this.monitor = new StreamMonitor(this.connections, options, this.logger)
   }
 
   /** Open streams of this process. */
@@ -158,7 +163,7 @@ export class Hub extends EventEmitter<HubEvents> {
    */
   async subscribe (sink: SseSink, request: SubscribeRequest): Promise<Connection> {
     const { channelNames, clientId, lastEventId } = request
-    const connection = new Connection(sink, clientId, channelNames, this.options.maxBufferedBytes, this.detach)
+    const connection = new Connection(sink, clientId, channelNames, this.monitor, this.detach)
     this.connections.add(connection)
     const { joined, channels } = this.presence.add(connection)
     if (joined) this.notify('join', { clientId, channels })
@@ -200,7 +205,7 @@ export class Hub extends EventEmitter<HubEvents> {
    * ended by `close`) but not a client: the registry never sees it.
    */
   async watchPresence (sink: SseSink, channelNames?: readonly string[]): Promise<Connection> {
-    const connection = new Connection(sink, '', channelNames ?? [], this.options.maxBufferedBytes, this.detachWatcher)
+    const connection = new Connection(sink, '', channelNames ?? [], this.monitor, this.detachWatcher)
     this.connections.add(connection)
     await this.presence.watch(connection, channelNames)
     return connection
@@ -231,12 +236,21 @@ export class Hub extends EventEmitter<HubEvents> {
     this.isDraining = true
   }
 
-  /** Ends every stream (clients reconnect elsewhere with their Last-Event-ID) and stops the broker. */
+  /**
+   * Ends every stream (clients reconnect elsewhere with their Last-Event-ID) and stops the broker.
+   * A stream whose client does not take the rest of its data within `SHUTDOWN_GRACE` is reset then,
+   * so that the server's own close does not wait for it.
+   */
   async close (): Promise<void> {
     this.drain()
-    clearInterval(this.heartbeat)
+    this.monitor.close()
     this.presence.close()
     for (const connection of this.connections) connection.close('shutdown')
+    if (this.connections.size > 0) {
+      setTimeout(() => {
+        for (const connection of this.connections) connection.reset()
+      }, SHUTDOWN_GRACE).unref()
+    }
     await this.broker.close()
   }
 
@@ -270,6 +284,7 @@ export class Hub extends EventEmitter<HubEvents> {
 
   private readonly detach = (connection: Connection, reason: CloseReason): void => {
     if (!this.connections.delete(connection)) return
+    this.monitor.forget(connection)
     if (this.presence.remove(connection).left) this.notify('leave', { clientId: connection.clientId })
     for (const name of connection.channelNames) {
       const set = this.subscribers.get(name)
@@ -277,19 +292,14 @@ export class Hub extends EventEmitter<HubEvents> {
       set.delete(connection)
       if (set.size === 0) this.subscribers.delete(name)
     }
-    if (reason === 'slow') {
-      this.stats.slowDisconnects++
-      this.logger.debug(`disconnected slow client ${connection.clientId}: over maxBufferedBytes`)
-    }
+    if (reason === 'slow') this.stats.slowDisconnects++
   }
 
   private readonly detachWatcher = (connection: Connection, reason: CloseReason): void => {
     if (!this.connections.delete(connection)) return
+    this.monitor.forget(connection)
     this.presence.unwatch(connection)
-    if (reason === 'slow') {
-      this.stats.slowDisconnects++
-      this.logger.debug('disconnected slow presence watcher: over maxBufferedBytes')
-    }
+    if (reason === 'slow') this.stats.slowDisconnects++
   }
 
   /** The broker's delivery: fan-out first, then the embedding app's `publish` listeners, if any. */
@@ -304,13 +314,6 @@ export class Hub extends EventEmitter<HubEvents> {
       (this.emit as (event: K, ...args: HubEvents[K]) => boolean)(event, ...args)
     } catch (err) {
       this.logger.warn(`a hub '${event}' listener threw: ${(err as Error).message}`)
-    }
-  }
-
-  private readonly sendHeartbeats = (): void => {
-    for (const connection of this.connections) {
-      if (!connection.wroteRecently) connection.writeNow(HEARTBEAT_FRAME)
-      connection.wroteRecently = false
     }
   }
 }
