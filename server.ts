@@ -3,14 +3,12 @@
 // per semi-space, 16 MB more resident memory than 8 MB, about 1 KiB per connection at 19,000 idle
 // streams; the hub's delivery allocates little, and its throughput was the same with 8 (see
 // README, Performance).
-import Fastify from 'fastify'
-import sseHub from './app.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import closeWithGrace from 'close-with-grace'
 import { runTokenCommand } from './lib/cli-token.js'
 import { configFromArgs, configFromEnv, helpText, openFileLimit, resolveConfig } from './lib/config.js'
-import { redactedRequest, redactUrl } from './lib/redact.js'
-
-/** How long a shutdown may take before the process exits anyway. */
-const SHUTDOWN_TIMEOUT = 10_000
+import { REQUEST_GRACE, buildServer, stopGracefully } from './standalone.js'
 
 // `sse-hub token ...` mints a JWT and exits (see lib/cli-token.ts).
 if (process.argv[2] === 'token') process.exit(runTokenCommand(process.argv.slice(3), process.env))
@@ -22,6 +20,10 @@ try {
     console.log(helpText())
     process.exit(0)
   }
+  if (args.version) {
+    console.log(packageVersion())
+    process.exit(0)
+  }
   // A flag wins over the environment.
   options = resolveConfig({ ...configFromEnv(process.env), ...args.config })
 } catch (err) {
@@ -29,32 +31,42 @@ try {
   process.exit(1)
 }
 
-const { port, host, logLevel } = options
-// Requests outside the hub's routes (404s) are logged with their `token` redacted too.
-const app = Fastify({ logger: { level: logLevel, serializers: { req: redactedRequest } } })
-// Fastify's own 404 logs and echoes the whole URL, a mistyped subscriber's ?token= included.
-app.setNotFoundHandler(async (request, reply) => {
-  return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `Route ${request.method}:${redactUrl(request.url)} not found` })
-})
-await app.register(sseHub, options)
-await app.listen({ port, host })
+const { port, host, shutdownDelay } = options
+const app = await buildServer(options)
+try {
+  await app.listen({ port, host })
+} catch (err) {
+  console.error(`sse-hub: ${listenError(err as NodeJS.ErrnoException, port, host)}`)
+  process.exit(1)
+}
 app.log.info(`open-file limit ${openFileLimit() ?? 'unknown'}, maxConnections ${options.maxConnections}`)
 
-let stopping = false
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return
-    stopping = true
-    app.log.info(`${signal}: draining`)
-    // Health turns 503 first; close() then stops accepting and ends every stream.
-    app.hub.drain()
-    setTimeout(() => {
-      app.log.error('shutdown took too long, exiting')
-      process.exit(1)
-    }, SHUTDOWN_TIMEOUT).unref()
-    app.close().then(() => process.exit(0), (err) => {
-      app.log.error({ err }, 'shutdown failed')
-      process.exit(1)
-    })
-  })
+// SIGTERM or SIGINT: the graceful stop (standalone.ts); a second signal exits at once. Should the
+// stop hang all the same, the process exits (code 1) a second after the stop should have ended.
+closeWithGrace({
+  delay: shutdownDelay + REQUEST_GRACE + 1000,
+  logger: { error: (message: unknown) => app.log.error(message) }
+}, async ({ signal, err }) => {
+  if (err !== undefined) app.log.error({ err }, 'stopping after an unexpected error')
+  else app.log.info(`${signal ?? 'stop'}: draining${shutdownDelay > 0 ? `, /health answers 503 for ${shutdownDelay} ms before the server stops` : ''}`)
+  await stopGracefully(app, err === undefined ? shutdownDelay : 0)
+})
+
+/** A failed listen, in one line that names the port. */
+function listenError (err: NodeJS.ErrnoException, port: number, host: string): string {
+  if (err.code === 'EADDRINUSE') return `port ${port} on ${host} is already in use; choose another with --port or PORT`
+  if (err.code === 'EACCES') return `port ${port} on ${host} needs privileges this process does not have; choose one above 1023 with --port or PORT`
+  if (err.code === 'EADDRNOTAVAIL') return `address ${host} is not an address of this machine; choose another with --host or HOST`
+  return `cannot listen on ${host}:${port}: ${err.message}`
+}
+
+/** The package's version, from its package.json (beside this file, or one level up from dist/). */
+function packageVersion (): string {
+  for (const dir of [import.meta.dirname, join(import.meta.dirname, '..')]) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string, version?: string }
+      if (pkg.name === 'fastify-sse-hub' && pkg.version !== undefined) return pkg.version
+    } catch {}
+  }
+  return 'unknown'
 }

@@ -142,15 +142,15 @@ export function configFromEnv (env: NodeJS.ProcessEnv): HubConfigInput {
 
 /**
  * Options from command-line flags (`--heartbeat-interval 5000` or `--heartbeat-interval=5000`).
- * @returns the options, or `help: true` when `--help`/`-h` was given
+ * @returns the options, and whether `--help`/`-h` or `--version`/`-v` was given
  */
-export function configFromArgs (args: string[]): { help: boolean, config: HubConfigInput } {
+export function configFromArgs (args: string[]): { help: boolean, version: boolean, config: HubConfigInput } {
   // A boolean option is a bare flag (`--insecure`); its environment variable takes 1/true/0/false.
   const flags = Object.fromEntries(OPTION_NAMES.map((option) =>
     [flagName(option), { type: HubConfigSchema.properties[option].type === 'boolean' ? 'boolean' as const : 'string' as const }]))
   let parsed
   try {
-    parsed = parseArgs({ args, options: { ...flags, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
+    parsed = parseArgs({ args, options: { ...flags, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } }, strict: true, allowPositionals: false })
   } catch (err) {
     throw new ConfigError(`${(err as Error).message}; see --help`)
   }
@@ -161,7 +161,7 @@ export function configFromArgs (args: string[]): { help: boolean, config: HubCon
     if (typeof value === 'string') config[option] = checkOption(option, value, `--${flagName(option)}`)
     else if (typeof value === 'boolean') config[option] = value
   }
-  return { help: values.help === true, config }
+  return { help: values.help === true, version: values.version === true, config }
 }
 
 /** The text of `sse-hub --help`, generated from the schema. */
@@ -180,7 +180,8 @@ export function helpText (): string {
     '',
     `  ${'flag'.padEnd(34)} ${'environment'.padEnd(28)} meaning`,
     ...rows,
-    `  --${'help'.padEnd(32)} ${''.padEnd(28)} show this text`
+    `  --${'help'.padEnd(32)} ${''.padEnd(28)} show this text`,
+    `  --${'version'.padEnd(32)} ${''.padEnd(28)} show the version`
   ].join('\n')
 }
 

@@ -6,23 +6,6 @@ import { hubNodeFlags, REPO } from '../bench/servers.js'
 import { listeningPort, output, spawnHub } from './helper.js'
 import { SseClient } from './sse-client.js'
 
-t.test('SIGTERM with open streams: they end and the process exits within 10 s', async (t) => {
-  const child = spawnHub(['--port', '0', '--host', '127.0.0.1'])
-  t.teardown(() => { child.kill('SIGKILL') })
-  const port = await listeningPort(child)
-  const clients = await Promise.all([1, 2, 3].map(() => SseClient.open(`http://127.0.0.1:${port}/subscribe?channels=a`)))
-  await Promise.all(clients.map((client) => client.waitForCount(2)))
-
-  const started = Date.now()
-  const exited = once(child, 'exit')
-  child.kill('SIGTERM')
-  await Promise.all(clients.map((client) => client.waitForEnd(10000)))
-  const [code] = await exited
-  const took = Date.now() - started
-  t.equal(code, 0, 'clean exit')
-  t.ok(took < 10000, `exited after ${took} ms`)
-})
-
 t.test('a bad option stops the start with a message naming it', async (t) => {
   const cases: Array<[string[], Record<string, string>, RegExp]> = [
     [['--heartbeat-interval', 'abc'], {}, /invalid --heartbeat-interval: Expected integer, got "abc"/],

@@ -1,0 +1,98 @@
+import type { IncomingMessage, Server } from 'node:http'
+import type { Socket } from 'node:net'
+import { addressKey } from './rate-limit.js'
+
+/** ms between two reports of shed connections. */
+const SHED_REPORT_INTERVAL = 60_000
+
+export interface SocketGuardOptions {
+  /** Open connections per client address (IPv6 per /64); 0: no limit. */
+  maxConnectionsPerAddress: number
+  /**
+   * Open connections at which the oldest one that has not sent a whole request head yet is
+   * closed to make room for a new one; undefined: never.
+   */
+  sheddingThreshold?: number
+}
+
+/**
+ * Guards the server's file descriptors against clients that open connections and send nothing
+ * useful on them (slowloris): an optional cap per address, and, near the open-file limit, room
+ * made for newcomers by closing the connection that has waited longest without a complete
+ * request head. Such a connection would be cut at `headersTimeout` anyway; shedding it early is
+ * what keeps `/health`, `/publish` and `/subscribe` reachable while a flood of them is open.
+ * Streams and requests in progress are never shed.
+ */
+export class SocketGuard {
+  private open = 0
+  private readonly perAddress = new Map<string, number>()
+  /** Connections without a complete request head yet, oldest first. */
+  private readonly waiting = new Set<Socket>()
+  /** Told, at most once a minute, how many connections were shed since the last time. */
+  onShed: ((count: number) => void) | undefined
+  private unreportedShed = 0
+  private lastShedReport = -Infinity
+
+  /** One listener for every socket's close (`this` is the socket): no closure per connection. */
+  private readonly onClose: (this: Socket) => void
+
+  constructor (server: Server, private readonly options: SocketGuardOptions) {
+    const guard = this
+    this.onClose = function onClose (this: Socket) { guard.release(this) }
+    server.on('connection', this.onConnection)
+    server.on('request', this.onRequest)
+  }
+
+  private readonly onConnection = (socket: Socket): void => {
+    const limit = this.options.maxConnectionsPerAddress
+    if (limit > 0) {
+      const key = addressKey(socket.remoteAddress ?? '')
+      const count = (this.perAddress.get(key) ?? 0) + 1
+      if (count > limit) {
+        socket.destroy()
+        return
+      }
+      this.perAddress.set(key, count)
+    }
+    const threshold = this.options.sheddingThreshold
+    if (threshold !== undefined && this.open >= threshold) this.shedOldest()
+    this.open++
+    this.waiting.add(socket)
+    socket.on('close', this.onClose)
+  }
+
+  private release (socket: Socket): void {
+    this.open--
+    this.waiting.delete(socket)
+    if (this.options.maxConnectionsPerAddress === 0) return
+    // The peer address was read (and cached by the socket) on connect.
+    const key = addressKey(socket.remoteAddress ?? '')
+    const count = (this.perAddress.get(key) ?? 1) - 1
+    if (count > 0) this.perAddress.set(key, count)
+    else this.perAddress.delete(key)
+  }
+
+  private readonly onRequest = (request: IncomingMessage): void => {
+    this.waiting.delete(request.socket)
+  }
+
+  /** Closes every connection that has not sent a complete request head (the server is stopping). */
+  closeWaiting (): void {
+    for (const socket of this.waiting) socket.destroy()
+    this.waiting.clear()
+  }
+
+  private shedOldest (): void {
+    const oldest = this.waiting.values().next()
+    if (oldest.done === true) return
+    this.waiting.delete(oldest.value)
+    oldest.value.destroy()
+    this.unreportedShed++
+    const now = Date.now()
+    if (this.onShed !== undefined && now - this.lastShedReport >= SHED_REPORT_INTERVAL) {
+      this.onShed(this.unreportedShed)
+      this.unreportedShed = 0
+      this.lastShedReport = now
+    }
+  }
+}
