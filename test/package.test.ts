@@ -93,6 +93,7 @@ t.test('the packed package installs beside an older fastify 5, type-checks and r
   const packed = JSON.parse(await sh('npm', ['pack', '--json', '--pack-destination', packDir], REPO, 120_000))
   const tarball = join(packDir, packed[0].filename)
   t.ok(existsSync(tarball), 'npm pack wrote the tarball')
+  t.ok(packed[0].files.some((file: { path: string }) => file.path === 'LICENSE'), 'the tarball carries the LICENSE')
 
   await writeFile(join(appDir, 'package.json'), JSON.stringify({ name: 'embedding-app', private: true, type: 'module' }))
   await sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline',
