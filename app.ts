@@ -9,6 +9,9 @@ import corsPlugin from './plugins/cors.js'
 import errorsPlugin from './plugins/errors.js'
 import hubPlugin from './plugins/hub.js'
 import streamPlugin from './plugins/stream.js'
+// Kept in the emitted app.d.ts (a bare import survives declaration emit, a used one does not), so that
+// the package's entry types reach the `declare module 'fastify'` block that types `app.hub`.
+import './plugins/hub.js'
 
 /** The hub's request log fields; Fastify types a serializer as returning a string, pino takes the object its own returns. */
 const logSerializers = { req: redactedRequest as unknown as (request: unknown) => string }

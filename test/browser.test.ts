@@ -2,11 +2,12 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { chromium, type ConsoleMessage } from 'playwright-core'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { build, type TestContext, waitUntil } from './helper.js'
 
-// End to end in a real browser: the seed README's HTML page, unchanged but for the hub's address,
-// served from another origin so that its EventSource goes through the hub's CORS headers.
+// End to end in a real browser: an HTML page, unchanged but for the hub's address, served from
+// another origin so that its EventSource goes through the hub's CORS headers. The project's own
+// page always runs; the original service's page runs when its README is beside the repository.
 
 const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_ARGS = [
@@ -15,13 +16,44 @@ const CHROMIUM_ARGS = [
 ]
 const TIMEOUT = 10_000
 
+interface Batch { events: Array<{ channelName: string, type: string, payload: unknown }> }
+
+/**
+ * The project's page, as the README's browser example: it logs `registered` and `lastEvent` and
+ * appends the data of `message`, `foo` and `bar` events to the body.
+ */
+const OWN_PAGE = `<!DOCTYPE html>
+<html>
+<body>
+<script>
+  const source = new EventSource('http://localhost:9090/subscribe/?channels=' + encodeURIComponent('channel1,channel2'))
+  source.addEventListener('registered', (e) => console.log(JSON.parse(e.data)))
+  source.addEventListener('lastEvent', (e) => console.log(JSON.parse(e.data)))
+  for (const type of ['message', 'foo', 'bar']) {
+    source.addEventListener(type, (e) => { document.body.innerHTML += e.data + '<br>' })
+  }
+</script>
+</body>
+</html>`
+
+/** Four events over both channels; the payloads are a JSON string, an object, null and a number. */
+const OWN_BATCH: Batch = {
+  events: [
+    { channelName: 'channel1', type: 'message', payload: '{ "location": "123.44,34.234234"}' },
+    { channelName: 'channel1', type: 'foo', payload: { message: 'Hi fooo' } },
+    { channelName: 'channel2', type: 'message', payload: null },
+    { channelName: 'channel2', type: 'bar', payload: 42 }
+  ]
+}
+
 /**
  * The original service's README (the shared contract folder beside this repository) is the
  * compatibility fixture: its subscribe page and its publish example are read from it as they are.
+ * A clone on its own does not have it.
  */
 const SEED_README = join(import.meta.dirname, '..', '..', 'shared', 'seed', 'node-sse-server-README.txt')
 
-function seedFixtures (): { page: string, batch: { events: Array<{ channelName: string, type: string, payload: unknown }> } } {
+function seedFixtures (): { page: string, batch: Batch } {
   const text = readFileSync(SEED_README, 'utf8')
   const page = /<!DOCTYPE html>[\s\S]*?<\/html>/.exec(text)
   const body = /^body:\s*\n(\t\{[\s\S]*?\n\t\})\s*$/m.exec(text)
@@ -59,16 +91,15 @@ async function servePage (t: TestContext, html: string): Promise<string> {
   return `http://127.0.0.1:${address.port}`
 }
 
-t.test('the seed README page works unchanged in Chromium', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.fail(`${CHROMIUM} not found: the browser test needs Debian's chromium package (apt-get install chromium)`)
-    return
-  }
-  const { page: seedPage, batch: seedBatch } = seedFixtures()
-  t.equal(seedBatch.events.length, 4, 'the seed example publishes 4 events')
+/**
+ * Serves `html` cross-origin to a fresh hub, opens it in Chromium and publishes `batch` (4 events on
+ * channel1 and channel2, of types the page listens to): the page must log one `registered` and
+ * two `lastEvent`, then show the 4 events in order, over one stream and without console errors.
+ */
+async function checkPage (t: Test, html: string, batch: Batch): Promise<void> {
   const hub = await build(t)
   // The only change to the page: the hub's address.
-  const pageUrl = await servePage(t, seedPage.replace('http://localhost:9090', hub.url))
+  const pageUrl = await servePage(t, html.replace('http://localhost:9090', hub.url))
   t.not(new URL(pageUrl).origin, new URL(hub.url).origin, 'the page is cross-origin to the hub')
 
   // Registered after build(): teardowns run last-in first-out, so the browser goes before the hub.
@@ -119,7 +150,7 @@ t.test('the seed README page works unchanged in Chromium', async (t) => {
     { channelName: 'channel2', type: 'lastEvent', payload: '{}' }
   ], 'one lastEvent per channel, "{}" as nothing was published yet')
 
-  const res = await hub.publish(seedBatch)
+  const res = await hub.publish(batch)
   t.equal(res.statusCode, 200)
   t.equal(res.json.published, 4)
 
@@ -129,7 +160,7 @@ t.test('the seed README page works unchanged in Chromium', async (t) => {
     .map((node) => (node.textContent ?? '').trim())
     .filter((text) => text !== ''))
   await page.waitForFunction(() => document.body.getElementsByTagName('br').length >= 4, undefined, { timeout: TIMEOUT })
-  const expected = seedBatch.events.map(({ channelName, type, payload }) => JSON.stringify({ channelName, type, payload }))
+  const expected = batch.events.map(({ channelName, type, payload }) => JSON.stringify({ channelName, type, payload }))
   t.same(await lines(), expected, 'the body holds exactly the 4 events, in order, as {"channelName","type","payload"}')
   t.equal(await page.evaluate(() => document.body.getElementsByTagName('br').length), 4, 'one <br> per event')
 
@@ -143,4 +174,24 @@ t.test('the seed README page works unchanged in Chromium', async (t) => {
   t.equal(subscribeHeaders[0]?.['access-control-allow-origin'], '*', 'the stream carries the CORS header')
   t.match(subscribeHeaders[0]?.['content-type'], /^text\/event-stream/)
   t.same(problems, [], 'no console errors, page errors or failed requests')
+}
+
+/** Fails the test when Chromium is not installed; true when it is. */
+function haveChromium (t: Test): boolean {
+  if (existsSync(CHROMIUM)) return true
+  t.fail(`${CHROMIUM} not found: the browser test needs Debian's chromium package (apt-get install chromium)`)
+  return false
+}
+
+t.test('the project\'s page works in Chromium', async (t) => {
+  if (haveChromium(t)) await checkPage(t, OWN_PAGE, OWN_BATCH)
+})
+
+t.test('the seed README page works unchanged in Chromium', {
+  skip: existsSync(SEED_README) ? false : `${SEED_README} is not there (it lies beside the repository, not in a clone)`
+}, async (t) => {
+  if (!haveChromium(t)) return
+  const { page, batch } = seedFixtures()
+  t.equal(batch.events.length, 4, 'the seed example publishes 4 events')
+  await checkPage(t, page, batch)
 })
