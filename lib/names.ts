@@ -1,4 +1,5 @@
 import { HubError } from './errors.js'
+import { redactUrl } from './redact.js'
 
 /** 1..128 characters of A-Z a-z 0-9 _ - . : @ / */
 const CHANNEL_NAME = /^[A-Za-z0-9_\-.:@/]{1,128}$/
@@ -23,8 +24,13 @@ export function isChannelName (value: unknown): value is string {
   return typeof value === 'string' && CHANNEL_NAME.test(value)
 }
 
-/** Shows a client's value in an error message, shortened so a huge input cannot bloat the reply. */
+/**
+ * Shows a client's value in an error message, shortened so a huge input cannot bloat the reply,
+ * and with any `token=` value in it redacted: a query like `?channels=a?token=...` puts a
+ * credential into another parameter's value, and error messages are logged and sent back.
+ */
 export function quote (value: unknown): string {
+  if (typeof value === 'string') value = redactUrl(value)
   if (typeof value === 'string' && value.length > 64) {
     return `${JSON.stringify(value.slice(0, 32))}... (${value.length} characters)`
   }

@@ -4,25 +4,16 @@
  * cookie) are not logged by the serializer below at all.
  */
 
-/** The URL with the value of every `token` query parameter replaced by `[redacted]`. */
-export function redactUrl (url: string): string {
-  const query = url.indexOf('?')
-  if (query < 0) return url
-  // Each key is decoded as the query parser decodes it, so that `%74oken=` is caught too.
-  const params = url.slice(query + 1).split('&').map((param) => {
-    const eq = param.indexOf('=')
-    const key = eq < 0 ? param : param.slice(0, eq)
-    return eq >= 0 && decodeKey(key) === 'token' ? `${key}=[redacted]` : param
-  })
-  return `${url.slice(0, query)}?${params.join('&')}`
-}
+/**
+ * `token=<value>` after `?`, `&` or `;`, the separators spelled out or percent-encoded, and the
+ * key's letters percent-encoded or not (`%74oken=`): wherever it stands, in the path, the query
+ * or inside another parameter's value (`?channels=a?token=...`), the value is a credential.
+ */
+const TOKEN_PARAM = /((?:[?&;]|%3f|%26|%3b)(?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)(?:=|%3d))[^&#\s"]*/gi
 
-function decodeKey (key: string): string {
-  try {
-    return decodeURIComponent(key.replaceAll('+', ' '))
-  } catch {
-    return key
-  }
+/** The text with the value of every `token` parameter in it replaced by `[redacted]`. */
+export function redactUrl (url: string): string {
+  return url.replace(TOKEN_PARAM, '$1[redacted]')
 }
 
 /** What a request serializer sees of a Fastify request. */

@@ -4,7 +4,7 @@ import { CHANNEL_NAME_RULE, EVENT_TYPE_RULE } from './names.js'
 /** The body of every error reply. */
 export const ErrorSchema = Type.Object({
   statusCode: Type.Integer(),
-  code: Type.Optional(Type.String()),
+  code: Type.String({ description: 'stable, e.g. SSE_HUB_BAD_CHANNELS' }),
   error: Type.String(),
   message: Type.String()
 }, { description: 'what went wrong; the message names the offending value' })

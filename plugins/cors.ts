@@ -1,5 +1,6 @@
 import cors from '@fastify/cors'
 import fp from 'fastify-plugin'
+import { HubError } from '../lib/errors.js'
 
 export interface CorsPluginOptions {
   /** `*` or a comma-separated list of origins. */
@@ -13,6 +14,14 @@ export interface CorsPluginOptions {
  * `new EventSource(url, { withCredentials: true })` with its `sse_hub_token` cookie.
  */
 export default fp<CorsPluginOptions>(async function corsPlugin (fastify, { origins }) {
+  // @fastify/cors answers an OPTIONS that is no preflight in plain text; this hook, which runs
+  // before its own, answers it in the hub's error format.
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    if (request.raw.method !== 'OPTIONS') return done()
+    const { origin, 'access-control-request-method': method } = request.headers
+    if (origin !== undefined && method !== undefined) return done()
+    done(new HubError(400, 'SSE_HUB_NOT_PREFLIGHT', 'OPTIONS: only CORS preflight requests are answered, with Origin and Access-Control-Request-Method headers'))
+  })
   const list = origins.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
   await fastify.register(cors, {
     origin: list.includes('*') ? '*' : list,

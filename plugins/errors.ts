@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
 import fp from 'fastify-plugin'
+import { HubError } from '../lib/errors.js'
 
 export interface ErrorsPluginOptions {
   /** For the 413 message. */
@@ -12,10 +13,33 @@ export interface ErrorsPluginOptions {
  * One error format for the hub's routes: `{statusCode, code, error, message}`. Client errors keep
  * a message that names the problem (`events/2/type: "registered" is reserved`); server errors say
  * only "Internal Server Error" and are logged. Schemas are checked by TypeBox without type
- * coercion of bodies, whatever the embedding app configured for its own routes.
+ * coercion of bodies, whatever the embedding app configured for its own routes; a query
+ * parameter given twice is named as such. JSON bodies are parsed here too: any JSON value is a
+ * valid payload, `{"__proto__": ...}` included (the hub never merges a payload into an object).
  */
 export default fp<ErrorsPluginOptions>(async function errorsPlugin (fastify, { bodyLimit }) {
-  fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
+  fastify.setValidatorCompiler((route) => {
+    const validate = TypeBoxValidatorCompiler(route as Parameters<typeof TypeBoxValidatorCompiler>[0])
+    if (route.httpPart !== 'querystring') return validate
+    // The route's own parameters: another route's, given twice or not, are ignored.
+    const names = Object.keys((route.schema as { properties?: object }).properties ?? {})
+    return (query: Record<string, unknown>) => {
+      for (const name of names) {
+        if (Array.isArray(query[name])) return { error: new HubError(400, 'SSE_HUB_REPEATED_PARAMETER', `${name}: given more than once`) }
+      }
+      return validate(query)
+    }
+  })
+
+  fastify.removeContentTypeParser('application/json')
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    if (body === '') return done(new HubError(400, 'SSE_HUB_BAD_JSON', 'body: empty; expected a JSON object'), undefined)
+    try {
+      done(null, JSON.parse(body as string))
+    } catch (err) {
+      done(new HubError(400, 'SSE_HUB_BAD_JSON', `body: not valid JSON (${(err as Error).message})`), undefined)
+    }
+  })
 
   fastify.setSchemaErrorFormatter((errors, dataVar) => {
     const [first] = errors
@@ -28,11 +52,11 @@ export default fp<ErrorsPluginOptions>(async function errorsPlugin (fastify, { b
     const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
     if (statusCode >= 500) {
       request.log.error({ err: error }, 'request failed')
-      return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' })
+      return reply.code(500).send({ statusCode: 500, code: 'SSE_HUB_INTERNAL', error: 'Internal Server Error', message: 'Internal Server Error' })
     }
     const message = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
       ? `body: larger than the limit of ${bodyLimit} bytes`
       : error.message
-    return reply.code(statusCode).send({ statusCode, code: error.code, error: STATUS_CODES[statusCode], message })
+    return reply.code(statusCode).send({ statusCode, code: error.code ?? 'SSE_HUB_ERROR', error: STATUS_CODES[statusCode], message })
   })
 }, { name: 'sse-hub-errors', fastify: '5.x' })

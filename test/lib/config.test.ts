@@ -32,9 +32,12 @@ t.test('flags use the kebab-case option names', async (t) => {
   t.equal(flagName('maxChannelsPerSubscription'), 'max-channels-per-subscription')
   t.same(configFromArgs(['--history-size', '10', '--cors-origins=https://a.test,https://b.test']), {
     help: false,
+    version: false,
     config: { historySize: 10, corsOrigins: 'https://a.test,https://b.test' }
   })
   t.equal(configFromArgs(['-h']).help, true)
+  t.equal(configFromArgs(['--version']).version, true)
+  t.equal(configFromArgs(['-v']).version, true)
   t.throws(() => configFromArgs(['--history-size', '1.5']), { message: /^invalid --history-size: Expected integer, got "1.5"/ })
   t.throws(() => configFromArgs(['stray']), { message: /Unexpected argument 'stray'/ })
 })
