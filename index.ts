@@ -11,3 +11,4 @@ export {
 export { type HubConfig, type HubConfigInput, HubConfigSchema, resolveConfig } from './lib/config.js'
 export type { EventInput } from './lib/names.js'
 export { HubError, ConfigError } from './lib/errors.js'
+export { serverOptions } from './standalone.js'

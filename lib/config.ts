@@ -36,7 +36,7 @@ export const HubConfigSchema = Type.Object({
   maxChannelsPerSubscription: Type.Integer({ minimum: 1, default: 64, env: 'SSE_HUB_MAX_CHANNELS', description: 'channels one subscribe may ask for' }),
   maxEventsPerPublish: Type.Integer({ minimum: 1, default: 1000, env: 'SSE_HUB_MAX_EVENTS', description: 'events one publish may carry' }),
   bodyLimit: Type.Integer({ minimum: 1, default: 102400, env: 'SSE_HUB_BODY_LIMIT', description: 'bytes of a publish body (413 above)' }),
-  maxBufferedBytes: Type.Integer({ minimum: 1, default: 1048576, env: 'SSE_HUB_MAX_BUFFERED_BYTES', description: 'unsent bytes after which a slow client is disconnected' }),
+  maxBufferedBytes: Type.Integer({ minimum: 1, default: 1048576, env: 'SSE_HUB_MAX_BUFFERED_BYTES', description: 'unsent bytes above which a stream is behind: cut after slowClientTimeout, at once past 16 times this' }),
   slowClientTimeout: Type.Integer({ minimum: 0, default: 5000, env: 'SSE_HUB_SLOW_CLIENT_TIMEOUT', description: 'ms a stream may stay above maxBufferedBytes before it is cut' }),
   presenceInterval: Type.Integer({ minimum: 10, default: 1000, env: 'SSE_HUB_PRESENCE_INTERVAL', description: 'ms between two online-presence updates; changes in between are merged' }),
   maxRetainedChannels: Type.Integer({ minimum: 1, default: 100000, env: 'SSE_HUB_MAX_RETAINED_CHANNELS', description: 'channels that keep a last event and history; past it the least recently published one without subscribers is forgotten' }),
@@ -169,7 +169,7 @@ export function helpText (): string {
   const rows = OPTION_NAMES.map((option) => {
     const schema = describe(option)
     const fallback = DEFAULT_TEXT[option]?.() ?? (schema.default === undefined ? 'none' : JSON.stringify(schema.default))
-    return `  --${flagName(option).padEnd(32)} ${schema.env.padEnd(28)} ${schema.description} (default: ${fallback})`
+    return `  --${flagName(option).padEnd(32)} ${schema.env.padEnd(36)} ${schema.description} (default: ${fallback})`
   })
   return [
     'Usage: sse-hub [options]',
@@ -178,10 +178,10 @@ export function helpText (): string {
     'Starts the SSE pub/sub hub. Each option can also be set by its environment variable;',
     'a flag wins over the environment. A boolean option is a bare flag (--insecure).',
     '',
-    `  ${'flag'.padEnd(34)} ${'environment'.padEnd(28)} meaning`,
+    `  ${'flag'.padEnd(34)} ${'environment'.padEnd(36)} meaning`,
     ...rows,
-    `  --${'help'.padEnd(32)} ${''.padEnd(28)} show this text`,
-    `  --${'version'.padEnd(32)} ${''.padEnd(28)} show the version`
+    `  --${'help'.padEnd(32)} ${''.padEnd(36)} show this text`,
+    `  --${'version'.padEnd(32)} ${''.padEnd(36)} show the version`
   ].join('\n')
 }
 
