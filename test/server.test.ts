@@ -47,3 +47,22 @@ t.test('npm start and the benchmark run Node with the flags of the sse-hub comma
   const { scripts } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   t.equal(scripts.start, `node ${flags.join(' ')} dist/server.js`)
 })
+
+t.test('--version prints the package version', async (t) => {
+  const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }
+  for (const flag of ['--version', '-v']) {
+    const result = await output(spawnHub([flag]))
+    t.equal(result.code, 0)
+    t.equal(result.stdout.trim(), version)
+  }
+})
+
+t.test('a port in use stops the start with one line naming it', async (t) => {
+  const first = spawnHub(['--port', '0', '--host', '127.0.0.1', '--insecure'])
+  t.teardown(() => { first.kill('SIGKILL') })
+  const port = await listeningPort(first)
+  const result = await output(spawnHub(['--port', String(port), '--host', '127.0.0.1', '--insecure']))
+  t.equal(result.code, 1)
+  t.equal(result.stderr.trim(), `sse-hub: port ${port} on 127.0.0.1 is already in use; choose another with --port or PORT`)
+  t.notMatch(result.stderr, /\n\s+at /, 'no stack trace')
+})

@@ -1,5 +1,8 @@
+import { createServer } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import t from 'tap'
+import { openSink } from '../../lib/sink.js'
+import { chunk } from '../../lib/sse.js'
 import { build, type TestContext, waitUntil } from '../helper.js'
 
 /** A subscriber on a raw socket, to see the bytes and the connection itself. */
@@ -50,4 +53,24 @@ t.test('bytes a client sends after its subscribe are not read as a request: the 
   await waitUntil(() => client.text().includes('event: news'), 5000, 'the event')
   t.equal(client.text().match(/HTTP\/1\.1/g)?.length, 1, 'one response head only')
   t.equal(hub.app.hub.connectionCount, 1)
+})
+
+t.test('when Node is not as the take-over expects, the stream still works and a warning says why, once', async (t) => {
+  const warnings: string[] = []
+  const server = createServer((req, res) => {
+    // A second listener of the name the take-over looks for: it can no longer tell which is Node's.
+    const named = function socketOnData (): void {}
+    req.socket.on('data', named.bind(undefined))
+    const sink = openSink(res, { 'content-type': 'text/event-stream' }, { longLived: true, warn: (message) => warnings.push(message) })
+    sink.write(chunk('data: hello\n\n'))
+    sink.end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  for (let i = 0; i < 2; i++) {
+    const text = await (await fetch(`http://127.0.0.1:${portOf(server.address())}/`)).text()
+    t.equal(text, 'data: hello\n\n')
+  }
+  t.equal(warnings.length, 1, 'one warning per process')
+  t.match(warnings[0], /^streams stay with Node's HTTP server, about 5 KB more per idle stream: this Node \(v\d+[^)]*\) is not as the socket take-over expects \(the socket has no single 'data' listener named 'bound socketOnData'\)$/)
 })
