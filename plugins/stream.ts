@@ -49,8 +49,9 @@ export default fp(async function streamPlugin (fastify) {
  * all along, so its close is seen whatever became of the responses ahead.
  */
 function socketAssigned (res: ServerResponse): Promise<boolean> {
-  const socket = res.req.socket
-  if (socket.destroyed) return Promise.resolve(false)
+  const socket = res.req.socket as ServerResponse['req']['socket'] & { parser?: object | null }
+  // Gone, or taken over by a stream (lib/sink.ts frees its parser): no turn will come.
+  if (socket.destroyed || socket.parser == null) return Promise.resolve(false)
   return new Promise((resolve) => {
     const onSocket = (): void => {
       socket.removeListener('close', onClose)

@@ -78,3 +78,20 @@ t.test('HTTP/1.0 and a subscribe with a body: forgotten when the socket closes',
     t.equal(await clientCount(hub), 0)
   }
 })
+
+t.test('500 subscribes pipelined in one write: one stream, no listener piled up per request', async (t) => {
+  const hub = await build(t)
+  const warnings: string[] = []
+  const onWarning = (warning: Error): void => { warnings.push(warning.name) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.removeListener('warning', onWarning) })
+  const requests = Array.from({ length: 500 }, (_, i) => subscribeRequest(`channels=x&clientId=p${i}`)).join('')
+  const connection = rawConnection(t, hub, requests)
+  await waitUntil(() => connection.received().includes('event: lastEvent'), 5000, 'the first stream')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(hub.app.hub.connectionCount, 1)
+  t.same(warnings, [], 'no MaxListenersExceededWarning')
+  connection.socket.destroy()
+  await waitUntil(() => hub.app.hub.connectionCount === 0, 5000, 'the stream to be forgotten')
+  t.equal(await clientCount(hub), 0)
+})
