@@ -14,7 +14,8 @@ import { HEARTBEAT_FRAME, lastEventFrame, lastEventPayload, registeredFrame, ret
 /** The limits and timings a hub runs with (documented in `HubConfigSchema`). */
 export type HubOptions = Pick<HubConfig,
   'heartbeatInterval' | 'retry' | 'historySize' | 'historyTtl' | 'maxConnections' |
-  'maxChannelsPerSubscription' | 'maxEventsPerPublish' | 'bodyLimit' | 'maxBufferedBytes' | 'presenceInterval'>
+  'maxChannelsPerSubscription' | 'maxEventsPerPublish' | 'bodyLimit' | 'maxBufferedBytes' | 'presenceInterval' |
+  'maxRetainedChannels'>
 
 /** The subset of a pino/Fastify logger the hub uses. */
 export interface Logger {
@@ -97,7 +98,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.registry = parts.registry ?? new MemoryClientRegistry()
     this.logger = parts.logger ?? silentLogger
     this.presence = new Presence(this.registry, this.broker, options)
-    this.broker.onDeliver(this.deliver)
+    this.broker.onDeliver(this.deliver, (channelName) => this.subscribers.has(channelName))
     this.heartbeat = setInterval(this.sendHeartbeats, options.heartbeatInterval).unref()
   }
 
