@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Broker, Deliver, LastEvent, PublishedEvent, RetainedEvent, StartPoint } from './broker.js'
-import { HubError } from './errors.js'
 import { HubConfigSchema } from './config.js'
+import { HubError } from './errors.js'
 import { ChannelHistory } from './history.js'
 import type { EventInput } from './names.js'
 import { type ChannelState, RetainedChannels } from './retained-channels.js'
@@ -81,6 +81,7 @@ export class MemoryBroker implements Broker {
       if (this.options.historySize === 0) state.evictedThrough = seq
       else this.historyOf(state, now).push({ seq, publishedAt: now, frame })
     }
+    // Room for one eviction per new channel and as many channels with subscribers stepped over.
     this.channels.trim(2 * events.length + 16)
     this.deliver(events)
     return events
