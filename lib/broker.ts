@@ -53,8 +53,12 @@ export type Deliver = (events: readonly PublishedEvent[]) => void
  * shared server and calls `deliver` on every node.
  */
 export interface Broker {
-  /** Registers the fan-out callback; called once by the hub before anything is published. */
-  onDeliver (deliver: Deliver): void
+  /**
+   * Registers the fan-out callback; called once by the hub before anything is published.
+   * `hasSubscribers` tells whether a channel has subscribers on this node: a broker that bounds
+   * the channels it keeps state for never drops such a channel's last event and history.
+   */
+  onDeliver (deliver: Deliver, hasSubscribers: (channelName: string) => boolean): void
   /**
    * Numbers and stores a batch that was already checked, then hands it to `deliver`. All or
    * nothing: if it rejects, no event of the batch was stored or delivered.

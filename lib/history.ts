@@ -2,6 +2,8 @@ import type { RetainedEvent } from './broker.js'
 
 /** Size bounds of the slabs a history copies its frames into (a larger frame gets a slab of its own size). */
 const MIN_SLAB_BYTES = 1024
+/** The slab of a history's first event: most channels of a hub with many hold one or a few events. */
+const FIRST_SLAB_BYTES = 256
 const MAX_SLAB_BYTES = 64 * 1024
 
 /**
@@ -14,17 +16,20 @@ const MAX_SLAB_BYTES = 64 * 1024
  * consecutive events, plus five numbers in parallel arrays: no object and no Buffer per event,
  * which would cost more than a typical 200-byte frame. A resume gets views into the slabs. A slab
  * goes when its last event does; the next one is sized to an eighth of what the channel holds,
- * so a quiet channel takes a kilobyte and the part of a slab not yet filled stays small.
+ * so a quiet channel takes a kilobyte and the part of a slab not yet filled stays small. The first
+ * event of an empty history gets arrays of one element and a slab of a quarter kilobyte: a channel
+ * that only ever holds one event then costs a few hundred bytes, not the arrays' and slab's first
+ * growth step.
  */
 export class ChannelHistory {
-  private readonly seqs: number[] = []
+  private seqs: number[] = []
   /** ms since the epoch */
-  private readonly publishedAts: number[] = []
+  private publishedAts: number[] = []
   /** The number of the slab holding each frame: slab `n` is `slabs[n - firstSlab]`. */
-  private readonly slabNumbers: number[] = []
-  private readonly offsets: number[] = []
-  private readonly lengths: number[] = []
-  private readonly slabs: Buffer[] = []
+  private slabNumbers: number[] = []
+  private offsets: number[] = []
+  private lengths: number[] = []
+  private slabs: Buffer[] = []
   private firstSlab = 0
   /** Bytes filled in the newest slab. */
   private filled = 0
@@ -50,6 +55,10 @@ export class ChannelHistory {
       return
     }
     const { frame } = event
+    if (this.seqs.length === 0) {
+      this.pushFirst(event)
+      return
+    }
     let slab = this.slabs[this.slabs.length - 1]
     if (slab === undefined || slab.length - this.filled < frame.length) {
       const size = Math.min(MAX_SLAB_BYTES, Math.max(MIN_SLAB_BYTES, this.bytes >> 3))
@@ -97,6 +106,20 @@ export class ChannelHistory {
       out.push({ seq: seqs[i], publishedAt: this.publishedAts[i], frame })
     }
     return true
+  }
+
+  private pushFirst ({ seq, publishedAt, frame }: RetainedEvent): void {
+    const slab = Buffer.allocUnsafeSlow(Math.max(FIRST_SLAB_BYTES, frame.length))
+    frame.copy(slab, 0)
+    // An empty history holds no slab: they go with their last event.
+    this.slabs = [slab]
+    this.seqs = [seq]
+    this.publishedAts = [publishedAt]
+    this.slabNumbers = [this.firstSlab]
+    this.offsets = [0]
+    this.lengths = [frame.length]
+    this.filled = frame.length
+    this.bytes = frame.length
   }
 
   /** Drops the `count` oldest events, and the slabs that held only them. */

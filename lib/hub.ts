@@ -16,7 +16,7 @@ import { StreamMonitor } from './stream-monitor.js'
 export type HubOptions = Pick<HubConfig,
   'heartbeatInterval' | 'retry' | 'historySize' | 'historyTtl' | 'maxConnections' |
   'maxChannelsPerSubscription' | 'maxEventsPerPublish' | 'bodyLimit' | 'maxBufferedBytes' | 'slowClientTimeout' |
-  'presenceInterval'>
+  'presenceInterval' | 'maxRetainedChannels'>
 
 /** The subset of a pino/Fastify logger the hub uses. */
 export interface Logger {
@@ -102,7 +102,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.registry = parts.registry ?? new MemoryClientRegistry()
     this.logger = parts.logger ?? silentLogger
     this.presence = new Presence(this.registry, this.broker, options)
-    this.broker.onDeliver(this.deliver)
+    this.broker.onDeliver(this.deliver, (channelName) => this.subscribers.has(channelName))
     this.monitor = new StreamMonitor(this.connections, options, this.logger)
   }
 

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import type { Broker, Deliver, LastEvent, PublishedEvent, RetainedEvent, StartPoint } from './broker.js'
+import { HubConfigSchema } from './config.js'
 import { HubError } from './errors.js'
 import { ChannelHistory } from './history.js'
 import type { EventInput } from './names.js'
+import { type ChannelState, RetainedChannels } from './retained-channels.js'
 import { eventData, eventFrame } from './sse.js'
 
 export interface MemoryBrokerOptions {
@@ -16,7 +18,15 @@ export interface MemoryBrokerOptions {
    * @default historyTtl, from 1 s to 1 min
    */
   sweepInterval?: number
+  /**
+   * Channels that keep a last event and history; past it the least recently published one without
+   * subscribers is forgotten.
+   * @default 100000
+   */
+  maxRetainedChannels?: number
 }
+
+const DEFAULT_MAX_RETAINED_CHANNELS: number = HubConfigSchema.properties.maxRetainedChannels.default
 
 /**
  * The single-process broker: numbering, history and last events live in this process.
@@ -26,12 +36,14 @@ export interface MemoryBrokerOptions {
 export class MemoryBroker implements Broker {
   private readonly epoch = randomBytes(4).toString('hex')
   private seq = 0
-  private readonly histories = new Map<string, ChannelHistory>()
-  private readonly lastEvents = new Map<string, LastEvent>()
   private deliver: Deliver = () => {}
+  private hasSubscribers: (channelName: string) => boolean = () => false
+  private readonly channels: RetainedChannels
   private readonly sweeper: NodeJS.Timeout | undefined
 
   constructor (private readonly options: MemoryBrokerOptions) {
+    const limit = options.maxRetainedChannels ?? DEFAULT_MAX_RETAINED_CHANNELS
+    this.channels = new RetainedChannels(limit, (channelName) => this.hasSubscribers(channelName))
     if (options.historyTtl > 0) {
       const interval = options.sweepInterval ?? Math.min(Math.max(options.historyTtl, 1000), 60_000)
       this.sweeper = setInterval(() => this.sweep(), interval).unref()
@@ -41,12 +53,18 @@ export class MemoryBroker implements Broker {
   /** Events held for resume, over all channels. */
   get retainedCount (): number {
     let count = 0
-    for (const history of this.histories.values()) count += history.size
+    for (const { history } of this.channels.values()) count += history?.size ?? 0
     return count
   }
 
-  onDeliver (deliver: Deliver): void {
+  /** Channels that keep a last event (at most `maxRetainedChannels` unless the others have subscribers). */
+  get retainedChannels (): number {
+    return this.channels.size
+  }
+
+  onDeliver (deliver: Deliver, hasSubscribers: (channelName: string) => boolean): void {
     this.deliver = deliver
+    this.hasSubscribers = hasSubscribers
   }
 
   async publish (inputs: readonly EventInput[]): Promise<PublishedEvent[]> {
@@ -59,15 +77,18 @@ export class MemoryBroker implements Broker {
       return { id, seq, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
     })
     for (const { id, seq, channelName, type, payload, frame } of events) {
-      this.historyOf(channelName, now).push({ seq, publishedAt: now, frame })
-      this.lastEvents.set(channelName, { id, seq, channelName, type, payload, publishedAt: now })
+      const state = this.channels.publish({ id, seq, channelName, type, payload, publishedAt: now })
+      if (this.options.historySize === 0) state.evictedThrough = seq
+      else this.historyOf(state, now).push({ seq, publishedAt: now, frame })
     }
+    // Room for one eviction per new channel and as many channels with subscribers stepped over.
+    this.channels.trim(2 * events.length + 16)
     this.deliver(events)
     return events
   }
 
   async lastEvent (channelName: string): Promise<LastEvent | undefined> {
-    return this.lastEvents.get(channelName)
+    return this.channels.get(channelName)?.last
   }
 
   async startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
@@ -79,7 +100,7 @@ export class MemoryBroker implements Broker {
     }
     return {
       resumed: false,
-      lastEvents: channelNames.map((name) => this.lastEvents.get(name)),
+      lastEvents: channelNames.map((name) => this.channels.get(name)?.last),
       headSeq,
       headId: `${this.epoch}-${headSeq}`
     }
@@ -87,38 +108,55 @@ export class MemoryBroker implements Broker {
 
   async close (): Promise<void> {
     clearInterval(this.sweeper)
-    this.histories.clear()
-    this.lastEvents.clear()
+    this.channels.clear()
   }
 
   private collectMissed (channelNames: readonly string[], after: number): RetainedEvent[] | undefined {
     const now = Date.now()
     const missed: RetainedEvent[] = []
     for (const name of channelNames) {
-      const history = this.histories.get(name)
-      if (history === undefined) continue
-      history.prune(now)
-      if (!history.collectAfter(after, missed)) return undefined
+      const state = this.channels.get(name)
+      if (state === undefined) {
+        if (after < this.channels.forgottenThrough) return undefined
+        continue
+      }
+      this.prune(state, now)
+      if (state.history === undefined) {
+        if (state.evictedThrough > after) return undefined
+      } else if (!state.history.collectAfter(after, missed)) {
+        return undefined
+      }
     }
     if (channelNames.length > 1) missed.sort((a, b) => a.seq - b.seq)
     return missed
   }
 
-  private historyOf (channelName: string, now: number): ChannelHistory {
-    let history = this.histories.get(channelName)
+  private historyOf (state: ChannelState, now: number): ChannelHistory {
+    let history = state.history
     if (history === undefined) {
       history = new ChannelHistory(this.options.historySize, this.options.historyTtl)
-      this.histories.set(channelName, history)
+      history.evictedThrough = state.evictedThrough
+      state.history = history
     } else {
       history.prune(now)
     }
     return history
   }
 
-  /** Drops expired events everywhere. An emptied history stays: it knows what it let go of. */
+  /** Drops a channel's expired events; an emptied history goes, all but the seq it let go of. */
+  private prune (state: ChannelState, now: number): void {
+    const history = state.history
+    if (history === undefined) return
+    history.prune(now)
+    if (history.size > 0) return
+    state.evictedThrough = history.evictedThrough
+    state.history = undefined
+  }
+
+  /** Drops expired events everywhere. */
   private sweep (): void {
     const now = Date.now()
-    for (const history of this.histories.values()) history.prune(now)
+    for (const state of this.channels.values()) this.prune(state, now)
   }
 
   /** The seq of one of this broker's ids; undefined for anything else. */

@@ -105,3 +105,21 @@ t.test('events older than historyTtl are not replayed', async (t) => {
   t.equal(resumedFlag(client.messages[0]), false)
   t.equal(client.messages[1].event, 'lastEvent')
 })
+
+t.test('past maxRetainedChannels: a subscribed channel stays, a forgotten one shows no last event and is not resumed across', async (t) => {
+  const hub = await build(t, { maxRetainedChannels: 2 })
+  const watcher = await hub.subscribe('/subscribe?channels=kept')
+  await watcher.waitForCount(2)
+  const [position] = await publishOneByOne(hub, 'kept', 1, 1)
+  await publishOneByOne(hub, 'lost', 2, 2)
+  await hub.publish({ events: [event('a', 3), event('b', 4)] })
+
+  t.same((await hub.app.inject('/lastEvent?channel=lost')).json(), { response: '{}' })
+  t.equal((await hub.app.inject('/channels/lost')).json().lastEvent, null)
+  t.equal((await hub.app.inject('/channels/kept')).json().lastEvent.payload, 1, 'the channel with a subscriber survived')
+
+  const client = await hub.subscribe('/subscribe?channels=lost,kept', { headers: { 'last-event-id': position } })
+  await client.waitForCount(3)
+  t.equal(resumedFlag(client.messages[0]), false, 'lost had an event after the position')
+  t.same(client.messages.slice(1).map((m) => [m.event, data(m).payload]), [['lastEvent', '{}'], ['lastEvent', '{"type":"n","payload":1}']])
+})

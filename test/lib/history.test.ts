@@ -73,3 +73,19 @@ t.test('frames come back byte for byte through slab changes, evictions and frame
   }
   t.equal(history.evictedThrough, 571, 'the last pruning, at 582, left 572 on')
 })
+
+t.test('a history emptied by age takes events again, frames intact', async (t) => {
+  const history = new ChannelHistory(100, 1000)
+  const frameOf = (seq: number, size: number) => Buffer.alloc(size, seq)
+  history.push({ seq: 1, publishedAt: 0, frame: frameOf(1, 300) })
+  history.push({ seq: 2, publishedAt: 0, frame: frameOf(2, 100) })
+  history.prune(2000)
+  t.equal(history.size, 0)
+  const sizes = [50, 2000, 200, 900]
+  sizes.forEach((size, i) => history.push({ seq: 3 + i, publishedAt: 3000, frame: frameOf(3 + i, size) }))
+  const out: RetainedEvent[] = []
+  t.equal(history.collectAfter(1, out), false, 'seq 2 is gone')
+  t.equal(history.collectAfter(2, out), true)
+  t.same(seqs(out), [3, 4, 5, 6])
+  t.ok(out.every((e, i) => e.frame.equals(frameOf(e.seq, sizes[i]))))
+})
