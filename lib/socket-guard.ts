@@ -24,7 +24,6 @@ export interface SocketGuardOptions {
  * Streams and requests in progress are never shed.
  */
 export class SocketGuard {
-  private open = 0
   private readonly perAddress = new Map<string, number>()
   /** Connections without a complete request head yet, oldest first. */
   private readonly waiting = new Set<Socket>()
@@ -36,7 +35,7 @@ export class SocketGuard {
   /** One listener for every socket's close (`this` is the socket): no closure per connection. */
   private readonly onClose: (this: Socket) => void
 
-  constructor (server: Server, private readonly options: SocketGuardOptions) {
+  constructor (private readonly server: Server, private readonly options: SocketGuardOptions) {
     const guard = this
     this.onClose = function onClose (this: Socket) { guard.release(this) }
     server.on('connection', this.onConnection)
@@ -55,14 +54,12 @@ export class SocketGuard {
       this.perAddress.set(key, count)
     }
     const threshold = this.options.sheddingThreshold
-    if (threshold !== undefined && this.open >= threshold) this.shedOldest()
-    this.open++
+    if (threshold !== undefined && openConnections(this.server) > threshold) this.shedOldest()
     this.waiting.add(socket)
     socket.on('close', this.onClose)
   }
 
   private release (socket: Socket): void {
-    this.open--
     this.waiting.delete(socket)
     if (this.options.maxConnectionsPerAddress === 0) return
     // The peer address was read (and cached by the socket) on connect.
@@ -73,7 +70,10 @@ export class SocketGuard {
   }
 
   private readonly onRequest = (request: IncomingMessage): void => {
-    this.waiting.delete(request.socket)
+    const socket = request.socket
+    // Without a per-address count, a connection's close matters only while it waits: an idle stream
+    // then carries no listener of the guard's.
+    if (this.waiting.delete(socket) && this.options.maxConnectionsPerAddress === 0) socket.removeListener('close', this.onClose)
   }
 
   /** Closes every connection that has not sent a complete request head (the server is stopping). */
@@ -95,4 +95,12 @@ export class SocketGuard {
       this.lastShedReport = now
     }
   }
+}
+
+/**
+ * The server's open connections, including the current one. net.Server keeps this count for its
+ * own `maxConnections` check (`getConnections()` reports it, but only through a callback).
+ */
+function openConnections (server: Server): number {
+  return (server as Server & { _connections: number })._connections
 }
