@@ -3,6 +3,7 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
 import fp from 'fastify-plugin'
 import { HubError } from '../lib/errors.js'
+import { parseJson } from '../lib/json.js'
 
 export interface ErrorsPluginOptions {
   /** For the 413 message. */
@@ -35,7 +36,7 @@ export default fp<ErrorsPluginOptions>(async function errorsPlugin (fastify, { b
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     if (body === '') return done(new HubError(400, 'SSE_HUB_BAD_JSON', 'body: empty; expected a JSON object'), undefined)
     try {
-      done(null, JSON.parse(body as string))
+      done(null, parseJson(body as string))
     } catch (err) {
       done(new HubError(400, 'SSE_HUB_BAD_JSON', `body: not valid JSON (${(err as Error).message})`), undefined)
     }

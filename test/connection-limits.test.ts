@@ -1,29 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { connect, type Socket } from 'node:net'
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import t from 'tap'
-import { listeningPort, spawnHub, type TestContext, waitUntil } from './helper.js'
+import { rawConnection, startHub, waitUntil } from './helper.js'
 import { SseClient } from './sse-client.js'
-
-async function startHub (t: TestContext, args: string[], child = spawnHub(['--port', '0', '--host', '127.0.0.1', '--insecure', ...args])): Promise<{ child: ChildProcess, port: number, url: string }> {
-  t.teardown(() => { child.kill('SIGKILL') })
-  const port = await listeningPort(child)
-  return { child, port, url: `http://127.0.0.1:${port}` }
-}
-
-/** A connection that sends `text` and keeps what comes back; `closed()` once the server closed it. */
-function rawConnection (t: TestContext, port: number, text: string, localAddress = '127.0.0.1'): { socket: Socket, received: () => string, closed: () => boolean } {
-  const socket = connect({ port, host: '127.0.0.1', localAddress })
-  t.teardown(() => { socket.destroy() })
-  let received = ''
-  let closed = false
-  socket.setEncoding('utf8')
-  socket.on('data', (chunk: string) => { received += chunk })
-  socket.on('error', () => {})
-  socket.on('close', () => { closed = true })
-  socket.write(text)
-  return { socket, received: () => received, closed: () => closed }
-}
 
 /** fetch that gives up after `timeout` ms. */
 function fetchWithin (url: string, timeout: number, init: RequestInit = {}): Promise<Response> {
@@ -38,9 +17,7 @@ t.test('a flood of half-sent requests near the open-file limit: /health, /publis
     env: { ...process.env, FASTIFY_AUTOLOAD_TYPESCRIPT: '1' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
-  const { port, url } = await startHub(t, [], child)
-  let log = ''
-  child.stdout!.on('data', (chunk) => { log += chunk })
+  const { port, url, log } = await startHub(t, [], child)
   const flood = Array.from({ length: fileLimit }, () => rawConnection(t, port, 'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: '))
   await new Promise((resolve) => setTimeout(resolve, 500))
 
@@ -53,7 +30,7 @@ t.test('a flood of half-sent requests near the open-file limit: /health, /publis
   t.equal(subscriber.status, 200, '/subscribe streams')
   subscriber.close()
   t.ok(flood.filter((connection) => connection.closed()).length > 0, 'the oldest waiting connections were closed to make room')
-  await waitUntil(() => /connections that sent no complete request head were closed/.test(log), 2000, 'the warning')
+  await waitUntil(() => /connections that sent no complete request head were closed/.test(log()), 2000, 'the warning')
 })
 
 t.test('headersTimeout and requestTimeout cut half-sent requests with a 408; a stream older than both goes on', async (t) => {

@@ -2,16 +2,8 @@ import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import t from 'tap'
-import { listeningPort, spawnHub, type TestContext, waitUntil } from './helper.js'
+import { startHub, type TestContext, waitUntil } from './helper.js'
 import { SseClient } from './sse-client.js'
-
-/** A hub process on an ephemeral port; killed at teardown. */
-async function startHub (t: TestContext, args: string[] = []): Promise<{ child: ChildProcess, port: number, url: string }> {
-  const child = spawnHub(['--port', '0', '--host', '127.0.0.1', '--insecure', ...args])
-  t.teardown(() => { child.kill('SIGKILL') })
-  const port = await listeningPort(child)
-  return { child, port, url: `http://127.0.0.1:${port}` }
-}
 
 /** Sends SIGTERM; resolves with the exit code and how long the exit took. */
 async function terminate (child: ChildProcess): Promise<{ code: number | null, took: number }> {

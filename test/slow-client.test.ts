@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { HARD_LIMIT_FACTOR } from '../lib/stream-monitor.js'
-import { build, listeningPort, spawnHub, waitUntil } from './helper.js'
+import { build, startHub, waitUntil } from './helper.js'
 
 /** A raw subscriber that sends its request and then never reads. */
 function stalledReader (port: number, channel: string): Socket {
@@ -92,11 +92,7 @@ t.test('a client that stops reading is cut with a reset once it stays behind for
 })
 
 t.test('a reader that keeps reading is never cut by a burst: 80 simultaneous publishes of 90 × 1 KB events', async (t) => {
-  const child = spawnHub(['--port', '0', '--host', '127.0.0.1', '--insecure'])
-  t.teardown(() => { child.kill('SIGKILL') })
-  const port = await listeningPort(child)
-  let log = ''
-  child.stdout!.on('data', (chunk) => { log += chunk })
+  const { port, log } = await startHub(t)
 
   // curl writing to a file, in a process of its own, as a reader that is not slow.
   const dir = mkdtempSync(join(tmpdir(), 'sse-hub-burst-'))
@@ -119,7 +115,7 @@ t.test('a reader that keeps reading is never cut by a burst: 80 simultaneous pub
   await waitUntil(() => count() === 7200, 20000, () => `all 7,200 events, ${count()} so far`)
   await new Promise((resolve) => setTimeout(resolve, 200))
   t.equal(curl.exitCode, null, 'the reader is still connected')
-  t.notMatch(log, /cut slow/, 'no slow-client cut was logged')
+  t.notMatch(log(), /cut slow/, 'no slow-client cut was logged')
   const clients = await (await fetch(`http://127.0.0.1:${port}/clients/reader`)).json() as { connections: number }
   t.equal(clients.connections, 1)
   curl.kill('SIGKILL')
@@ -127,11 +123,7 @@ t.test('a reader that keeps reading is never cut by a burst: 80 simultaneous pub
 })
 
 t.test('a slow-client cut is logged at info with the clientId, at most one line a second', async (t) => {
-  const child = spawnHub(['--port', '0', '--host', '127.0.0.1', '--insecure', '--max-buffered-bytes', '65536', '--slow-client-timeout', '300'])
-  t.teardown(() => { child.kill('SIGKILL') })
-  const port = await listeningPort(child)
-  let log = ''
-  child.stdout!.on('data', (chunk) => { log += chunk })
+  const { port, log } = await startHub(t, ['--max-buffered-bytes', '65536', '--slow-client-timeout', '300'])
   for (let i = 0; i < 5; i++) {
     const reader = stalledReader(port, `slow&clientId=stuck-${i}`)
     t.teardown(() => { reader.destroy() })
@@ -147,8 +139,8 @@ t.test('a slow-client cut is logged at info with the clientId, at most one line 
     })
   }
   await waitUntil(async () => await connected() === 0, 5000, 'the stalled readers to be cut')
-  await waitUntil(() => /cut slow client stuck-\d/.test(log), 2000, 'the log line')
-  const lines = log.split('\n').filter((line) => line.includes('cut slow'))
+  await waitUntil(() => /cut slow client stuck-\d/.test(log()), 2000, 'the log line')
+  const lines = log().split('\n').filter((line) => line.includes('cut slow'))
   t.equal(lines.length, 1, 'five cuts in the same second make one line')
   const entry = JSON.parse(lines[0])
   t.equal(entry.level, 30, 'info')

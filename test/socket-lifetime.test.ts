@@ -1,18 +1,9 @@
-import { connect, type Socket } from 'node:net'
 import t from 'tap'
-import { build, type TestContext, type TestHub, waitUntil } from './helper.js'
+import { build, rawConnection as rawConnectionTo, type TestContext, type TestHub, waitUntil } from './helper.js'
 
-/** A raw connection that sends `text` and collects what comes back. */
-function rawConnection (t: TestContext, hub: TestHub, text: string): { socket: Socket, received: () => string } {
-  const { port } = hub.app.server.address() as { port: number }
-  const socket = connect(port, '127.0.0.1')
-  t.teardown(() => { socket.destroy() })
-  let received = ''
-  socket.setEncoding('utf8')
-  socket.on('data', (chunk: string) => { received += chunk })
-  socket.on('error', () => {})
-  socket.write(text)
-  return { socket, received: () => received }
+/** A raw connection to the hub that sends `text`. */
+function rawConnection (t: TestContext, hub: TestHub, text: string): ReturnType<typeof rawConnectionTo> {
+  return rawConnectionTo(t, (hub.app.server.address() as { port: number }).port, text)
 }
 
 function subscribeRequest (query: string, { method = 'GET', version = '1.1', extra = '' } = {}): string {

@@ -57,3 +57,17 @@ t.test('an empty or broken JSON body: a 400 that says which', async (t) => {
     t.match(res.json(), { statusCode: 400, code: 'SSE_HUB_BAD_JSON', message })
   }
 })
+
+t.test('payload keys with escapes reach subscribers as sent, whatever was published before (V8 in Node 24 alters them in JSON.parse)', async (t) => {
+  const hub = await build(t)
+  const client = await hub.subscribe('/subscribe?channels=k')
+  await client.waitForCount(2)
+  const payloads = ['{"h":[],"\\\\":0}', '{"h":1,"\\"":2}', '{"\\u0000":": comment","retry: 1":"x"}', '{"\\n":{"\\r":1}}']
+  for (const payload of payloads) {
+    const res = await hub.app.inject({ method: 'POST', url: '/publish', headers: { 'content-type': 'application/json' }, payload: `{"events":[{"channelName":"k","type":"t","payload":${payload}}]}` })
+    t.equal(res.statusCode, 200)
+  }
+  await client.waitForCount(2 + payloads.length)
+  // Each sample is written as JSON.stringify writes it, so the frames hold it byte for byte.
+  t.same(client.messages.slice(2).map((message) => message.data), payloads.map((payload) => `{"channelName":"k","type":"t","payload":${payload}}`))
+})

@@ -9,6 +9,7 @@
 import { request } from 'node:http'
 import fc from 'fast-check'
 import t from 'tap'
+import { parseJson } from '../../lib/json.js'
 import { build, data, type TestHub } from '../helper.js'
 import type { SseClient } from '../sse-client.js'
 import { bearer, keys, mint, now } from './keys.js'
@@ -156,7 +157,7 @@ t.test('random publish bodies: never 5xx, all or nothing, every frame exactly as
       if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${text.slice(0, 200)}: ${res.body}`)
       let received: unknown
       try {
-        received = contentType === 'application/json' ? JSON.parse(text) : undefined
+        received = contentType === 'application/json' ? parseJson(text) : undefined
       } catch {
         received = undefined
       }

@@ -1,19 +1,13 @@
 import { connect } from 'node:net'
 import t from 'tap'
-import { listeningPort, spawnHub, type TestContext } from '../helper.js'
+import { type HubProcess, startHub, type TestContext } from '../helper.js'
 import { keys } from './keys.js'
 
 const SECRET = 'eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.leaked-if-you-see-this'
 
-/** A hub process whose whole log is kept, with debug lines, so nothing logged escapes the check. */
-async function startHub (t: TestContext, args: string[]): Promise<{ url: string, port: number, log: () => string }> {
-  const child = spawnHub(['--port', '0', '--host', '127.0.0.1', '--insecure', '--log-level', 'trace', ...args])
-  t.teardown(() => { child.kill('SIGKILL') })
-  let log = ''
-  child.stdout!.on('data', (chunk) => { log += chunk })
-  child.stderr!.on('data', (chunk) => { log += chunk })
-  const port = await listeningPort(child)
-  return { url: `http://127.0.0.1:${port}`, port, log: () => log }
+/** A hub whose whole log is kept, with trace lines, so nothing logged escapes the check. */
+function startLoggingHub (t: TestContext, args: string[]): Promise<HubProcess> {
+  return startHub(t, ['--log-level', 'trace', ...args])
 }
 
 /** Sends a request as written (fetch would normalise the URL) and returns the status and body. */
@@ -32,7 +26,7 @@ function rawRequest (port: number, head: string): Promise<{ status: number, body
 }
 
 t.test('a token in a malformed or mistyped URL reaches neither the answer nor the log', async (t) => {
-  const hub = await startHub(t, [])
+  const hub = await startLoggingHub(t, [])
   const cases: Array<[string, number, string]> = [
     [`GET /subscribe%ZZ?channels=a&token=${SECRET} HTTP/1.1`, 400, 'FST_ERR_BAD_URL'],
     [`GET /subscribe?channels=a?token=${SECRET} HTTP/1.1`, 400, 'SSE_HUB_BAD_CHANNELS'],
@@ -53,7 +47,7 @@ t.test('a token in a malformed or mistyped URL reaches neither the answer nor th
 })
 
 t.test('subscribeAuth: a token hidden in another parameter is refused (401) and not logged', async (t) => {
-  const hub = await startHub(t, ['--subscribe-auth', '--jwt-secret', keys.secret])
+  const hub = await startLoggingHub(t, ['--subscribe-auth', '--jwt-secret', keys.secret])
   const answer = await rawRequest(hub.port, `GET /subscribe?channels=a?token=${SECRET} HTTP/1.1`)
   t.equal(answer.status, 401)
   t.match(JSON.parse(answer.body), { statusCode: 401, code: 'SSE_HUB_NO_TOKEN' })
@@ -62,7 +56,7 @@ t.test('subscribeAuth: a token hidden in another parameter is refused (401) and 
 })
 
 t.test('headers too large: a 431 with statusCode and code', async (t) => {
-  const hub = await startHub(t, [])
+  const hub = await startLoggingHub(t, [])
   const answer = await rawRequest(hub.port, `GET /health HTTP/1.1\r\nX-Big: ${'b'.repeat(20000)}`)
   t.equal(answer.status, 431)
   t.match(JSON.parse(answer.body), { statusCode: 431, code: 'HPE_HEADER_OVERFLOW', error: 'Request Header Fields Too Large' })
