@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import closeWithGrace from 'close-with-grace'
-import { runTokenCommand } from './lib/cli-token.js'
-import { configFromArgs, configFromEnv, helpText, openFileLimit, resolveConfig } from './lib/config.js'
+import { runTokenCommand } from './lib/cli/token.js'
+import { configFromArgs, configFromEnv, helpText, openFileLimit, resolveConfig } from './lib/config/config.js'
 import { REQUEST_GRACE, buildServer, stopGracefully } from './standalone.js'
 
-// `sse-hub token ...` mints a JWT and exits (see lib/cli-token.ts).
+// `sse-hub token ...` mints a JWT and exits (see lib/cli/token.ts).
 if (process.argv[2] === 'token') process.exit(runTokenCommand(process.argv.slice(3), process.env))
 
 let options

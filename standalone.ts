@@ -2,9 +2,9 @@ import { type Server, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
 import sseHub from './app.js'
-import { FILE_RESERVE, type HubConfig, openFileLimit } from './lib/config.js'
-import { redactedRequest, redactUrl } from './lib/redact.js'
-import { SocketGuard } from './lib/socket-guard.js'
+import { FILE_RESERVE, type HubConfig, openFileLimit } from './lib/config/config.js'
+import { redactedRequest, redactUrl } from './lib/auth/redact.js'
+import { SocketGuard } from './lib/wire/socket-guard.js'
 
 /** How often Node looks for requests past `headersTimeout` or `requestTimeout` (its default is 30 s). */
 const TIMEOUT_CHECK_INTERVAL = 1000

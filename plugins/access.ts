@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { Authenticator, bearerToken, cookieValue, FULL_GRANT, type Grant, generateToken, TOKEN_COOKIE } from '../lib/auth.js'
-import type { HubConfig } from '../lib/config.js'
-import { HubError } from '../lib/errors.js'
-import { CHANNEL_NAME_RULE, checkEvents, isChannelName, parseChannelList, quote, type EventInput } from '../lib/names.js'
-import { presenceFlag } from '../lib/presence.js'
-import { RateLimiter } from '../lib/rate-limit.js'
+import { Authenticator, bearerToken, cookieValue, FULL_GRANT, type Grant, generateToken, TOKEN_COOKIE } from '../lib/auth/auth.js'
+import type { HubConfig } from '../lib/config/config.js'
+import { HubError } from '../lib/core/errors.js'
+import { CHANNEL_NAME_RULE, checkEvents, isChannelName, parseChannelList, quote, type EventInput } from '../lib/core/names.js'
+import { presenceFlag } from '../lib/core/presence.js'
+import { RateLimiter } from '../lib/auth/rate-limit.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -56,7 +56,7 @@ function retryAfterSeconds (ms: number): string {
 /**
  * The single gate of the hub's routes, keyed by the `access` flag of each route's config, so
  * that no route checks credentials by itself and none can be forgotten. Who may do what is
- * decided here; lib/auth.ts checks the tokens. Credentials are checked `onRequest`, before a body
+ * decided here; lib/auth/auth.ts checks the tokens. Credentials are checked `onRequest`, before a body
  * is read (401, and the 429 of the publish limit, cost the server nothing); what a token grants is
  * checked `preHandler`, once the request is known to be well-formed (400 comes before 403).
  */

@@ -2,8 +2,8 @@ import { STATUS_CODES } from 'node:http'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
 import fp from 'fastify-plugin'
-import { HubError } from '../lib/errors.js'
-import { parseJson } from '../lib/json.js'
+import { HubError } from '../lib/core/errors.js'
+import { parseJson } from '../lib/wire/json.js'
 
 export interface ErrorsPluginOptions {
   /** For the 413 message. */

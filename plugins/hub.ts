@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
-import type { HubConfig } from '../lib/config.js'
-import { Hub } from '../lib/hub.js'
+import type { HubConfig } from '../lib/config/config.js'
+import { Hub } from '../lib/core/hub.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

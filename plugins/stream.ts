@@ -1,8 +1,8 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
-import { openSink, type SseSink } from '../lib/sink.js'
-import { SSE_HEADERS } from '../lib/sse.js'
+import { openSink, type SseSink } from '../lib/wire/sink.js'
+import { SSE_HEADERS } from '../lib/wire/sse.js'
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -50,7 +50,7 @@ export default fp(async function streamPlugin (fastify) {
  */
 function socketAssigned (res: ServerResponse): Promise<boolean> {
   const socket = res.req.socket as ServerResponse['req']['socket'] & { parser?: object | null }
-  // Gone, or taken over by a stream (lib/sink.ts frees its parser): no turn will come.
+  // Gone, or taken over by a stream (lib/wire/sink.ts frees its parser): no turn will come.
   if (socket.destroyed || socket.parser == null) return Promise.resolve(false)
   return new Promise((resolve) => {
     const onSocket = (): void => {

@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import sseHub, { type SseHubOptions } from '../app.js'
-import { parseJson } from '../lib/json.js'
+import { parseJson } from '../lib/wire/json.js'
 import { SseClient, type OpenOptions } from './sse-client.js'
 
 export interface TestContext {
@@ -56,7 +56,7 @@ export async function build (t: TestContext, options: SseHubOptions = {}): Promi
 
 /** The parsed `data` of a message. */
 export function data (message: { data: string }): any {
-  // Not JSON.parse: on Node 24 it can alter escaped keys (see lib/json.ts), and tests compare payloads whole.
+  // Not JSON.parse: on Node 24 it can alter escaped keys (see lib/wire/json.ts), and tests compare payloads whole.
   return parseJson(message.data)
 }
 

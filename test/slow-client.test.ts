@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { HARD_LIMIT_FACTOR } from '../lib/stream-monitor.js'
+import { HARD_LIMIT_FACTOR } from '../lib/core/stream-monitor.js'
 import { build, startHub, waitUntil } from './helper.js'
 
 /** A raw subscriber that sends its request and then never reads. */

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { pageLimit } from '../../lib/paging.js'
-import { ChannelDetailSchema, ChannelPageSchema, ChannelParamsSchema, ChannelsQuerySchema, ErrorSchema } from '../../lib/schemas.js'
+import { pageLimit } from '../../lib/registry/paging.js'
+import { ChannelDetailSchema, ChannelPageSchema, ChannelParamsSchema, ChannelsQuerySchema, ErrorSchema } from '../../lib/core/schemas.js'
 
 /**
  * `GET /channels` (the channels with subscribers, paged) and `GET /channels/:name` (any channel:

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HubError } from '../../lib/errors.js'
-import { pageLimit } from '../../lib/paging.js'
-import { quote } from '../../lib/names.js'
-import { ClientPageSchema, ClientParamsSchema, ClientSchema, ClientsQuerySchema, ErrorSchema } from '../../lib/schemas.js'
+import { HubError } from '../../lib/core/errors.js'
+import { pageLimit } from '../../lib/registry/paging.js'
+import { quote } from '../../lib/core/names.js'
+import { ClientPageSchema, ClientParamsSchema, ClientSchema, ClientsQuerySchema, ErrorSchema } from '../../lib/core/schemas.js'
 
 /**
  * `GET /clients` (paged, `?channel=` filters) and `GET /clients/:clientId`: who is connected.

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HealthReplySchema } from '../../lib/schemas.js'
+import { HealthReplySchema } from '../../lib/core/schemas.js'
 
 /** `GET /health`: 200 while serving, 503 once draining, so a load balancer stops sending clients here. */
 const health: FastifyPluginAsyncTypebox = async (fastify) => {

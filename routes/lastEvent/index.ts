@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HubError } from '../../lib/errors.js'
-import { CHANNEL_NAME_RULE, isChannelName, quote } from '../../lib/names.js'
-import { ErrorSchema, LastEventQuerySchema, LastEventReplySchema } from '../../lib/schemas.js'
+import { HubError } from '../../lib/core/errors.js'
+import { CHANNEL_NAME_RULE, isChannelName, quote } from '../../lib/core/names.js'
+import { ErrorSchema, LastEventQuerySchema, LastEventReplySchema } from '../../lib/core/schemas.js'
 
 /**
  * `GET /lastEvent?channel=c`: `{"response":"<JSON string of the last {type, payload}>"}` or `"{}"`.

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { parseChannelList } from '../../lib/names.js'
-import { ErrorSchema, PresenceQuerySchema } from '../../lib/schemas.js'
+import { parseChannelList } from '../../lib/core/names.js'
+import { ErrorSchema, PresenceQuerySchema } from '../../lib/core/schemas.js'
 
 /**
  * `GET /presence[?channels=a,b]`: an SSE stream of who is online — `snapshot`, then `join` and

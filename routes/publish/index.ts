@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorSchema, PublishReplySchema, publishBodySchema } from '../../lib/schemas.js'
+import { ErrorSchema, PublishReplySchema, publishBodySchema } from '../../lib/core/schemas.js'
 
 /**
  * `POST /publish {"events":[...]}`: a batch for any number of channels, all or nothing.

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { checkClientId, parseChannelList } from '../../lib/names.js'
-import { presenceFlag } from '../../lib/presence.js'
-import { ErrorSchema, SubscribeHeadersSchema, SubscribeQuerySchema } from '../../lib/schemas.js'
+import { checkClientId, parseChannelList } from '../../lib/core/names.js'
+import { presenceFlag } from '../../lib/core/presence.js'
+import { ErrorSchema, SubscribeHeadersSchema, SubscribeQuerySchema } from '../../lib/core/schemas.js'
 
 /**
  * `GET /subscribe?channels=a,b`: one EventSource stream for all the given channels.

@@ -9,7 +9,7 @@
 import { request } from 'node:http'
 import fc from 'fast-check'
 import t from 'tap'
-import { parseJson } from '../../lib/json.js'
+import { parseJson } from '../../lib/wire/json.js'
 import { build, data, type TestHub } from '../helper.js'
 import type { SseClient } from '../sse-client.js'
 import { bearer, keys, mint, now } from './keys.js'

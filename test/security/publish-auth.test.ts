@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import Fastify from 'fastify'
 import t from 'tap'
 import sseHub, { type SseHubOptions } from '../../app.js'
-import { Authenticator } from '../../lib/auth.js'
+import { Authenticator } from '../../lib/auth/auth.js'
 import { build, data, type TestContext } from '../helper.js'
 import { bearer, forge, hmac, keys, mint, now, rs256, tamper } from './keys.js'
 

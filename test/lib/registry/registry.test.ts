@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MemoryClientRegistry } from '../../lib/registry.js'
+import { MemoryClientRegistry } from '../../../lib/registry/registry.js'
 
 t.test('connections sharing a clientId are one client', async (t) => {
   const registry = new MemoryClientRegistry()

@@ -2,10 +2,10 @@ import { createHash, createPublicKey, randomBytes, timingSafeEqual } from 'node:
 import { Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { createVerifier, TokenError } from 'fast-jwt'
-import type { HubConfig } from './config.js'
-import { HubError } from './errors.js'
+import type { HubConfig } from '../config/config.js'
+import { HubError } from '../core/errors.js'
 import { HMAC_ALGORITHMS, keyAlgorithms } from './keys.js'
-import { CHANNEL_NAME_RULE, quote } from './names.js'
+import { CHANNEL_NAME_RULE, quote } from '../core/names.js'
 
 /** A channel pattern: a channel name, a prefix (possibly empty) ending in `*`, or `*` alone. */
 const CHANNEL_PATTERN = /^(?:[A-Za-z0-9_\-.:@/]{0,127}\*|[A-Za-z0-9_\-.:@/]{1,128})$/

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { hasEscapedKey, parseJson, readJson } from '../../lib/json.js'
+import { hasEscapedKey, parseJson, readJson } from '../../../lib/wire/json.js'
 
 /** Keys that need escapes, and the plain ones around them. */
 const key = fc.oneof(fc.constantFrom('"', '\\', '\u0000', '\n', '\r', '/', '\u2028', 'a"b', '__proto__', 'constructor', 'h', ''), fc.string({ maxLength: 4 }))

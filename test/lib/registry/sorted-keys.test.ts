@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SortedKeys } from '../../lib/sorted-keys.js'
+import { SortedKeys } from '../../../lib/registry/sorted-keys.js'
 
 /** Every key, in pages of `limit`, following `after` as a cursor does. */
 function pageAll (keys: SortedKeys, limit: number): string[] {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MemoryBroker } from '../../lib/memory-broker.js'
+import { MemoryBroker } from '../../../lib/broker/memory-broker.js'
 
 const event = (channelName: string, payload: number) => ({ channelName, type: 'n', payload })
 

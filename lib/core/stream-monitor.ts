@@ -1,5 +1,5 @@
 import type { Logger } from './hub.js'
-import { HEARTBEAT_FRAME } from './sse.js'
+import { HEARTBEAT_FRAME } from '../wire/sse.js'
 
 /** What the monitor needs of a stream. */
 export interface MonitoredStream {

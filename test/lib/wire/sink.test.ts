@@ -1,9 +1,9 @@
 import { createServer } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import t from 'tap'
-import { openSink } from '../../lib/sink.js'
-import { chunk } from '../../lib/sse.js'
-import { build, type TestContext, waitUntil } from '../helper.js'
+import { openSink } from '../../../lib/wire/sink.js'
+import { chunk } from '../../../lib/wire/sse.js'
+import { build, type TestContext, waitUntil } from '../../helper.js'
 
 /** A subscriber on a raw socket, to see the bytes and the connection itself. */
 async function rawSubscribe (t: TestContext, port: number, channel: string): Promise<{ socket: Socket, text: () => string, closed: () => boolean }> {
@@ -29,7 +29,7 @@ t.test('a stream the hub ends gets the last chunk, and its connection is closed'
   // The HTTP server keeps running: only the hub ends its streams.
   await hub.app.hub.close()
   // Closed, not kept alive for another request: the socket was taken over from Node's HTTP server
-  // (lib/sink.ts). Should a Node release change what that relies on, it falls back and this fails.
+  // (lib/wire/sink.ts). Should a Node release change what that relies on, it falls back and this fails.
   await waitUntil(client.closed, 5000, 'the connection to close')
   t.match(client.text(), /^HTTP\/1\.1 200 OK\r\n[^]*\r\ntransfer-encoding: chunked\r\n[^]*\n\n\r\n0\r\n\r\n$/i, 'a complete chunked body')
   t.equal(hub.app.hub.connectionCount, 0)

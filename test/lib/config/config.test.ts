@@ -1,5 +1,5 @@
 import t from 'tap'
-import { configFromArgs, configFromEnv, defaultMaxConnections, FILE_RESERVE, flagName, openFileLimit, resolveConfig } from '../../lib/config.js'
+import { configFromArgs, configFromEnv, defaultMaxConnections, FILE_RESERVE, flagName, openFileLimit, resolveConfig } from '../../../lib/config/config.js'
 
 t.test('defaults as documented', async (t) => {
   const config = resolveConfig()

@@ -1,10 +1,10 @@
-import type { Broker } from './broker.js'
+import type { Broker } from '../broker/broker.js'
 import type { Connection } from './connection.js'
 import { HubError } from './errors.js'
 import { CHANNEL_NAME_RULE, checkClientId, isChannelName, quote } from './names.js'
-import { pageLimit, type PageQuery } from './paging.js'
-import type { AddResult, ClientInfo, ClientPage, ClientPresence, ClientRegistry, RemoveResult } from './registry.js'
-import { chunk } from './sse.js'
+import { pageLimit, type PageQuery } from '../registry/paging.js'
+import type { AddResult, ClientInfo, ClientPage, ClientPresence, ClientRegistry, RemoveResult } from '../registry/registry.js'
+import { chunk } from '../wire/sse.js'
 
 /** A page request for clients, optionally only those on one channel. */
 export interface ClientQuery extends PageQuery {
@@ -350,7 +350,7 @@ function checkChannel (name: string, label: string): string {
 }
 
 /**
- * The SSE text of a presence frame, to be wrapped by `chunk` (lib/sse.ts) alone or with others.
+ * The SSE text of a presence frame, to be wrapped by `chunk` (lib/wire/sse.ts) alone or with others.
  * Presence frames carry no `id:`: they are not part of the event sequence, and must not move an
  * EventSource's resume position.
  */

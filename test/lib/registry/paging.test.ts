@@ -1,5 +1,5 @@
 import t from 'tap'
-import { decodeCursor, encodeCursor, pageLimit } from '../../lib/paging.js'
+import { decodeCursor, encodeCursor, pageLimit } from '../../../lib/registry/paging.js'
 
 t.test('limit: 1..1000, from a number or a query string, default 1000', async (t) => {
   t.equal(pageLimit(undefined), 1000)

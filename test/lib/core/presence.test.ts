@@ -1,8 +1,8 @@
 import t from 'tap'
-import { resolveConfig } from '../../lib/config.js'
-import { Hub } from '../../lib/hub.js'
-import type { SseSink } from '../../lib/sink.js'
-import { waitUntil } from '../helper.js'
+import { resolveConfig } from '../../../lib/config/config.js'
+import { Hub } from '../../../lib/core/hub.js'
+import type { SseSink } from '../../../lib/wire/sink.js'
+import { waitUntil } from '../../helper.js'
 
 /** A sink that keeps every Buffer it was handed, to check which frames are shared. */
 class RecordingSink implements SseSink {

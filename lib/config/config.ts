@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { ConfigError } from './errors.js'
-import { publicKeyPem } from './keys.js'
+import { ConfigError } from '../core/errors.js'
+import { publicKeyPem } from '../auth/keys.js'
 
 /** Open files kept free for listening sockets, logs and outgoing connections. */
 export const FILE_RESERVE = 256

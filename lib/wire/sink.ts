@@ -4,7 +4,7 @@ import type { Socket } from 'node:net'
 import { unchunk } from './sse.js'
 
 /**
- * Where a connection writes its frames (each one an HTTP/1.1 chunk, see lib/sse.ts).
+ * Where a connection writes its frames (each one an HTTP/1.1 chunk, see lib/wire/sse.ts).
  * `writableLength` is what was accepted but not yet handed to the kernel: the slow-client measure.
  */
 export interface SseSink {

@@ -1,5 +1,5 @@
-import type { PublishedEvent } from './broker.js'
-import type { SseSink } from './sink.js'
+import type { PublishedEvent } from '../broker/broker.js'
+import type { SseSink } from '../wire/sink.js'
 import type { MonitoredStream, StreamMonitor } from './stream-monitor.js'
 
 /** No frames; never written to (`more.length = 0` on it changes nothing). */

@@ -1,6 +1,6 @@
 import t from 'tap'
-import type { RetainedEvent } from '../../lib/broker.js'
-import { ChannelHistory } from '../../lib/history.js'
+import type { RetainedEvent } from '../../../lib/broker/broker.js'
+import { ChannelHistory } from '../../../lib/broker/history.js'
 
 const at = (seq: number, publishedAt = 0): RetainedEvent => ({ seq, publishedAt, frame: Buffer.from(`id: ${seq}\n\n`) })
 type Event = RetainedEvent

@@ -1,4 +1,4 @@
-import type { EventInput } from './names.js'
+import type { EventInput } from '../core/names.js'
 
 /** An event the broker accepted: numbered, stored, and framed once for every connection. */
 export interface PublishedEvent extends EventInput {

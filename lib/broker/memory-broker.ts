@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import type { Broker, Deliver, LastEvent, PublishedEvent, RetainedEvent, StartPoint } from './broker.js'
-import { HubConfigSchema } from './config.js'
-import { HubError } from './errors.js'
+import { HubConfigSchema } from '../config/config.js'
+import { HubError } from '../core/errors.js'
 import { ChannelHistory } from './history.js'
-import type { EventInput } from './names.js'
+import type { EventInput } from '../core/names.js'
 import { type ChannelState, RetainedChannels } from './retained-channels.js'
-import { eventData, eventFrame } from './sse.js'
+import { eventData, eventFrame } from '../wire/sse.js'
 
 export interface MemoryBrokerOptions {
   /** Events retained per channel for resume. */
