@@ -50,7 +50,7 @@ export default fp(async function streamPlugin (fastify) {
  */
 function socketAssigned (res: ServerResponse): Promise<boolean> {
   const socket = res.req.socket as ServerResponse['req']['socket'] & { parser?: object | null }
-  // Gone, or taken over by a stream (lib/wire/sink.ts frees its parser): no turn will come.
+  // Gone, or taken over by a stream (lib/wire/take-over.ts frees its parser): no turn will come.
   if (socket.destroyed || socket.parser == null) return Promise.resolve(false)
   return new Promise((resolve) => {
     const onSocket = (): void => {
