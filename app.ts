@@ -3,6 +3,7 @@ import autoload from '@fastify/autoload'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { type HubConfigInput, resolveConfig } from './lib/config/config.js'
+import type { HubParts } from './lib/core/hub.js'
 import { redactedRequest } from './lib/auth/redact.js'
 import accessPlugin from './plugins/access.js'
 import corsPlugin from './plugins/cors.js'
@@ -16,8 +17,8 @@ import './plugins/hub.js'
 /** The hub's request log fields; Fastify types a serializer as returning a string, pino takes the object its own returns. */
 const logSerializers = { req: redactedRequest as unknown as (request: unknown) => string }
 
-/** Options of the plugin: every hub option (see `HubConfigSchema`), plus a route prefix. */
-export interface SseHubOptions extends HubConfigInput {
+/** Options of the plugin: every hub option (see `HubConfigSchema`), a route prefix, and parts to use. */
+export interface SseHubOptions extends HubConfigInput, Pick<HubParts, 'broker' | 'registry'> {
   /** Mounts the hub's routes under this path, e.g. `/events` → `/events/subscribe`. */
   prefix?: string
 }
@@ -30,9 +31,9 @@ export interface SseHubOptions extends HubConfigInput {
  * query parameter redacted, whatever the app's logger does elsewhere.
  */
 const sseHub: FastifyPluginAsync<SseHubOptions> = async (fastify, options) => {
-  const { prefix, ...hubOptions } = options
+  const { prefix, broker, registry, ...hubOptions } = options
   const config = resolveConfig(hubOptions)
-  await fastify.register(hubPlugin, { config })
+  await fastify.register(hubPlugin, { config, parts: { broker, registry } })
   await fastify.register(async function sseHubRoutes (scope) {
     await scope.register(errorsPlugin, { bodyLimit: config.bodyLimit })
     await scope.register(corsPlugin, { origins: config.corsOrigins })

@@ -1,4 +1,6 @@
+import { HubError } from '../core/errors.js'
 import type { EventInput } from '../core/names.js'
+import { eventData } from '../wire/sse.js'
 
 /** An event the broker accepted: numbered, stored, and framed once for every connection. */
 export interface PublishedEvent extends EventInput {
@@ -71,5 +73,31 @@ export interface Broker {
    * when they are all retained, else the last event of each channel.
    */
   startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint>
+  /** Resolves once events published from then on are delivered to this node (a cluster broker's read has started). */
+  ready? (): Promise<void>
   close (): Promise<void>
+}
+
+/**
+ * The `data` line of each event of a batch, all or nothing: a payload JSON cannot express (a
+ * BigInt, a cycle) rejects the whole batch with a 400 before anything is stored.
+ */
+export function serialiseBatch (events: readonly EventInput[]): string[] {
+  return events.map((event, index) => {
+    try {
+      return eventData(event.channelName, event.type, event.payload)
+    } catch (err) {
+      throw new HubError(400, 'SSE_HUB_BAD_EVENT', `events/${index}/payload: cannot be serialised as JSON (${(err as Error).message})`)
+    }
+  })
+}
+
+/** The seq of an id `<epoch>-<seq>` of the given epoch; undefined for anything else. */
+export function seqOf (epoch: string, id: string | undefined): number | undefined {
+  if (id === undefined) return undefined
+  const dash = id.indexOf('-')
+  if (dash < 0 || id.slice(0, dash) !== epoch) return undefined
+  const digits = id.slice(dash + 1)
+  if (!/^\d{1,15}$/.test(digits)) return undefined
+  return Number(digits)
 }

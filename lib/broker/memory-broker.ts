@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import type { Broker, Deliver, LastEvent, PublishedEvent, RetainedEvent, StartPoint } from './broker.js'
+import { type Broker, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, seqOf, serialiseBatch } from './broker.js'
 import { HubConfigSchema } from '../config/config.js'
-import { HubError } from '../core/errors.js'
 import { ChannelHistory } from './history.js'
 import type { EventInput } from '../core/names.js'
 import { type ChannelState, RetainedChannels } from './retained-channels.js'
-import { eventData, eventFrame } from '../wire/sse.js'
+import { eventFrame } from '../wire/sse.js'
 
 export interface MemoryBrokerOptions {
   /** Events retained per channel for resume. */
@@ -69,7 +68,7 @@ export class MemoryBroker implements Broker {
 
   async publish (inputs: readonly EventInput[]): Promise<PublishedEvent[]> {
     // Serialise the whole batch first: a payload JSON cannot express rejects the batch untouched.
-    const data = inputs.map(serialise)
+    const data = serialiseBatch(inputs)
     const now = Date.now()
     const events = inputs.map(({ channelName, type, payload }, i): PublishedEvent => {
       const seq = ++this.seq
@@ -93,7 +92,7 @@ export class MemoryBroker implements Broker {
 
   async startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
     const headSeq = this.seq
-    const after = this.parseId(lastEventId)
+    const after = seqOf(this.epoch, lastEventId)
     if (after !== undefined && after <= headSeq) {
       const missed = this.collectMissed(channelNames, after)
       if (missed !== undefined) return { resumed: true, missed, headSeq }
@@ -157,23 +156,5 @@ export class MemoryBroker implements Broker {
   private sweep (): void {
     const now = Date.now()
     for (const state of this.channels.values()) this.prune(state, now)
-  }
-
-  /** The seq of one of this broker's ids; undefined for anything else. */
-  private parseId (id: string | undefined): number | undefined {
-    if (id === undefined) return undefined
-    const dash = id.indexOf('-')
-    if (dash < 0 || id.slice(0, dash) !== this.epoch) return undefined
-    const digits = id.slice(dash + 1)
-    if (!/^\d{1,15}$/.test(digits)) return undefined
-    return Number(digits)
-  }
-}
-
-function serialise (event: EventInput, index: number): string {
-  try {
-    return eventData(event.channelName, event.type, event.payload)
-  } catch (err) {
-    throw new HubError(400, 'SSE_HUB_BAD_EVENT', `events/${index}/payload: cannot be serialised as JSON (${(err as Error).message})`)
   }
 }

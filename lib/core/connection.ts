@@ -30,8 +30,12 @@ export class Connection implements MonitoredStream {
    */
   private queued: Buffer | undefined
   private more: Buffer[] | undefined
-  /** True from the opening frames on; live events that come before are held meanwhile. */
-  private started = false
+  /**
+   * The broker position the opening frames account for, from the moment they are written; -1
+   * before, while live events are held. An event at or before it is already in those frames: a
+   * broker that delivers after a delay (a cluster's) may still bring it.
+   */
+  private covered = -1
   private held: PublishedEvent[] | undefined
 
   constructor (
@@ -56,7 +60,7 @@ export class Connection implements MonitoredStream {
    * @param coveredSeq the broker position the opening frames account for
    */
   start (frames: Buffer[], coveredSeq: number): void {
-    this.started = true
+    this.covered = coveredSeq
     for (const event of this.held ?? []) if (event.seq > coveredSeq) frames.push(event.frame)
     this.held = undefined
     this.write(undefined, frames)
@@ -67,10 +71,11 @@ export class Connection implements MonitoredStream {
    * knows to flush this connection once the batch is done.
    */
   enqueue (event: PublishedEvent): boolean {
-    if (!this.started) {
+    if (this.covered < 0) {
       (this.held ??= []).push(event)
       return false
     }
+    if (event.seq <= this.covered) return false
     if (this.queued === undefined) {
       this.queued = event.frame
       return true

@@ -1,5 +1,7 @@
 import t from 'tap'
+import type { PublishedEvent } from '../../../lib/broker/broker.js'
 import { MemoryBroker } from '../../../lib/broker/memory-broker.js'
+import { brokerContract } from '../../contracts/broker.js'
 
 const event = (channelName: string, payload: number) => ({ channelName, type: 'n', payload })
 
@@ -113,4 +115,14 @@ t.test('historySize 0 keeps no history, only the last event', async (t) => {
   t.equal(broker.retainedCount, 0)
   t.equal((await broker.startPoint(['q'], first.id)).resumed, false)
   t.equal((await broker.startPoint(['q'], second.id)).resumed, true)
+})
+
+t.test('the broker contract', async (t) => {
+  brokerContract(t, async (t, { historySize }) => {
+    const broker = new MemoryBroker({ historySize, historyTtl: 0 })
+    const delivered: PublishedEvent[] = []
+    broker.onDeliver((events) => delivered.push(...events), () => false)
+    t.teardown(() => broker.close())
+    return { broker, delivered }
+  })
 })

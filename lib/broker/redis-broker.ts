@@ -1,0 +1,279 @@
+import { randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import type { EventInput } from '../core/names.js'
+import { parseJson } from '../wire/json.js'
+import { eventFrame } from '../wire/sse.js'
+import { type Broker, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, seqOf, serialiseBatch } from './broker.js'
+
+export interface RedisBrokerOptions {
+  /** A connection for commands; the broker never closes it. */
+  redis: Redis
+  /** Every key starts with it, so several hubs can share one Redis. */
+  prefix: string
+  /** Events retained per channel for resume. */
+  historySize: number
+  /** ms an event is retained for resume; 0: no age limit. */
+  historyTtl: number
+  /**
+   * Batches kept in the stream every node reads: how far a node may fall behind (a slow node, a
+   * lost connection) and still deliver everything.
+   * @default 100000
+   */
+  deliveryBacklog?: number
+}
+
+/**
+ * One publish, in one round trip and atomically: numbers the batch from the shared counter,
+ * records each event as its channel's last event and in its channel's history (a stream whose
+ * entry ids are the seqs, each entry naming the previous seq of its channel), and appends the
+ * whole batch to the delivery stream that every node reads. Creates the epoch on the first use.
+ * Channel keys are built here from the prefix: one Redis, not a Redis Cluster.
+ * A channel's history expires as a whole `historyTtl` after its last event.
+ * KEYS: seq, epoch, delivery stream. ARGV: prefix, now, historySize, backlog, new epoch,
+ * historyTtl, then channel, type, data for each event. Returns the epoch and the first seq.
+ */
+const PUBLISH_SCRIPT = `
+local prefix, now, historySize, backlog, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[6])
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('SET', KEYS[2], epoch)
+end
+local count = (#ARGV - 6) / 3
+local first = redis.call('INCRBY', KEYS[1], count) - count + 1
+local batch = {'p', now}
+for i = 0, count - 1 do
+  local channel, kind, data = ARGV[7 + 3 * i], ARGV[8 + 3 * i], ARGV[9 + 3 * i]
+  local seq = first + i
+  local lastKey = prefix .. 'last:' .. channel
+  local previous = redis.call('HGET', lastKey, 's') or '0'
+  redis.call('HSET', lastKey, 's', seq, 't', kind, 'd', data, 'p', now)
+  if historySize > 0 then
+    local historyKey = prefix .. 'history:' .. channel
+    redis.call('XADD', historyKey, 'MAXLEN', historySize, seq .. '-0', 't', kind, 'd', data, 'p', now, 'v', previous)
+    if ttl > 0 then redis.call('PEXPIRE', historyKey, ttl) end
+  end
+  local at = #batch
+  batch[at + 1], batch[at + 2], batch[at + 3], batch[at + 4], batch[at + 5], batch[at + 6] = 'c', channel, 't', kind, 'd', data
+end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', backlog, first .. '-0', unpack(batch))
+return {epoch, first}
+`
+
+/** ms a blocking read of the delivery stream waits before it looks again (closing, a new epoch). */
+const READ_BLOCK = 1000
+
+/**
+ * The cluster broker: numbering, history and last events live in Redis, shared by every node, and
+ * every node delivers every batch, in the order Redis numbered them, by reading one stream with
+ * blocking reads from the last entry it delivered. A node whose connection drops reads on from
+ * there when it is back: nothing lost, nothing twice. Ids are `<epoch>-<seq>`, the epoch kept in
+ * Redis: after Redis lost its data, ids from before are unknown.
+ */
+export class RedisBroker implements Broker {
+  private deliver: Deliver = () => {}
+  private epoch: string | undefined
+  /** Id of the last delivery stream entry this node delivered. */
+  private lastDelivered: string | undefined
+  private reading: Promise<void> | undefined
+  private readonly started: Promise<void>
+  private markStarted: () => void = () => {}
+  private closed = false
+  private readonly reader: Redis
+  private readonly keys: { seq: string, epoch: string, delivery: string }
+
+  constructor (private readonly options: RedisBrokerOptions) {
+    const { prefix, redis } = options
+    this.keys = { seq: `${prefix}seq`, epoch: `${prefix}epoch`, delivery: `${prefix}delivery` }
+    redis.defineCommand('sseHubPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT })
+    // Blocking reads hold their connection: one of their own.
+    this.reader = redis.duplicate()
+    this.started = new Promise((resolve) => { this.markStarted = resolve })
+  }
+
+  /** Whether a channel has subscribers does not matter here: Redis bounds what it keeps by itself. */
+  onDeliver (deliver: Deliver, _hasSubscribers?: (channelName: string) => boolean): void {
+    this.deliver = deliver
+    this.reading ??= this.readLoop()
+  }
+
+  /** Resolves once this node reads the delivery stream: what is published from then on reaches it. */
+  ready (): Promise<void> {
+    return this.started
+  }
+
+  async publish (inputs: readonly EventInput[]): Promise<PublishedEvent[]> {
+    if (inputs.length === 0) return []
+    const data = serialiseBatch(inputs)
+    const now = Date.now()
+    const args: string[] = [this.options.prefix, String(now), String(this.options.historySize), String(this.options.deliveryBacklog ?? 100_000), randomBytes(4).toString('hex'), String(this.options.historyTtl)]
+    inputs.forEach(({ channelName, type }, i) => args.push(channelName, type, data[i]))
+    const [epoch, first] = await (this.options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<[string, number]> })
+      .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, ...args)
+    this.epoch = epoch
+    return inputs.map(({ channelName, type, payload }, i) => {
+      const seq = first + i
+      const id = `${epoch}-${seq}`
+      return { id, seq, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
+    })
+  }
+
+  async lastEvent (channelName: string): Promise<LastEvent | undefined> {
+    const [epoch, fields] = await Promise.all([this.currentEpoch(), this.options.redis.hgetall(this.lastKey(channelName))])
+    return lastEventOf(epoch, channelName, fields)
+  }
+
+  /**
+   * Reads, in one MULTI, the head seq and for each channel its last event and its history after
+   * the client's position: a consistent picture, whatever other nodes publish meanwhile.
+   */
+  async startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
+    const epoch = await this.currentEpoch()
+    const after = seqOf(epoch, lastEventId)
+    const multi = this.options.redis.multi().get(this.keys.seq)
+    for (const name of channelNames) {
+      multi.hgetall(this.lastKey(name))
+      if (after !== undefined) multi.xrange(this.historyKey(name), `${after + 1}-0`, '+')
+    }
+    const replies = (await multi.exec()) ?? []
+    const results = replies.map(([err, value]) => {
+      if (err !== null) throw err
+      return value
+    })
+    const headSeq = Number(results[0] ?? 0)
+    const lasts: Array<Record<string, string>> = []
+    const histories: Array<Array<[string, string[]]>> = []
+    const perChannel = after === undefined ? 1 : 2
+    channelNames.forEach((_, i) => {
+      lasts.push(results[1 + i * perChannel] as Record<string, string>)
+      if (after !== undefined) histories.push(results[2 + i * perChannel] as Array<[string, string[]]>)
+    })
+    if (after !== undefined && after <= headSeq) {
+      const missed = collectMissed(epoch, channelNames, after, lasts, histories, this.options.historyTtl)
+      if (missed !== undefined) return { resumed: true, missed, headSeq }
+    }
+    return {
+      resumed: false,
+      lastEvents: channelNames.map((name, i) => lastEventOf(epoch, name, lasts[i])),
+      headSeq,
+      headId: `${epoch}-${headSeq}`
+    }
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    this.reader.disconnect()
+    await this.reading
+  }
+
+  /** Delivers every batch of the delivery stream from where this node started, in order. */
+  private async readLoop (): Promise<void> {
+    // Live from now: what came before is for resume, not for this node's streams.
+    this.lastDelivered = await this.deliveryHead()
+    let epoch = await this.currentEpoch()
+    this.markStarted()
+    while (!this.closed) {
+      let reply
+      try {
+        reply = await this.reader.xread('BLOCK', READ_BLOCK, 'STREAMS', this.keys.delivery, this.lastDelivered)
+      } catch {
+        if (this.closed) return
+        // The connection dropped: ioredis reconnects; read on from the same entry then.
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        continue
+      }
+      if (reply === null) {
+        // Nothing new for a while: Redis may have lost its data and started a new epoch, whose
+        // entries have smaller ids than the last one delivered here.
+        const now = await this.currentEpoch().catch(() => epoch)
+        if (now !== epoch) {
+          epoch = now
+          this.lastDelivered = '0-0'
+        }
+        continue
+      }
+      for (const [, entries] of reply) {
+        for (const [entryId, fields] of entries) {
+          this.lastDelivered = entryId
+          this.deliver(batchOf(epoch, Number(entryId.split('-')[0]), fields))
+        }
+      }
+    }
+  }
+
+  private async deliveryHead (): Promise<string> {
+    const [last] = await this.options.redis.xrevrange(this.keys.delivery, '+', '-', 'COUNT', 1)
+    return last?.[0] ?? '0-0'
+  }
+
+  /** The epoch in Redis, created when missing, so ids can be read before the first publish. */
+  private async currentEpoch (): Promise<string> {
+    const redis = this.options.redis
+    await redis.set(this.keys.epoch, randomBytes(4).toString('hex'), 'NX')
+    this.epoch = (await redis.get(this.keys.epoch)) ?? this.epoch ?? ''
+    return this.epoch
+  }
+
+  private lastKey (channelName: string): string {
+    return `${this.options.prefix}last:${channelName}`
+  }
+
+  private historyKey (channelName: string): string {
+    return `${this.options.prefix}history:${channelName}`
+  }
+}
+
+/** The events of one delivery stream entry: `p` (publishedAt), then `c` (channel), `t` and `d` per event. */
+function batchOf (epoch: string, first: number, fields: string[]): PublishedEvent[] {
+  const publishedAt = Number(fields[1])
+  const events: PublishedEvent[] = []
+  for (let i = 2, seq = first; i + 5 < fields.length; i += 6, seq++) {
+    const [channelName, type, data] = [fields[i + 1], fields[i + 3], fields[i + 5]]
+    const id = `${epoch}-${seq}`
+    events.push({ id, seq, channelName, type, payload: payloadOf(data), publishedAt, frame: eventFrame(id, type, data) })
+  }
+  return events
+}
+
+/**
+ * The missed events of every channel, oldest first, or undefined when some are gone: each
+ * history entry names the previous seq of its channel, so the first one after the client's
+ * position must follow on from it, and a channel whose last event is newer must have entries.
+ */
+function collectMissed (epoch: string, channelNames: readonly string[], after: number, lasts: Array<Record<string, string>>, histories: Array<Array<[string, string[]]>>, ttl: number): RetainedEvent[] | undefined {
+  const oldest = ttl > 0 ? Date.now() - ttl : -Infinity
+  const missed: RetainedEvent[] = []
+  for (let c = 0; c < channelNames.length; c++) {
+    const lastSeq = Number(lasts[c]?.s ?? 0)
+    const entries = histories[c] ?? []
+    if (lastSeq <= after) continue
+    if (entries.length === 0) return undefined
+    const first = fieldsOf(entries[0][1])
+    if (Number(first.v) > after || Number(first.p) < oldest) return undefined
+    for (const [entryId, list] of entries) {
+      const fields = fieldsOf(list)
+      const seq = Number(entryId.split('-')[0])
+      const id = `${epoch}-${seq}`
+      missed.push({ seq, publishedAt: Number(fields.p), frame: eventFrame(id, fields.t, fields.d) })
+    }
+  }
+  if (channelNames.length > 1) missed.sort((a, b) => a.seq - b.seq)
+  return missed
+}
+
+function fieldsOf (list: string[]): Record<string, string> {
+  const fields: Record<string, string> = {}
+  for (let i = 0; i + 1 < list.length; i += 2) fields[list[i]] = list[i + 1]
+  return fields
+}
+
+function lastEventOf (epoch: string, channelName: string, fields: Record<string, string> | undefined): LastEvent | undefined {
+  if (fields === undefined || fields.s === undefined) return undefined
+  const seq = Number(fields.s)
+  return { id: `${epoch}-${seq}`, seq, channelName, type: fields.t, payload: payloadOf(fields.d), publishedAt: Number(fields.p) }
+}
+
+/** The payload inside an event's `data` (`{"channelName","type","payload"}`). */
+function payloadOf (data: string): unknown {
+  return (parseJson(data) as { payload: unknown }).payload
+}
