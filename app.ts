@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import autoload from '@fastify/autoload'
 import type { FastifyPluginAsync } from 'fastify'
+import type { Redis } from 'ioredis'
 import fp from 'fastify-plugin'
 import { type HubConfigInput, resolveConfig } from './lib/config/config.js'
 import type { HubParts } from './lib/core/hub.js'
@@ -19,6 +20,8 @@ const logSerializers = { req: redactedRequest as unknown as (request: unknown) =
 
 /** Options of the plugin: every hub option (see `HubConfigSchema`), a route prefix, and parts to use. */
 export interface SseHubOptions extends HubConfigInput, Pick<HubParts, 'broker' | 'registry'> {
+  /** Cluster mode on a Redis client of the app's (ioredis); the plugin never closes it. Or `redisUrl`. */
+  redis?: Redis
   /** Mounts the hub's routes under this path, e.g. `/events` → `/events/subscribe`. */
   prefix?: string
 }
@@ -31,9 +34,9 @@ export interface SseHubOptions extends HubConfigInput, Pick<HubParts, 'broker' |
  * query parameter redacted, whatever the app's logger does elsewhere.
  */
 const sseHub: FastifyPluginAsync<SseHubOptions> = async (fastify, options) => {
-  const { prefix, broker, registry, ...hubOptions } = options
+  const { prefix, broker, registry, redis, ...hubOptions } = options
   const config = resolveConfig(hubOptions)
-  await fastify.register(hubPlugin, { config, parts: { broker, registry } })
+  await fastify.register(hubPlugin, { config, parts: { broker, registry }, redis })
   await fastify.register(async function sseHubRoutes (scope) {
     await scope.register(errorsPlugin, { bodyLimit: config.bodyLimit })
     await scope.register(corsPlugin, { origins: config.corsOrigins })

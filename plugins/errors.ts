@@ -12,8 +12,8 @@ export interface ErrorsPluginOptions {
 
 /**
  * One error format for the hub's routes: `{statusCode, code, error, message}`. Client errors keep
- * a message that names the problem (`events/2/type: "registered" is reserved`); server errors say
- * only "Internal Server Error" and are logged. Schemas are checked by TypeBox without type
+ * a message that names the problem (`events/2/type: "registered" is reserved`); unexpected server
+ * errors say only "Internal Server Error" and are logged. Schemas are checked by TypeBox without type
  * coercion of bodies, whatever the embedding app configured for its own routes; a query
  * parameter given twice is named as such. JSON bodies are parsed here too: any JSON value is a
  * valid payload, `{"__proto__": ...}` included (the hub never merges a payload into an object).
@@ -51,7 +51,8 @@ export default fp<ErrorsPluginOptions>(async function errorsPlugin (fastify, { b
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
-    if (statusCode >= 500) {
+    // A HubError's 5xx is a known state (the broker is down) that says what to do; any other is a bug.
+    if (statusCode >= 500 && !(error instanceof HubError)) {
       request.log.error({ err: error }, 'request failed')
       return reply.code(500).send({ statusCode: 500, code: 'SSE_HUB_INTERNAL', error: 'Internal Server Error', message: 'Internal Server Error' })
     }

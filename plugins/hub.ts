@@ -1,4 +1,7 @@
 import fp from 'fastify-plugin'
+import type { Redis } from 'ioredis'
+import { RedisBroker } from '../lib/broker/redis-broker.js'
+import { connectRedis, whenReady } from '../lib/broker/redis-connection.js'
 import type { HubConfig } from '../lib/config/config.js'
 import { Hub, type HubParts } from '../lib/core/hub.js'
 
@@ -13,6 +16,8 @@ export interface HubPluginOptions {
   config: HubConfig
   /** A broker or registry the app gives; the hub makes in-memory ones for the others. */
   parts?: Pick<HubParts, 'broker' | 'registry'>
+  /** A Redis client the app gives for cluster mode; the plugin never closes it. */
+  redis?: Redis
 }
 
 /**
@@ -20,11 +25,19 @@ export interface HubPluginOptions {
  * events of every node from then on). Streams are ended in `preClose`: Fastify waits for open
  * responses before `onClose` runs, so ending them there would make `close()` hang.
  */
-export default fp<HubPluginOptions>(async function hubPlugin (fastify, { config, parts = {} }) {
-  const hub = new Hub(config, { ...parts, logger: fastify.log })
+export default fp<HubPluginOptions>(async function hubPlugin (fastify, { config, parts = {}, redis: given }) {
+  // Cluster mode: a client the app gave, or one of the plugin's own for redisUrl, ready before the app listens.
+  const owned = given === undefined && config.redisUrl !== undefined ? await connectRedis(config.redisUrl) : undefined
+  if (given !== undefined) await whenReady(given)
+  const redis = given ?? owned
+  const broker = parts.broker ?? (redis === undefined
+    ? undefined
+    : new RedisBroker({ redis, prefix: config.redisPrefix, historySize: config.historySize, historyTtl: config.historyTtl }))
+  const hub = new Hub(config, { ...parts, broker, logger: fastify.log })
   await hub.broker.ready?.()
   fastify.decorate('hub', hub)
   fastify.addHook('preClose', async () => {
     await hub.close()
+    await owned?.quit()
   })
 }, { name: 'sse-hub-core', fastify: '5.x' })

@@ -73,6 +73,8 @@ export interface Broker {
    * when they are all retained, else the last event of each channel.
    */
   startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint>
+  /** False while the broker cannot store or deliver (a cluster broker's store is unreachable). */
+  healthy? (): boolean
   /** Resolves once events published from then on are delivered to this node (a cluster broker's read has started). */
   ready? (): Promise<void>
   close (): Promise<void>

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { HubError } from '../core/errors.js'
 import type { EventInput } from '../core/names.js'
 import { parseJson } from '../wire/json.js'
 import { eventFrame } from '../wire/sse.js'
+import { COMMAND_TIMEOUT, whenReady } from './redis-connection.js'
 import { type Broker, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, seqOf, serialiseBatch } from './broker.js'
 
 export interface RedisBrokerOptions {
@@ -16,8 +18,8 @@ export interface RedisBrokerOptions {
   historyTtl: number
   /**
    * Batches kept in the stream every node reads: how far a node may fall behind (a slow node, a
-   * lost connection) and still deliver everything.
-   * @default 100000
+   * lost connection) and still deliver everything. Each holds its batch's events, up to a body.
+   * @default 10000
    */
   deliveryBacklog?: number
 }
@@ -79,6 +81,7 @@ export class RedisBroker implements Broker {
   private readonly started: Promise<void>
   private markStarted: () => void = () => {}
   private closed = false
+  private failing = false
   private readonly reader: Redis
   private readonly keys: { seq: string, epoch: string, delivery: string }
 
@@ -86,8 +89,10 @@ export class RedisBroker implements Broker {
     const { prefix, redis } = options
     this.keys = { seq: `${prefix}seq`, epoch: `${prefix}epoch`, delivery: `${prefix}delivery` }
     redis.defineCommand('sseHubPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT })
-    // Blocking reads hold their connection: one of their own.
-    this.reader = redis.duplicate()
+    // Blocking reads hold their connection: one of their own, whose commands may block that long.
+    this.reader = redis.duplicate({ commandTimeout: READ_BLOCK + COMMAND_TIMEOUT })
+    // Without a listener, ioredis prints each connection error; health and refusals report them.
+    this.reader.on('error', () => {})
     this.started = new Promise((resolve) => { this.markStarted = resolve })
   }
 
@@ -102,11 +107,24 @@ export class RedisBroker implements Broker {
     return this.started
   }
 
+  /**
+   * False while either connection to Redis is down, or since a command failed (a Redis that hangs
+   * keeps its connections): health answers `broker-down` and subscribes are refused. The next
+   * command that succeeds, at the latest the delivery read within a second, clears it.
+   */
+  healthy (): boolean {
+    return !this.failing && this.options.redis.status === 'ready' && this.reader.status === 'ready'
+  }
+
   async publish (inputs: readonly EventInput[]): Promise<PublishedEvent[]> {
     if (inputs.length === 0) return []
     const data = serialiseBatch(inputs)
+    return this.unlessDown(() => this.store(inputs, data))
+  }
+
+  private async store (inputs: readonly EventInput[], data: string[]): Promise<PublishedEvent[]> {
     const now = Date.now()
-    const args: string[] = [this.options.prefix, String(now), String(this.options.historySize), String(this.options.deliveryBacklog ?? 100_000), randomBytes(4).toString('hex'), String(this.options.historyTtl)]
+    const args: string[] = [this.options.prefix, String(now), String(this.options.historySize), String(this.options.deliveryBacklog ?? 10_000), randomBytes(4).toString('hex'), String(this.options.historyTtl)]
     inputs.forEach(({ channelName, type }, i) => args.push(channelName, type, data[i]))
     const [epoch, first] = await (this.options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<[string, number]> })
       .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, ...args)
@@ -119,6 +137,10 @@ export class RedisBroker implements Broker {
   }
 
   async lastEvent (channelName: string): Promise<LastEvent | undefined> {
+    return this.unlessDown(() => this.readLastEvent(channelName))
+  }
+
+  private async readLastEvent (channelName: string): Promise<LastEvent | undefined> {
     const [epoch, fields] = await Promise.all([this.currentEpoch(), this.options.redis.hgetall(this.lastKey(channelName))])
     return lastEventOf(epoch, channelName, fields)
   }
@@ -128,6 +150,10 @@ export class RedisBroker implements Broker {
    * the client's position: a consistent picture, whatever other nodes publish meanwhile.
    */
   async startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
+    return this.unlessDown(() => this.readStartPoint(channelNames, lastEventId))
+  }
+
+  private async readStartPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
     const epoch = await this.currentEpoch()
     const after = seqOf(epoch, lastEventId)
     const multi = this.options.redis.multi().get(this.keys.seq)
@@ -160,6 +186,19 @@ export class RedisBroker implements Broker {
     }
   }
 
+  /** Runs a Redis operation; a Redis that does not answer is a 503 that says so. */
+  private async unlessDown<T> (operation: () => Promise<T>): Promise<T> {
+    try {
+      const result = await operation()
+      this.failing = false
+      return result
+    } catch (err) {
+      if (err instanceof HubError) throw err
+      this.failing = true
+      throw new HubError(503, 'SSE_HUB_BROKER_DOWN', `broker: Redis did not answer (${(err as Error).message}); retry later`)
+    }
+  }
+
   async close (): Promise<void> {
     this.closed = true
     this.reader.disconnect()
@@ -169,6 +208,7 @@ export class RedisBroker implements Broker {
   /** Delivers every batch of the delivery stream from where this node started, in order. */
   private async readLoop (): Promise<void> {
     // Live from now: what came before is for resume, not for this node's streams.
+    await whenReady(this.reader)
     this.lastDelivered = await this.deliveryHead()
     let epoch = await this.currentEpoch()
     this.markStarted()
@@ -176,8 +216,10 @@ export class RedisBroker implements Broker {
       let reply
       try {
         reply = await this.reader.xread('BLOCK', READ_BLOCK, 'STREAMS', this.keys.delivery, this.lastDelivered)
+        this.failing = false
       } catch {
         if (this.closed) return
+        this.failing = true
         // The connection dropped: ioredis reconnects; read on from the same entry then.
         await new Promise((resolve) => setTimeout(resolve, 100))
         continue

@@ -44,6 +44,8 @@ export const HubConfigSchema = Type.Object({
   requestTimeout: Type.Integer({ minimum: 1, default: 30000, env: 'SSE_HUB_REQUEST_TIMEOUT', description: 'ms for a whole request, body included, to arrive, cut after; streams are exempt once they started (server only)' }),
   maxConnectionsPerAddress: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_MAX_CONNECTIONS_PER_ADDRESS', description: 'open TCP connections per client address, closed at once above (0: no limit; server only)' }),
   shutdownDelay: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_SHUTDOWN_DELAY', description: 'ms between SIGTERM (health turns 503) and the stop of the server' }),
+  redisUrl: Type.Optional(Type.String({ minLength: 1, pattern: '^rediss?://', env: 'REDIS_URL', description: 'cluster mode: events, history and last events in this Redis (redis:// or rediss://), shared by every node' })),
+  redisPrefix: Type.String({ minLength: 1, default: 'sse-hub:', env: 'SSE_HUB_REDIS_PREFIX', description: 'start of every Redis key, so several hubs can share one Redis' }),
   logLevel: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { default: 'info', env: 'LOG_LEVEL', description: LOG_LEVELS.join(', ') })
 })
 

@@ -62,7 +62,7 @@ export interface HubEvents {
 }
 
 /** Why a subscribe is turned away for now (answered with `retry:` so browsers come back). */
-export type Refusal = 'draining' | 'max-connections' | 'rate-limit'
+export type Refusal = 'draining' | 'max-connections' | 'rate-limit' | 'broker-down'
 
 const silentLogger: Logger = { debug () {}, info () {}, warn () {} }
 
@@ -83,7 +83,7 @@ export class Hub extends EventEmitter<HubEvents> {
     delivered: 0,
     replayed: 0,
     slowDisconnects: 0,
-    refused: { draining: 0, 'max-connections': 0, 'rate-limit': 0 } satisfies Record<Refusal, number>
+    refused: { draining: 0, 'max-connections': 0, 'rate-limit': 0, 'broker-down': 0 } satisfies Record<Refusal, number>
   }
 
   private readonly subscribers = new Map<string, Set<Connection>>()
@@ -138,6 +138,7 @@ export class Hub extends EventEmitter<HubEvents> {
   refusal (): Refusal | undefined {
     if (this.isDraining) return 'draining'
     if (this.connections.size >= this.options.maxConnections) return 'max-connections'
+    if (this.broker.healthy?.() === false) return 'broker-down'
     return undefined
   }
 

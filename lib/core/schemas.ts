@@ -60,7 +60,7 @@ export const LastEventReplySchema = Type.Object({
 })
 
 export const HealthReplySchema = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('draining')])
+  status: Type.Union([Type.Literal('ok'), Type.Literal('draining'), Type.Literal('broker-down')])
 })
 
 /** `limit` and `cursor` are strings here and checked by the hub, so that a 400 can quote the bad value. */

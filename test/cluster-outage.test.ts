@@ -1,0 +1,140 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { connect, createServer, type Server, type Socket } from 'node:net'
+import t from 'tap'
+import { build, data, type TestContext, type TestHub, waitUntil } from './helper.js'
+import { REDIS_URL, redisPrefix } from './redis.js'
+
+/** A TCP proxy to the test Redis that the test can cut and restore: one node's network to Redis. */
+async function redisProxy (t: TestContext): Promise<{ port: number, cut: () => Promise<void>, restore: () => Promise<void> }> {
+  const target = new URL(REDIS_URL)
+  const sockets = new Set<Socket>()
+  let server: Server | undefined
+  const listen = async (port: number): Promise<number> => {
+    server = createServer((client) => {
+      const upstream = connect(Number(target.port || 6379), target.hostname)
+      for (const socket of [client, upstream]) {
+        sockets.add(socket)
+        socket.on('error', () => {})
+        socket.on('close', () => { sockets.delete(socket); client.destroy(); upstream.destroy() })
+      }
+      client.pipe(upstream).pipe(client)
+    })
+    server.listen(port, '127.0.0.1')
+    await once(server, 'listening')
+    return (server.address() as { port: number }).port
+  }
+  const port = await listen(0)
+  const cut = async (): Promise<void> => {
+    const closed = new Promise((resolve) => server?.close(resolve))
+    for (const socket of sockets) socket.destroy()
+    await closed
+  }
+  t.teardown(cut)
+  return { port, cut, restore: async () => { await listen(port) } }
+}
+
+async function health (hub: TestHub): Promise<string> {
+  return (await hub.app.inject('/health')).json().status
+}
+
+async function publishOne (hub: TestHub, payload: unknown): Promise<{ statusCode: number, json: any, took: number }> {
+  const started = Date.now()
+  const reply = await hub.publish({ events: [{ channelName: 'x', type: 't', payload }] })
+  return { ...reply, took: Date.now() - started }
+}
+
+t.test('one node loses Redis: publishes fail fast with 503, health and subscribes say broker-down, its streams stay open and get what the others stored meanwhile', async (t) => {
+  const prefix = redisPrefix(t)
+  const proxy = await redisProxy(t)
+  const a = await build(t, { redisUrl: `redis://127.0.0.1:${proxy.port}`, redisPrefix: prefix, heartbeatInterval: 500 })
+  const b = await build(t, { redisUrl: REDIS_URL, redisPrefix: prefix })
+  const stream = await a.subscribe('/subscribe?channels=x')
+  await stream.waitForCount(2)
+  t.equal((await publishOne(b, 0)).statusCode, 200)
+  await stream.waitForCount(3)
+
+  await proxy.cut()
+  await waitUntil(async () => await health(a) === 'broker-down', 3000, 'node a to report broker-down')
+  const failed = await publishOne(a, 'lost')
+  t.equal(failed.statusCode, 503, 'a publish on the cut node is a 503')
+  t.match(failed.json, { statusCode: 503, code: 'SSE_HUB_BROKER_DOWN' })
+  t.ok(failed.took < 2000, `answered in ${failed.took} ms`)
+  const refused = await a.subscribe('/subscribe?channels=x')
+  t.equal(refused.headers['x-sse-hub-refused'], 'broker-down', 'a new subscribe is sent elsewhere')
+  const meanwhile = []
+  for (let i = 1; i <= 3; i++) meanwhile.push((await publishOne(b, i)).json.ids[0])
+  await new Promise((resolve) => setTimeout(resolve, 1200))
+  t.notOk(stream.ended, 'the open stream stays open')
+  t.ok(stream.comments.includes('heartbeat'), 'with heartbeats')
+
+  await proxy.restore()
+  await waitUntil(async () => await health(a) === 'ok', 8000, 'node a to recover')
+  await stream.waitForCount(6, 5000)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.same(stream.ofType('t').slice(1).map((message) => message.id), meanwhile, 'every event stored meanwhile, once, in order')
+  t.same(stream.ofType('t').map((message) => data(message).payload), [0, 1, 2, 3], 'and not the refused one')
+})
+
+/** A redis-server of the test's own on a free port, without persistence. */
+async function ownRedis (t: TestContext): Promise<{ port: number, start: () => Promise<void>, stop: () => Promise<void>, signal: (name: NodeJS.Signals) => void }> {
+  const probe = createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const port = (probe.address() as { port: number }).port
+  await new Promise((resolve) => probe.close(resolve))
+  let child: ChildProcess | undefined
+  const start = async (): Promise<void> => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    await waitUntil(() => new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) })
+      socket.on('error', () => resolve(false))
+    }), 5000, 'redis-server to listen')
+  }
+  const stop = async (): Promise<void> => {
+    if (child === undefined || child.exitCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
+    await exited
+  }
+  t.teardown(stop)
+  await start()
+  return { port, start, stop, signal: (name) => { child?.kill(name) } }
+}
+
+t.test('Redis restarts empty: the node recovers by itself, in a new epoch where ids from before are unknown', async (t) => {
+  const redis = await ownRedis(t)
+  const hub = await build(t, { redisUrl: `redis://127.0.0.1:${redis.port}`, redisPrefix: 'outage:' })
+  const stream = await hub.subscribe('/subscribe?channels=x')
+  await stream.waitForCount(2)
+  const before = await publishOne(hub, 'before')
+  t.equal(before.statusCode, 200)
+  await stream.waitForCount(3)
+
+  // A Redis that hangs: its connections stay open, its answers do not come.
+  redis.signal('SIGSTOP')
+  const hung = await publishOne(hub, 'hung')
+  t.equal(hung.statusCode, 503, 'a publish to a hung Redis is a 503')
+  t.ok(hung.took < 2000, `answered in ${hung.took} ms`)
+  t.equal(await health(hub), 'broker-down')
+  redis.signal('SIGCONT')
+  await waitUntil(async () => await health(hub) === 'ok', 5000, 'health once Redis answers again')
+
+  await redis.stop()
+  await waitUntil(async () => await health(hub) === 'broker-down', 3000, 'broker-down')
+  const failed = await publishOne(hub, 'during')
+  t.equal(failed.statusCode, 503)
+  t.ok(failed.took < 2000, `answered in ${failed.took} ms`)
+
+  await redis.start()
+  await waitUntil(async () => await health(hub) === 'ok', 8000, 'the node to recover')
+  const after = await publishOne(hub, 'after')
+  t.equal(after.statusCode, 200)
+  t.not(after.json.ids[0].split('-')[0], before.json.ids[0].split('-')[0], 'a new epoch')
+  await stream.waitFor((client) => client.ofType('t').some((message) => data(message).payload === 'after'), 5000, 'the new epoch\'s event on the open stream')
+  // The publish to the hung Redis timed out on this side but Redis ran it when it resumed: a 503
+  // promises no 200, not that nothing was stored.
+  t.same(stream.ofType('t').map((message) => data(message).payload).filter((payload) => payload !== 'hung'), ['before', 'after'])
+  const resumed = await hub.subscribe('/subscribe?channels=x', { headers: { 'last-event-id': before.json.ids[0] } })
+  await resumed.waitForCount(2)
+  t.equal(JSON.parse(data(resumed.messages[0]).payload).resumed, false, 'an id from before Redis lost its data is unknown')
+})
