@@ -32,8 +32,9 @@ try {
 }
 
 const { port, host, shutdownDelay } = options
-const app = await buildServer(options)
+let app
 try {
+  app = await buildServer(options)
   await app.listen({ port, host })
 } catch (err) {
   console.error(`sse-hub: ${listenError(err as NodeJS.ErrnoException, port, host)}`)
@@ -52,12 +53,12 @@ closeWithGrace({
   await stopGracefully(app, err === undefined ? shutdownDelay : 0)
 })
 
-/** A failed listen, in one line that names the port. */
+/** A failed start, in one line: a listen error names the port. */
 function listenError (err: NodeJS.ErrnoException, port: number, host: string): string {
   if (err.code === 'EADDRINUSE') return `port ${port} on ${host} is already in use; choose another with --port or PORT`
   if (err.code === 'EACCES') return `port ${port} on ${host} needs privileges this process does not have; choose one above 1023 with --port or PORT`
   if (err.code === 'EADDRNOTAVAIL') return `address ${host} is not an address of this machine; choose another with --host or HOST`
-  return `cannot listen on ${host}:${port}: ${err.message}`
+  return err.syscall === 'listen' ? `cannot listen on ${host}:${port}: ${err.message}` : err.message
 }
 
 /** The package's version, from its package.json (beside this file, or one level up from dist/). */

@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { connect, createServer, type Server, type Socket } from 'node:net'
+import { Redis } from 'ioredis'
 import t from 'tap'
+import { RedisBroker } from '../lib/broker/redis-broker.js'
+import { REDIS_OPTIONS } from '../lib/broker/redis-connection.js'
 import { build, data, type TestContext, type TestHub, waitUntil } from './helper.js'
 import { REDIS_URL, redisPrefix } from './redis.js'
 
@@ -137,4 +140,33 @@ t.test('Redis restarts empty: the node recovers by itself, in a new epoch where 
   const resumed = await hub.subscribe('/subscribe?channels=x', { headers: { 'last-event-id': before.json.ids[0] } })
   await resumed.waitForCount(2)
   t.equal(JSON.parse(data(resumed.messages[0]).payload).resumed, false, 'an id from before Redis lost its data is unknown')
+})
+
+t.test('a node that fell further behind than the delivery backlog ends its streams; their clients resume from history without a hole', async (t) => {
+  const prefix = redisPrefix(t)
+  const proxy = await redisProxy(t)
+  const node = async (url: string): Promise<TestHub> => {
+    const redis = new Redis(url, REDIS_OPTIONS)
+    t.teardown(() => { redis.disconnect() })
+    return build(t, { broker: new RedisBroker({ redis, prefix, historySize: 100, historyTtl: 0, deliveryBacklog: 3 }) })
+  }
+  const a = await node(`redis://127.0.0.1:${proxy.port}`)
+  const b = await node(REDIS_URL)
+  const stream = await a.subscribe('/subscribe?channels=x')
+  await stream.waitForCount(2)
+  const [first] = (await publishOne(b, 0)).json.ids
+  await stream.waitForCount(3)
+
+  await proxy.cut()
+  await waitUntil(async () => await health(a) === 'broker-down', 3000, 'node a to lose Redis')
+  const meanwhile: string[] = []
+  for (let i = 1; i <= 10; i++) meanwhile.push((await publishOne(b, i)).json.ids[0])
+  await proxy.restore()
+  await stream.waitForEnd(8000)
+  t.same(stream.ofType('t').map((message) => message.id), [first], 'no event after the gap was written to the old stream')
+
+  const resumed = await a.subscribe('/subscribe?channels=x', { headers: { 'last-event-id': stream.lastEventId! } })
+  await resumed.waitForCount(11, 5000)
+  t.equal(JSON.parse(data(resumed.messages[0]).payload).resumed, true)
+  t.same(resumed.ofType('t').map((message) => message.id), meanwhile, 'every event it missed, from history')
 })

@@ -66,3 +66,10 @@ t.test('a port in use stops the start with one line naming it', async (t) => {
   t.equal(result.stderr.trim(), `sse-hub: port ${port} on 127.0.0.1 is already in use; choose another with --port or PORT`)
   t.notMatch(result.stderr, /\n\s+at /, 'no stack trace')
 })
+
+t.test('REDIS_URL that does not answer stops the start with one line naming it, without its password', async (t) => {
+  const result = await output(spawnHub(['--port', '0', '--host', '127.0.0.1', '--insecure'], { REDIS_URL: 'redis://user:secret@127.0.0.1:1/0' }))
+  t.equal(result.code, 1)
+  t.match(result.stderr, /^sse-hub: Redis at redis:\/\/127\.0\.0\.1:1\/0 did not answer within 8 s/)
+  t.notMatch(result.stderr, 'secret')
+})

@@ -73,6 +73,12 @@ export interface Broker {
    * when they are all retained, else the last event of each channel.
    */
   startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint>
+  /**
+   * Registers what to do when events could not be delivered to this node (a cluster node that
+   * fell further behind than its broker keeps): the hub ends its streams, whose clients resume
+   * from history, or get the snapshots, when they reconnect.
+   */
+  onGap? (listener: (missed: number) => void): void
   /** False while the broker cannot store or deliver (a cluster broker's store is unreachable). */
   healthy? (): boolean
   /** Resolves once events published from then on are delivered to this node (a cluster broker's read has started). */

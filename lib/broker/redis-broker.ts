@@ -58,7 +58,7 @@ for i = 0, count - 1 do
   local at = #batch
   batch[at + 1], batch[at + 2], batch[at + 3], batch[at + 4], batch[at + 5], batch[at + 6] = 'c', channel, 't', kind, 'd', data
 end
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', backlog, first .. '-0', unpack(batch))
+redis.call('XADD', KEYS[3], 'MAXLEN', backlog, first .. '-0', unpack(batch))
 return {epoch, first}
 `
 
@@ -74,12 +74,14 @@ const READ_BLOCK = 1000
  */
 export class RedisBroker implements Broker {
   private deliver: Deliver = () => {}
+  private gap: (missed: number) => void = () => {}
   private epoch: string | undefined
   /** Id of the last delivery stream entry this node delivered. */
   private lastDelivered: string | undefined
   private reading: Promise<void> | undefined
   private readonly started: Promise<void>
   private markStarted: () => void = () => {}
+  private failStart: (err: Error) => void = () => {}
   private closed = false
   private failing = false
   private readonly reader: Redis
@@ -93,13 +95,22 @@ export class RedisBroker implements Broker {
     this.reader = redis.duplicate({ commandTimeout: READ_BLOCK + COMMAND_TIMEOUT })
     // Without a listener, ioredis prints each connection error; health and refusals report them.
     this.reader.on('error', () => {})
-    this.started = new Promise((resolve) => { this.markStarted = resolve })
+    this.started = new Promise((resolve, reject) => {
+      this.markStarted = resolve
+      this.failStart = reject
+    })
+    // Until a caller awaits `ready()`, a failed start must not be an unhandled rejection.
+    this.started.catch(() => {})
   }
 
   /** Whether a channel has subscribers does not matter here: Redis bounds what it keeps by itself. */
   onDeliver (deliver: Deliver, _hasSubscribers?: (channelName: string) => boolean): void {
     this.deliver = deliver
     this.reading ??= this.readLoop()
+  }
+
+  onGap (listener: (missed: number) => void): void {
+    this.gap = listener
   }
 
   /** Resolves once this node reads the delivery stream: what is published from then on reaches it. */
@@ -208,9 +219,17 @@ export class RedisBroker implements Broker {
   /** Delivers every batch of the delivery stream from where this node started, in order. */
   private async readLoop (): Promise<void> {
     // Live from now: what came before is for resume, not for this node's streams.
-    await whenReady(this.reader)
-    this.lastDelivered = await this.deliveryHead()
-    let epoch = await this.currentEpoch()
+    let epoch: string
+    try {
+      await Promise.all([whenReady(this.options.redis), whenReady(this.reader)])
+      this.lastDelivered = await this.deliveryHead()
+      epoch = await this.currentEpoch()
+    } catch (err) {
+      this.failStart(new Error(`Redis did not answer at start (${(err as Error).message})`))
+      return
+    }
+    /** The seq the next entry should start with; undefined until one was delivered in this epoch. */
+    let next: number | undefined
     this.markStarted()
     while (!this.closed) {
       let reply
@@ -231,13 +250,18 @@ export class RedisBroker implements Broker {
         if (now !== epoch) {
           epoch = now
           this.lastDelivered = '0-0'
+          next = undefined
         }
         continue
       }
       for (const [, entries] of reply) {
         for (const [entryId, fields] of entries) {
           this.lastDelivered = entryId
-          this.deliver(batchOf(epoch, Number(entryId.split('-')[0]), fields))
+          const batch = batchOf(epoch, Number(entryId.split('-')[0]), fields)
+          // Entries trimmed before this node read them: fell behind by more than the backlog.
+          if (next !== undefined && batch[0].seq > next) this.gap(batch[0].seq - next)
+          next = batch[batch.length - 1].seq + 1
+          this.deliver(batch)
         }
       }
     }

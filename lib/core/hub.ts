@@ -103,6 +103,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.logger = parts.logger ?? silentLogger
     this.presence = new Presence(this.registry, this.broker, options)
     this.broker.onDeliver(this.deliver, (channelName) => this.subscribers.has(channelName))
+    this.broker.onGap?.(this.restartStreams)
     this.monitor = new StreamMonitor(this.connections, options, this.logger)
   }
 
@@ -307,6 +308,16 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly deliver = (events: readonly PublishedEvent[]): void => {
     this.fanOut(events)
     if (this.listenerCount('publish') > 0) this.notify('publish', events)
+  }
+
+  /**
+   * Events this node could not deliver are lost to its streams: ending them (gracefully) makes
+   * their clients come back with their Last-Event-ID, and resume from history or get the snapshots,
+   * never a stream with a hole.
+   */
+  private readonly restartStreams = (missed: number): void => {
+    this.logger.warn(`${missed} events did not reach this node (it fell behind the cluster's delivery stream): its ${this.connections.size} streams are ended, their clients resume from history`)
+    for (const connection of this.connections) connection.close('shutdown')
   }
 
   /** Emits to the embedding app; a listener that throws must not break a connect, close or delivery. */
