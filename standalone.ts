@@ -27,8 +27,6 @@ export function serverOptions (config: Pick<HubConfig, 'logLevel' | 'headersTime
     logger: { level: config.logLevel, serializers: { req: redactedRequest } },
     requestTimeout: config.requestTimeout,
     http: { headersTimeout: config.headersTimeout, requestTimeout: config.requestTimeout, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL },
-    // Answered by the hook below, with a `code` like every other error.
-    return503OnClosing: false,
     frameworkErrors (error, _request, reply) {
       const statusCode = error.statusCode ?? 400
       const message = error.code === 'FST_ERR_BAD_URL' ? 'url: not a valid URL (malformed percent-encoding)' : error.message
@@ -55,7 +53,8 @@ function clientErrorAnswer (code: string | undefined): [number, string] {
 
 /** What `sse-hub` runs: a Fastify server with the hub at its root, not yet listening. */
 export async function buildServer (config: HubConfig): Promise<FastifyInstance> {
-  const app = Fastify(serverOptions(config))
+  // A request after the stop is answered by the onRequest hook below, with a `code` like every other error.
+  const app = Fastify({ ...serverOptions(config), return503OnClosing: false })
   const limit = openFileLimit()
   const guard = new SocketGuard(app.server, {
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
