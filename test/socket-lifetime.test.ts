@@ -41,7 +41,7 @@ t.test('a quick request pipelined before a subscribe: both are answered, in orde
   await waitUntil(() => hub.app.hub.connectionCount === 0, 5000, 'the stream to be forgotten')
 })
 
-t.test('HEAD /subscribe and HEAD /presence answer the headers and register nothing, even kept open', async (t) => {
+t.test('HEAD /subscribe and HEAD /presence answer the headers and register nothing', async (t) => {
   const hub = await build(t)
   for (const path of ['/subscribe?channels=x&clientId=head', '/presence']) {
     const connection = rawConnection(t, hub, `HEAD ${path} HTTP/1.1\r\nHost: x\r\n\r\n`)
@@ -50,7 +50,6 @@ t.test('HEAD /subscribe and HEAD /presence answer the headers and register nothi
     await new Promise((resolve) => setTimeout(resolve, 100))
     t.equal(hub.app.hub.connectionCount, 0, `no stream for HEAD ${path}`)
     t.equal(await clientCount(hub), 0, `no client for HEAD ${path}`)
-    t.notOk(connection.socket.destroyed, 'the connection itself may stay open')
   }
 })
 

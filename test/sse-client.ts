@@ -47,8 +47,7 @@ export class SseClient {
   /** Opens a stream; resolves once the response head arrived, whatever its status. */
   static open (url: string, options: OpenOptions = {}): Promise<SseClient> {
     return new Promise((resolve, reject) => {
-      // A connection of its own, as EventSource has: a stream holds its connection to the end, and the hub closes it then.
-      const req = request(url, { agent: false, headers: { accept: 'text/event-stream', ...options.headers } }, (res) => {
+      const req = request(url, { headers: { accept: 'text/event-stream', ...options.headers } }, (res) => {
         clearTimeout(timer)
         resolve(new SseClient(res))
       })

@@ -80,7 +80,7 @@ class ChunkedSocketSink implements SseSink {
   end (): void {
     this.releaseHead()
     if (this.res !== undefined) {
-      // The response writes the closing zero-length chunk; the socket stays usable for keep-alive.
+      // The response writes the closing zero-length chunk, and Node closes the socket (`Connection: close`).
       this.res.end()
       return
     }

@@ -8,12 +8,16 @@
  * socket. `unchunk` gives the bare frame for the rare stream that is not chunked.
  */
 
-/** Response headers of every stream, refused ones included. */
+/**
+ * Response headers of every stream, refused ones included. `Connection: close`: a stream holds its
+ * connection until it ends, and then the hub closes it (a taken-over socket can carry no other
+ * request); a client that pooled it for reuse would send its next request into a closed socket.
+ */
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream',
   'cache-control': 'no-cache',
   'x-accel-buffering': 'no',
-  connection: 'keep-alive'
+  connection: 'close'
 } as const
 
 /** Wraps SSE text (one frame or several) as one HTTP/1.1 chunk, in a single allocation. */
