@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
 import { RedisBroker } from '../lib/broker/redis-broker.js'
-import { connectRedis, whenReady } from '../lib/broker/redis-connection.js'
+import { connectRedis, logOutages, whenReady } from '../lib/broker/redis-connection.js'
 import type { HubConfig } from '../lib/config/config.js'
 import { Hub, type HubParts } from '../lib/core/hub.js'
 
@@ -28,6 +28,7 @@ export interface HubPluginOptions {
 export default fp<HubPluginOptions>(async function hubPlugin (fastify, { config, parts = {}, redis: given }) {
   // Cluster mode: a client the app gave, or one of the plugin's own for redisUrl, ready before the app listens.
   const owned = given === undefined && config.redisUrl !== undefined ? await connectRedis(config.redisUrl) : undefined
+  if (owned !== undefined) logOutages(owned, fastify.log)
   if (given !== undefined) await whenReady(given)
   const redis = given ?? owned
   const broker = parts.broker ?? (redis === undefined

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisBroker } from '../lib/broker/redis-broker.js'
 import { REDIS_OPTIONS } from '../lib/broker/redis-connection.js'
-import { build, data, type TestContext, type TestHub, waitUntil } from './helper.js'
+import { build, data, spawnHub, startHub, type TestContext, type TestHub, waitUntil } from './helper.js'
 import { REDIS_URL, redisPrefix } from './redis.js'
 
 /** A TCP proxy to the test Redis that the test can cut and restore: one node's network to Redis. */
@@ -169,4 +169,15 @@ t.test('a node that fell further behind than the delivery backlog ends its strea
   await resumed.waitForCount(11, 5000)
   t.equal(JSON.parse(data(resumed.messages[0]).payload).resumed, true)
   t.same(resumed.ofType('t').map((message) => message.id), meanwhile, 'every event it missed, from history')
+})
+
+t.test('the server logs an outage once when Redis goes and once when it is back, not each reconnection', async (t) => {
+  const redis = await ownRedis(t)
+  const hub = await startHub(t, [], spawnHub(['--port', '0', '--host', '127.0.0.1', '--insecure'], { REDIS_URL: `redis://127.0.0.1:${redis.port}` }))
+  await redis.stop()
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  await redis.start()
+  await waitUntil(() => hub.log().includes('Redis reachable again'), 8000, 'the line saying Redis is back')
+  t.equal(hub.log().split('Redis unreachable').length - 1, 1, 'one line for the outage')
+  t.notMatch(hub.log(), /Unhandled error event/, 'no line per reconnection attempt')
 })

@@ -53,3 +53,27 @@ export function whenReady (redis: Redis): Promise<void> {
 function withoutPassword (url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//')
 }
+
+/** The subset of a logger this module uses. */
+interface Logger {
+  info (msg: string): void
+  warn (msg: string): void
+}
+
+/**
+ * Logs once when a connection the hub made loses Redis and once when it is back, instead of
+ * ioredis printing every failed reconnection attempt.
+ */
+export function logOutages (redis: Redis, logger: Logger): void {
+  let down = false
+  redis.on('error', (err: Error) => {
+    if (down) return
+    down = true
+    logger.warn(`Redis unreachable (${err.message}): publishes answer 503 and subscribes are refused until it is back`)
+  })
+  redis.on('ready', () => {
+    if (!down) return
+    down = false
+    logger.info('Redis reachable again')
+  })
+}
