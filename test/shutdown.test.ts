@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { connect, type Socket } from 'node:net'
+import { connect } from 'node:net'
 import t from 'tap'
-import { startHub, type TestContext, waitUntil } from './helper.js'
+import { rawConnection, startHub, type TestContext, waitUntil } from './helper.js'
 import { SseClient } from './sse-client.js'
 
 /** Sends SIGTERM; resolves with the exit code and how long the exit took. */
@@ -18,11 +18,13 @@ function publishBody (channelName: string, payload: unknown): string {
   return JSON.stringify({ events: [{ channelName, type: 'news', payload }] })
 }
 
-function rawSocket (t: TestContext, port: number): Socket {
+/** A subscriber that sends its request and never reads. */
+function stalledSubscriber (t: TestContext, port: number, channel: string): void {
   const socket = connect(port, '127.0.0.1')
+  socket.pause()
   socket.on('error', () => {})
   t.teardown(() => { socket.destroy() })
-  return socket
+  socket.write(`GET /subscribe?channels=${channel} HTTP/1.1\r\nHost: x\r\n\r\n`)
 }
 
 t.test('SIGTERM with shutdownDelay: health turns 503 at once, the rest works until the delay ends, then streams end and the exit is 0', async (t) => {
@@ -55,38 +57,29 @@ t.test('SIGTERM with shutdownDelay: health turns 503 at once, the rest works unt
 t.test('a publish in flight at SIGTERM is answered', async (t) => {
   const { child, port } = await startHub(t)
   const body = publishBody('a', 'x'.repeat(1000))
-  const socket = rawSocket(t, port)
-  let answer = ''
-  socket.setEncoding('utf8')
-  socket.on('data', (chunk: string) => { answer += chunk })
-  socket.write(`POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 500)}`)
+  const { socket, received } = rawConnection(t, port, `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 500)}`)
   await new Promise((resolve) => setTimeout(resolve, 200))
   const exit = terminate(child)
   await new Promise((resolve) => setTimeout(resolve, 300))
   socket.write(body.slice(500))
   const { code, took } = await exit
-  t.match(answer, /^HTTP\/1\.1 200 OK\r\n[^]*"published":1/, 'the publish got its 200')
+  t.match(received(), /^HTTP\/1\.1 200 OK\r\n[^]*"published":1/, 'the publish got its 200')
   t.equal(code, 0)
   t.ok(took < 3000, `exited after ${took} ms`)
 })
 
 t.test('a half-sent request and 20 subscribers that stopped reading do not hold the exit', async (t) => {
   const { child, port, url } = await startHub(t, ['--max-buffered-bytes', String(16 * 1024 * 1024)])
-  const halfSent = rawSocket(t, port)
-  halfSent.write('GET /health HTTP/1.1\r\nHost: x\r\n')
-  const stalled = Array.from({ length: 20 }, () => {
-    const socket = rawSocket(t, port)
-    socket.pause()
-    socket.write('GET /subscribe?channels=flood HTTP/1.1\r\nHost: x\r\n\r\n')
-    return socket
-  })
-  await waitUntil(async () => ((await (await fetch(`${url}/channels/flood`)).json()) as { subscribers: number }).subscribers === 20, 5000, 'the stalled subscribers')
+  rawConnection(t, port, 'GET /health HTTP/1.1\r\nHost: x\r\n')
+  for (let i = 0; i < 20; i++) stalledSubscriber(t, port, 'flood')
+  const subscribers = async (): Promise<number> => ((await (await fetch(`${url}/channels/flood`)).json()) as { subscribers: number }).subscribers
+  await waitUntil(async () => await subscribers() === 20, 5000, 'the stalled subscribers')
   // More than the kernel's buffers hold, so each of them has data the server cannot send.
   const payload = 'f'.repeat(60 * 1024)
   for (let i = 0; i < 100; i++) {
     await fetch(`${url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: publishBody('flood', payload) })
   }
-  t.equal(stalled.length, 20)
+  t.equal(await subscribers(), 20, 'all 20 are still connected when the stop begins')
   const { code, took } = await terminate(child)
   t.equal(code, 0, 'clean exit')
   t.ok(took < 3000, `exited after ${took} ms`)

@@ -100,12 +100,17 @@ export function serialiseBatch (events: readonly EventInput[]): string[] {
   })
 }
 
-/** The seq of an id `<epoch>-<seq>` of the given epoch; undefined for anything else. */
-export function seqOf (epoch: string, id: string | undefined): number | undefined {
+/** The epoch and seq of an id `<epoch>-<seq>`; undefined for anything else. */
+export function parseId (id: string | undefined): { epoch: string, seq: number } | undefined {
   if (id === undefined) return undefined
   const dash = id.indexOf('-')
-  if (dash < 0 || id.slice(0, dash) !== epoch) return undefined
   const digits = id.slice(dash + 1)
-  if (!/^\d{1,15}$/.test(digits)) return undefined
-  return Number(digits)
+  if (dash < 0 || !/^\d{1,15}$/.test(digits)) return undefined
+  return { epoch: id.slice(0, dash), seq: Number(digits) }
+}
+
+/** The seq of an id of the given epoch; undefined for anything else. */
+export function seqOf (epoch: string, id: string | undefined): number | undefined {
+  const position = parseId(id)
+  return position?.epoch === epoch ? position.seq : undefined
 }

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { ChainableCommander, Redis } from 'ioredis'
 import { HubError } from '../core/errors.js'
 import type { EventInput } from '../core/names.js'
 import { parseJson } from '../wire/json.js'
 import { eventFrame } from '../wire/sse.js'
 import { COMMAND_TIMEOUT, whenReady } from './redis-connection.js'
-import { type Broker, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, seqOf, serialiseBatch } from './broker.js'
+import { type Broker, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, parseId, serialiseBatch } from './broker.js'
 
 export interface RedisBrokerOptions {
   /** A connection for commands; the broker never closes it. */
@@ -75,7 +75,6 @@ const READ_BLOCK = 1000
 export class RedisBroker implements Broker {
   private deliver: Deliver = () => {}
   private gap: (missed: number) => void = () => {}
-  private epoch: string | undefined
   /** Id of the last delivery stream entry this node delivered. */
   private lastDelivered: string | undefined
   private reading: Promise<void> | undefined
@@ -103,7 +102,7 @@ export class RedisBroker implements Broker {
     this.started.catch(() => {})
   }
 
-  /** Whether a channel has subscribers does not matter here: Redis bounds what it keeps by itself. */
+  /** Whether a channel has subscribers is not used yet: `maxRetainedChannels` does not apply to Redis. */
   onDeliver (deliver: Deliver, _hasSubscribers?: (channelName: string) => boolean): void {
     this.deliver = deliver
     this.reading ??= this.readLoop()
@@ -139,7 +138,6 @@ export class RedisBroker implements Broker {
     inputs.forEach(({ channelName, type }, i) => args.push(channelName, type, data[i]))
     const [epoch, first] = await (this.options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<[string, number]> })
       .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, ...args)
-    this.epoch = epoch
     return inputs.map(({ channelName, type, payload }, i) => {
       const seq = first + i
       const id = `${epoch}-${seq}`
@@ -152,8 +150,9 @@ export class RedisBroker implements Broker {
   }
 
   private async readLastEvent (channelName: string): Promise<LastEvent | undefined> {
-    const [epoch, fields] = await Promise.all([this.currentEpoch(), this.options.redis.hgetall(this.lastKey(channelName))])
-    return lastEventOf(epoch, channelName, fields)
+    const [epoch, fields] = await this.transaction(this.options.redis.multi().get(this.keys.epoch).hgetall(this.lastKey(channelName)))
+    // A last event is written together with the epoch: with one, there is the other.
+    return lastEventOf(epoch as string, channelName, fields as Record<string, string>)
   }
 
   /**
@@ -165,26 +164,25 @@ export class RedisBroker implements Broker {
   }
 
   private async readStartPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
-    const epoch = await this.currentEpoch()
-    const after = seqOf(epoch, lastEventId)
-    const multi = this.options.redis.multi().get(this.keys.seq)
+    // The history after the client's position is read in the same transaction, before its epoch is known to match.
+    const position = parseId(lastEventId)
+    const multi = this.options.redis.multi().get(this.keys.epoch).get(this.keys.seq)
     for (const name of channelNames) {
       multi.hgetall(this.lastKey(name))
-      if (after !== undefined) multi.xrange(this.historyKey(name), `${after + 1}-0`, '+')
+      if (position !== undefined) multi.xrange(this.historyKey(name), `${position.seq + 1}-0`, '+')
     }
-    const replies = (await multi.exec()) ?? []
-    const results = replies.map(([err, value]) => {
-      if (err !== null) throw err
-      return value
-    })
-    const headSeq = Number(results[0] ?? 0)
+    const results = await this.transaction(multi)
+    // No epoch yet: nothing was ever published under this prefix, and the stream needs one for its id.
+    const epoch = (results[0] as string | null) ?? await this.currentEpoch()
+    const headSeq = Number(results[1] ?? 0)
     const lasts: Array<Record<string, string>> = []
     const histories: Array<Array<[string, string[]]>> = []
-    const perChannel = after === undefined ? 1 : 2
+    const perChannel = position === undefined ? 1 : 2
     channelNames.forEach((_, i) => {
-      lasts.push(results[1 + i * perChannel] as Record<string, string>)
-      if (after !== undefined) histories.push(results[2 + i * perChannel] as Array<[string, string[]]>)
+      lasts.push(results[2 + i * perChannel] as Record<string, string>)
+      if (position !== undefined) histories.push(results[3 + i * perChannel] as Array<[string, string[]]>)
     })
+    const after = position?.epoch === epoch ? position.seq : undefined
     if (after !== undefined && after <= headSeq) {
       const missed = collectMissed(epoch, channelNames, after, lasts, histories, this.options.historyTtl)
       if (missed !== undefined) return { resumed: true, missed, headSeq }
@@ -195,6 +193,14 @@ export class RedisBroker implements Broker {
       headSeq,
       headId: `${epoch}-${headSeq}`
     }
+  }
+
+  /** The replies of a MULTI, in order; the first error is thrown. */
+  private async transaction (multi: ChainableCommander): Promise<unknown[]> {
+    return ((await multi.exec()) ?? []).map(([err, value]) => {
+      if (err !== null) throw err
+      return value
+    })
   }
 
   /** Runs a Redis operation; a Redis that does not answer is a 503 that says so. */
@@ -276,8 +282,7 @@ export class RedisBroker implements Broker {
   private async currentEpoch (): Promise<string> {
     const redis = this.options.redis
     await redis.set(this.keys.epoch, randomBytes(4).toString('hex'), 'NX')
-    this.epoch = (await redis.get(this.keys.epoch)) ?? this.epoch ?? ''
-    return this.epoch
+    return (await redis.get(this.keys.epoch)) ?? ''
   }
 
   private lastKey (channelName: string): string {

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis'
+import type { Logger } from '../core/hub.js'
 
 /** ms a command may take before it fails: a publish during an outage is a 503 within 2 s. */
 export const COMMAND_TIMEOUT = 1500
@@ -52,12 +53,6 @@ export function whenReady (redis: Redis): Promise<void> {
 
 function withoutPassword (url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//')
-}
-
-/** The subset of a logger this module uses. */
-interface Logger {
-  info (msg: string): void
-  warn (msg: string): void
 }
 
 /**
