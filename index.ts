@@ -5,7 +5,7 @@ export type { PageQuery } from './lib/registry/paging.js'
 export type { Broker, PublishedEvent, StartPoint, Deliver } from './lib/broker/broker.js'
 export { MemoryBroker } from './lib/broker/memory-broker.js'
 export {
-  type ClientRegistry, type ClientInfo, type ClientPage, type ClientPresence, type AddResult, type RemoveResult,
+  type ClientRegistry, type ClientInfo, type ClientPage, type ClientPresence, type PresenceChange, type PresenceSnapshot,
   type ChannelUse, type ChannelUsePage, type RegisteredConnection, MemoryClientRegistry
 } from './lib/registry/registry.js'
 export { type HubConfig, type HubConfigInput, HubConfigSchema, resolveConfig } from './lib/config/config.js'

@@ -4,6 +4,7 @@ import { RedisBroker } from '../lib/broker/redis-broker.js'
 import { connectRedis, logOutages, whenReady } from '../lib/broker/redis-connection.js'
 import type { HubConfig } from '../lib/config/config.js'
 import { Hub, type HubParts } from '../lib/core/hub.js'
+import { RedisClientRegistry } from '../lib/registry/redis-registry.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,8 +22,8 @@ export interface HubPluginOptions {
 }
 
 /**
- * Decorates the instance with `hub`, once its broker is ready (a cluster broker reads the
- * events of every node from then on). Streams are ended in `preClose`: Fastify waits for open
+ * Decorates the instance with `hub`, once its broker and registry are ready (in a cluster they
+ * follow the events and the presence changes of every node from then on). Streams are ended in `preClose`: Fastify waits for open
  * responses before `onClose` runs, so ending them there would make `close()` hang.
  */
 export default fp<HubPluginOptions>(async function hubPlugin (fastify, { config, parts = {}, redis: given }) {
@@ -34,8 +35,11 @@ export default fp<HubPluginOptions>(async function hubPlugin (fastify, { config,
   const broker = parts.broker ?? (redis === undefined
     ? undefined
     : new RedisBroker({ redis, prefix: config.redisPrefix, historySize: config.historySize, historyTtl: config.historyTtl }))
-  const hub = new Hub(config, { ...parts, broker, logger: fastify.log })
-  await hub.broker.ready?.()
+  const registry = parts.registry ?? (redis === undefined
+    ? undefined
+    : new RedisClientRegistry({ redis, prefix: config.redisPrefix, presenceTtl: config.presenceTtl, logger: fastify.log }))
+  const hub = new Hub(config, { ...parts, broker, registry, logger: fastify.log })
+  await Promise.all([hub.broker.ready?.(), hub.registry.ready?.()])
   fastify.decorate('hub', hub)
   fastify.addHook('preClose', async () => {
     await hub.close()

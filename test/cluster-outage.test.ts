@@ -1,41 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { connect, createServer, type Server, type Socket } from 'node:net'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisBroker } from '../lib/broker/redis-broker.js'
 import { REDIS_OPTIONS } from '../lib/broker/redis-connection.js'
-import { build, data, spawnHub, startHub, type TestContext, type TestHub, waitUntil } from './helper.js'
-import { REDIS_URL, redisPrefix } from './redis.js'
-
-/** A TCP proxy to the test Redis that the test can cut and restore: one node's network to Redis. */
-async function redisProxy (t: TestContext): Promise<{ port: number, cut: () => Promise<void>, restore: () => Promise<void> }> {
-  const target = new URL(REDIS_URL)
-  const sockets = new Set<Socket>()
-  let server: Server | undefined
-  const listen = async (port: number): Promise<number> => {
-    server = createServer((client) => {
-      const upstream = connect(Number(target.port || 6379), target.hostname)
-      for (const socket of [client, upstream]) {
-        sockets.add(socket)
-        socket.on('error', () => {})
-        socket.on('close', () => { sockets.delete(socket); client.destroy(); upstream.destroy() })
-      }
-      client.pipe(upstream).pipe(client)
-    })
-    server.listen(port, '127.0.0.1')
-    await once(server, 'listening')
-    return (server.address() as { port: number }).port
-  }
-  const port = await listen(0)
-  const cut = async (): Promise<void> => {
-    const closed = new Promise((resolve) => server?.close(resolve))
-    for (const socket of sockets) socket.destroy()
-    await closed
-  }
-  t.teardown(cut)
-  return { port, cut, restore: async () => { await listen(port) } }
-}
+import { build, data, spawnHub, startHub, type TestHub, waitUntil } from './helper.js'
+import { ownRedis, REDIS_URL, redisPrefix, redisProxy } from './redis.js'
 
 async function health (hub: TestHub): Promise<string> {
   return (await hub.app.inject('/health')).json().status
@@ -78,31 +46,6 @@ t.test('one node loses Redis: publishes fail fast with 503, health and subscribe
   t.same(stream.ofType('t').slice(1).map((message) => message.id), meanwhile, 'every event stored meanwhile, once, in order')
   t.same(stream.ofType('t').map((message) => data(message).payload), [0, 1, 2, 3], 'and not the refused one')
 })
-
-/** A redis-server of the test's own on a free port, without persistence. */
-async function ownRedis (t: TestContext): Promise<{ port: number, start: () => Promise<void>, stop: () => Promise<void>, signal: (name: NodeJS.Signals) => void }> {
-  const probe = createServer().listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const port = (probe.address() as { port: number }).port
-  await new Promise((resolve) => probe.close(resolve))
-  let child: ChildProcess | undefined
-  const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-    await waitUntil(() => new Promise((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) })
-      socket.on('error', () => resolve(false))
-    }), 5000, 'redis-server to listen')
-  }
-  const stop = async (): Promise<void> => {
-    if (child === undefined || child.exitCode !== null) return
-    const exited = once(child, 'exit')
-    child.kill('SIGKILL')
-    await exited
-  }
-  t.teardown(stop)
-  await start()
-  return { port, start, stop, signal: (name) => { child?.kill(name) } }
-}
 
 t.test('Redis restarts empty: the node recovers by itself, in a new epoch where ids from before are unknown', async (t) => {
   const redis = await ownRedis(t)

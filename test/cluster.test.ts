@@ -1,6 +1,6 @@
 import t from 'tap'
 import { RedisBroker } from '../lib/broker/redis-broker.js'
-import { build, data, type HubProcess, spawnHub, startHub, type TestContext, type TestHub } from './helper.js'
+import { build, data, type HubProcess, spawnHub, startHub, type TestContext, type TestHub, waitUntil } from './helper.js'
 import { REDIS_URL, redisClient, redisPrefix } from './redis.js'
 import { SseClient } from './sse-client.js'
 
@@ -66,4 +66,70 @@ t.test('a node killed with SIGKILL: its client resumes on the other node and get
   t.ok(acknowledged.length >= 60, `${acknowledged.length} publishes acknowledged`)
   t.same(received, acknowledged, 'every acknowledged event, once, in the order acknowledged')
   resumed.close()
+})
+
+t.test('presence is cluster-wide: listings, /presence, online-presence and the hub\'s events show the clients of every node', async (t) => {
+  const prefix = redisPrefix(t)
+  const node = (): Promise<TestHub> => build(t, { redis: redisClient(t), redisPrefix: prefix, presenceInterval: 50 })
+  const [a, b] = [await node(), await node()]
+  const events: string[] = []
+  b.app.hub.on('join', ({ clientId, channels }) => events.push(`join ${clientId} ${channels.join(',')}`))
+  b.app.hub.on('leave', ({ clientId }) => events.push(`leave ${clientId}`))
+  const watcher = await b.subscribe('/presence')
+  const follower = await b.subscribe('/subscribe?channels=lobby&clientId=follower&presence=1')
+  await watcher.waitForCount(1)
+  await follower.waitFor((client) => client.ofType('online-presence').length > 0, 5000, 'the first list')
+
+  const tab1 = await a.subscribe('/subscribe?channels=news&clientId=ann')
+  await tab1.waitForCount(2)
+  await watcher.waitForCount(3)
+  t.same(watcher.messages.slice(1).map((message) => [message.event, data(message)]), [
+    ['join', { clientId: 'follower', channels: ['lobby'] }],
+    ['join', { clientId: 'ann', channels: ['news'] }]
+  ], 'node b\'s watcher sees the client of node a join')
+  const list = (): string[] => JSON.parse(data(follower.ofType('online-presence').at(-1)!).payload)
+  await follower.waitFor(() => list().includes('ann'), 5000, 'ann in the online list of node b')
+  t.same(list().sort(), ['ann', 'follower'])
+
+  const tab2 = await b.subscribe('/subscribe?channels=sport&clientId=ann')
+  await tab2.waitForCount(2)
+  await waitUntil(async () => (await b.app.inject('/clients/ann')).json().connections === 2, 5000, 'both tabs counted')
+  const ann = (await b.app.inject('/clients/ann')).json()
+  t.same([ann.connections, ann.channels], [2, ['news', 'sport']], 'one client with a tab on each node')
+  const clients = (await a.app.inject('/clients')).json()
+  t.same(clients.clients.map((client: { clientId: string }) => client.clientId), ['ann', 'follower'])
+  t.equal(clients.total, 2)
+  const channels = (await a.app.inject('/channels')).json()
+  t.same(channels.channels.map(({ name, subscribers }: { name: string, subscribers: number }) => [name, subscribers]), [['lobby', 1], ['news', 1], ['sport', 1]])
+  t.same((await a.app.inject('/channels/sport')).json().subscribers, 1, 'a channel only node b serves, asked on node a')
+
+  tab1.close()
+  tab2.close()
+  await watcher.waitFor((client) => client.messages.some((message) => message.event === 'leave'), 5000, 'ann to leave')
+  t.same(watcher.messages.slice(3).map((message) => [message.event, data(message)]), [['leave', { clientId: 'ann' }]], 'one leave, once both tabs closed')
+  await follower.waitFor(() => !list().includes('ann'), 5000, 'ann gone from the online list')
+  t.same(events, ['join follower lobby', 'join ann news', 'leave ann'], 'node b\'s hub events, for clients of either node')
+})
+
+t.test('a node killed with SIGKILL: its clients leave on the other nodes within presenceTtl', async (t) => {
+  const prefix = redisPrefix(t)
+  const presenceTtl = 1500
+  const env = { REDIS_URL, SSE_HUB_REDIS_PREFIX: prefix, SSE_HUB_PRESENCE_TTL: String(presenceTtl) }
+  const args = ['--port', '0', '--host', '127.0.0.1', '--insecure']
+  const [doomed, survivor] = await Promise.all([startHub(t, [], spawnHub(args, env)), startHub(t, [], spawnHub(args, env))])
+  const clients = await Promise.all(['x', 'y', 'z'].map((id) => SseClient.open(`${doomed.url}/subscribe?channels=c&clientId=${id}`)))
+  t.teardown(() => { for (const client of clients) client.close() })
+  await Promise.all(clients.map((client) => client.waitForCount(2)))
+  const watcher = await SseClient.open(`${survivor.url}/presence`)
+  t.teardown(() => { watcher.close() })
+  await watcher.waitForCount(1)
+  t.same(data(watcher.messages[0]).clients.map((client: { clientId: string }) => client.clientId).sort(), ['x', 'y', 'z'], 'the other node lists them')
+
+  doomed.child.kill('SIGKILL')
+  const killedAt = Date.now()
+  await watcher.waitFor((client) => client.messages.filter((message) => message.event === 'leave').length === 3, presenceTtl + 3000, 'the three to leave')
+  const took = Date.now() - killedAt
+  t.ok(took <= presenceTtl + 300, `they left ${took} ms after the kill (presenceTtl ${presenceTtl} ms)`)
+  t.same((await (await fetch(`${survivor.url}/clients`)).json()), { total: 0, clients: [] })
+  t.match(survivor.log(), /stopped renewing its lease/)
 })

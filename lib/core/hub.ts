@@ -101,7 +101,10 @@ export class Hub extends EventEmitter<HubEvents> {
     this.broker = parts.broker ?? new MemoryBroker(options)
     this.registry = parts.registry ?? new MemoryClientRegistry()
     this.logger = parts.logger ?? silentLogger
-    this.presence = new Presence(this.registry, this.broker, options)
+    this.presence = new Presence(this.registry, this.broker, options, ({ join, clientId, channels }) => {
+      if (join) this.notify('join', { clientId, channels: [...channels] })
+      else this.notify('leave', { clientId })
+    })
     this.broker.onDeliver(this.deliver, (channelName) => this.subscribers.has(channelName))
     this.broker.onGap?.(this.restartStreams)
     this.monitor = new StreamMonitor(this.connections, options, this.logger)
@@ -167,8 +170,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const { channelNames, clientId, lastEventId } = request
     const connection = new Connection(sink, clientId, channelNames, this.monitor, this.detach)
     this.connections.add(connection)
-    const { joined, channels } = this.presence.add(connection)
-    if (joined) this.notify('join', { clientId, channels })
+    this.presence.add(connection)
     for (const name of channelNames) {
       let set = this.subscribers.get(name)
       if (set === undefined) {
@@ -253,7 +255,7 @@ export class Hub extends EventEmitter<HubEvents> {
         for (const connection of this.connections) connection.reset()
       }, SHUTDOWN_GRACE).unref()
     }
-    await this.broker.close()
+    await Promise.all([this.broker.close(), this.registry.close?.()])
   }
 
   /**
@@ -287,7 +289,7 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly detach = (connection: Connection, reason: CloseReason): void => {
     if (!this.connections.delete(connection)) return
     this.monitor.forget(connection)
-    if (this.presence.remove(connection).left) this.notify('leave', { clientId: connection.clientId })
+    this.presence.remove(connection)
     for (const name of connection.channelNames) {
       const set = this.subscribers.get(name)
       if (set === undefined) continue

@@ -3,7 +3,7 @@ import type { Connection } from './connection.js'
 import { HubError } from './errors.js'
 import { CHANNEL_NAME_RULE, checkClientId, isChannelName, quote } from './names.js'
 import { pageLimit, type PageQuery } from '../registry/paging.js'
-import type { AddResult, ClientInfo, ClientPage, ClientPresence, ClientRegistry, RemoveResult } from '../registry/registry.js'
+import type { ClientInfo, ClientPage, ClientPresence, ClientRegistry, PresenceChange, PresenceSnapshot } from '../registry/registry.js'
 import { chunk } from '../wire/sse.js'
 
 /** A page request for clients, optionally only those on one channel. */
@@ -58,12 +58,13 @@ interface HeldChange {
   join: boolean
   clientId: string
   text: string
+  seq: number | undefined
 }
 
 /**
- * Presence on top of the registry: keeps it up to date as connections open and close, and turns
- * what changed into `/presence` streams (snapshot, join, leave) and the compat `online-presence`
- * list. The frames of one loop turn reach a watcher as one chunk in one write, and every
+ * Presence on top of the registry: keeps it up to date as this node's connections open and close,
+ * and turns the changes it reports (of every node, in a cluster) into `/presence` streams
+ * (snapshot, join, leave), the compat `online-presence` list and the hub's join and leave events. The frames of one loop turn reach a watcher as one chunk in one write, and every
  * watcher of all clients gets the same Buffer, so a burst of connects costs each watcher a few
  * writes, not one per connect.
  */
@@ -91,31 +92,26 @@ export class Presence {
   private updating = false
   private closed = false
 
+  /** `onClient` hears of every client that joins or leaves (the hub's own events). */
   constructor (
     private readonly registry: ClientRegistry,
     private readonly broker: Broker,
-    private readonly options: PresenceOptions
-  ) {}
-
-  /** Registers an opening connection and tells the watchers whom it moved into their view. */
-  add (connection: Connection): AddResult {
-    const change = this.registry.add(connection)
-    if (this.watchers.size > 0 && change.enteredChannels.length > 0) {
-      this.announce(true, connection.clientId, change.joined, change.enteredChannels, change.channels)
-    }
-    if (change.joined) this.changed()
-    return change
+    private readonly options: PresenceOptions,
+    private readonly onClient: (change: PresenceChange) => void
+  ) {
+    registry.onChange(this.apply)
+    registry.onReset?.(this.restart)
   }
 
-  /** Unregisters a closed connection and tells the watchers whom it took out of their view. */
-  remove (connection: Connection): RemoveResult {
+  /** Registers an opening connection; the registry reports what it changed. */
+  add (connection: Connection): void {
+    this.registry.add(connection)
+  }
+
+  /** Unregisters a closed connection; the registry reports what it changed. */
+  remove (connection: Connection): void {
     this.online.delete(connection)
-    const change = this.registry.remove(connection)
-    if (this.watchers.size > 0 && change.leftChannels.length > 0) {
-      this.announce(false, connection.clientId, change.left, change.leftChannels, change.channels)
-    }
-    if (change.left) this.changed()
-    return change
+    this.registry.remove(connection)
   }
 
   /**
@@ -129,9 +125,9 @@ export class Presence {
     const watcher: Watcher = { connection, filter: channels === undefined ? undefined : new Set(channels), held: [], pending: '' }
     this.watchers.set(connection, watcher)
     this.starting.add(watcher)
-    let clients
+    let snapshot
     try {
-      clients = await this.registry.snapshot(channels)
+      snapshot = await this.registry.snapshot(channels)
     } catch (err) {
       connection.close('shutdown')
       throw err
@@ -139,7 +135,7 @@ export class Presence {
     if (this.watchers.get(connection) !== watcher) return
     // The same again: `shared` may hold changes this watcher also holds.
     this.flushWatchers()
-    const text = snapshotText(clients) + afterSnapshot(clients, watcher.held ?? [])
+    const text = snapshotText(snapshot.clients) + afterSnapshot(snapshot, watcher.held ?? [])
     watcher.held = null
     this.starting.delete(watcher)
     if (watcher.filter === undefined) this.everyone.add(watcher)
@@ -214,13 +210,26 @@ export class Presence {
     if (this.flushImmediate !== undefined) clearImmediate(this.flushImmediate)
   }
 
+  /** A change the registry reported: to the hub's listeners, the watchers, the online list. */
+  private readonly apply = (change: PresenceChange): void => {
+    if (this.closed) return
+    if (change.whole) this.onClient(change)
+    if (this.watchers.size > 0) this.announce(change)
+    if (change.whole) this.changed()
+  }
+
+  /** Changes were lost: watchers start again with a snapshot (they reconnect), followers get the list anew. */
+  private readonly restart = (): void => {
+    for (const watcher of this.watchers.values()) watcher.connection.close('shutdown')
+    this.changed()
+  }
+
   /**
    * Queues a join or leave for every watcher whose view it changes. A watcher of every client
    * sees `whole` changes (first connection, last connection); a watcher of some channels sees a
    * client enter when it gets onto its first of them and leave when it is on none any more.
    */
-  private announce (join: boolean, clientId: string, whole: boolean, changed: readonly string[], now: readonly string[]): void {
-    if (this.closed) return
+  private announce ({ join, clientId, whole, changed, channels: now, seq }: PresenceChange): void {
     let text: string | undefined
     const textOf = (): string => (text ??= join ? joinText(clientId, now) : leaveText(clientId))
     if (whole && this.everyone.size > 0) this.shared += textOf()
@@ -231,7 +240,7 @@ export class Presence {
     }
     for (const watcher of this.starting) {
       if (watcher.filter === undefined ? !whole : !crosses(watcher.filter, join, changed, now)) continue
-      watcher.held?.push({ join, clientId, text: textOf() })
+      watcher.held?.push({ join, clientId, text: textOf(), seq })
     }
     if (this.flushImmediate === undefined && (this.shared !== '' || this.pendingFiltered.size > 0)) {
       this.flushImmediate = setImmediate(this.flushWatchers)
@@ -320,13 +329,15 @@ function crosses (filter: ReadonlySet<string>, join: boolean, changed: readonly 
 
 /**
  * The held changes a snapshot does not already show. With the in-memory registry that is all of
- * them (the snapshot is taken before any is held); a remote store may answer with a newer set.
+ * them (the snapshot is taken before any is held); a shared one numbers its changes and its
+ * snapshots, and reports every change a snapshot shows before it answers.
  */
-function afterSnapshot (snapshot: readonly ClientPresence[], held: readonly HeldChange[]): string {
+function afterSnapshot (snapshot: PresenceSnapshot, held: readonly HeldChange[]): string {
   if (held.length === 0) return ''
-  const present = new Set(snapshot.map((client) => client.clientId))
+  const present = new Set(snapshot.clients.map((client) => client.clientId))
   let text = ''
   for (const change of held) {
+    if (snapshot.seq !== undefined && change.seq !== undefined && change.seq <= snapshot.seq) continue
     if (change.join === present.has(change.clientId)) continue
     if (change.join) present.add(change.clientId)
     else present.delete(change.clientId)

@@ -28,24 +28,28 @@ export interface ClientPresence {
   channels: string[]
 }
 
-/** What opening one connection changed. */
-export interface AddResult {
-  /** True when it is the clientId's first open connection: the client joined. */
-  joined: boolean
-  /** Channels none of the client's other connections is on. */
-  enteredChannels: readonly string[]
-  /** Every channel the client is on now. */
-  channels: string[]
+/**
+ * One change in who is on which channel. Every node of a cluster sees the same changes in the
+ * same order; `seq` numbers them where the registry is shared (undefined in one process).
+ */
+export interface PresenceChange {
+  /** True: the client got onto `changed`; false: it got off them. */
+  join: boolean
+  clientId: string
+  /** The client joined (its first open connection anywhere) or left (its last one closed). */
+  whole: boolean
+  /** The channels it entered or left: at least one. */
+  changed: readonly string[]
+  /** Every channel it is on now (none once it left). */
+  channels: readonly string[]
+  seq?: number
 }
 
-/** What closing one connection changed. */
-export interface RemoveResult {
-  /** True when it was the clientId's last open connection: the client left. */
-  left: boolean
-  /** Channels none of the client's remaining connections is on. */
-  leftChannels: readonly string[]
-  /** Every channel the client is still on (none once it left). */
-  channels: readonly string[]
+/** The clients of a view at one point: what a `/presence` stream starts with. */
+export interface PresenceSnapshot {
+  clients: ClientPresence[]
+  /** The last change the snapshot shows, where changes are numbered: later ones follow it. */
+  seq?: number
 }
 
 /** A page of `ClientRegistry.clients`. */
@@ -71,15 +75,25 @@ export interface ChannelUsePage {
 }
 
 /**
- * Who is connected: the seam for presence. Writes are synchronous and local (a connection opens
- * or closes here) and report what they changed, so the hub can announce joins and leaves; reads
- * are asynchronous so that a cluster-wide store can answer them. Pages are in key order with an
- * opaque cursor, so paging returns each entry once while the set is stable.
+ * Who is connected: the seam for presence. A node tells the registry when one of its connections
+ * opens or closes (`add`, `remove`: they return at once), and the registry tells every listener
+ * what changed (`onChange`), for this node's connections and, when it is shared, for other
+ * nodes' too. Reads are asynchronous so that a cluster-wide store can answer them. Pages are in
+ * key order with an opaque cursor, so paging returns each entry once while the set is stable.
  */
 export interface ClientRegistry {
-  add (connection: RegisteredConnection): AddResult
+  /** Every change from now on, in order. */
+  onChange (listener: (change: PresenceChange) => void): void
+  /** Changes were lost (a node fell behind or lost its lease): views built from them are stale. */
+  onReset? (listener: () => void): void
+  /** Adding a connection that is registered changes nothing. */
+  add (connection: RegisteredConnection): void
   /** Removing a connection that is not registered changes nothing. */
-  remove (connection: RegisteredConnection): RemoveResult
+  remove (connection: RegisteredConnection): void
+  /** Resolves once changes are reported: a shared registry follows other nodes from then on. */
+  ready? (): Promise<void>
+  /** Takes this node's connections out of the registry and stops following changes. */
+  close? (): Promise<void>
   /** One client, or undefined when it has no open connection. */
   get (clientId: string): Promise<ClientInfo | undefined>
   /** Distinct clients and their connections. */
@@ -92,7 +106,7 @@ export interface ClientRegistry {
   /** Every connected clientId: the `online-presence` list. */
   clientIds (): Promise<string[]>
   /** Every client with its channels; only clients on at least one of `channels` when given. */
-  snapshot (channels?: readonly string[]): Promise<ClientPresence[]>
+  snapshot (channels?: readonly string[]): Promise<PresenceSnapshot>
   /** Zeros for a channel nobody is on. */
   channel (name: string): Promise<ChannelUse>
   /** A page of the channels with at least one subscriber, in name order. */
@@ -181,17 +195,20 @@ interface ChannelEntry {
   readonly order: SortedKeys
 }
 
-const NOTHING_REMOVED: RemoveResult = Object.freeze({ left: false, leftChannels: [], channels: [] })
-
-/** The registry of one process. Every write is O(channels of the connection). */
+/** The registry of one process: changes are reported as they happen. Every write is O(channels of the connection). */
 export class MemoryClientRegistry implements ClientRegistry {
+  private readonly listeners: Array<(change: PresenceChange) => void> = []
   private readonly clientEntries = new Map<string, ClientEntry>()
   private readonly channelEntries = new Map<string, ChannelEntry>()
   private readonly clientOrder = new SortedKeys(() => this.clientEntries.keys())
   private readonly channelOrder = new SortedKeys(() => this.channelEntries.keys())
   private connections = 0
 
-  add (connection: RegisteredConnection): AddResult {
+  onChange (listener: (change: PresenceChange) => void): void {
+    this.listeners.push(listener)
+  }
+
+  add (connection: RegisteredConnection): void {
     const { clientId } = connection
     let client = this.clientEntries.get(clientId)
     const joined = client === undefined
@@ -202,7 +219,7 @@ export class MemoryClientRegistry implements ClientRegistry {
       this.clientOrder.add(clientId)
       enteredChannels = connection.channelNames
     } else if (client.has(connection)) {
-      return { joined: false, enteredChannels: [], channels: client.channels() }
+      return
     } else {
       enteredChannels = client.add(connection)
     }
@@ -213,13 +230,13 @@ export class MemoryClientRegistry implements ClientRegistry {
       channel.clients.add(clientId)
       channel.order.add(clientId)
     }
-    return { joined, enteredChannels, channels: client.channels() }
+    if (enteredChannels.length > 0) this.report({ join: true, clientId, whole: joined, changed: enteredChannels, channels: client.channels() })
   }
 
-  remove (connection: RegisteredConnection): RemoveResult {
+  remove (connection: RegisteredConnection): void {
     const { clientId } = connection
     const client = this.clientEntries.get(clientId)
-    if (client === undefined || !client.has(connection)) return NOTHING_REMOVED
+    if (client === undefined || !client.has(connection)) return
     this.connections--
     const leftChannels = client.remove(connection)
     for (const name of leftChannels) {
@@ -239,7 +256,7 @@ export class MemoryClientRegistry implements ClientRegistry {
       this.clientEntries.delete(clientId)
       this.clientOrder.delete(clientId)
     }
-    return { left, leftChannels, channels: left ? [] : client.channels() }
+    if (leftChannels.length > 0) this.report({ join: false, clientId, whole: left, changed: leftChannels, channels: left ? [] : client.channels() })
   }
 
   async get (clientId: string): Promise<ClientInfo | undefined> {
@@ -270,17 +287,17 @@ export class MemoryClientRegistry implements ClientRegistry {
     return [...this.clientEntries.keys()]
   }
 
-  async snapshot (channels?: readonly string[]): Promise<ClientPresence[]> {
+  async snapshot (channels?: readonly string[]): Promise<PresenceSnapshot> {
     const presence = (clientId: string): ClientPresence => ({
       clientId,
       channels: (this.clientEntries.get(clientId) as ClientEntry).channels()
     })
-    if (channels === undefined) return [...this.clientEntries.keys()].map(presence)
+    if (channels === undefined) return { clients: [...this.clientEntries.keys()].map(presence) }
     const seen = new Set<string>()
     for (const name of channels) {
       for (const clientId of this.channelEntries.get(name)?.clients ?? []) seen.add(clientId)
     }
-    return [...seen].map(presence)
+    return { clients: [...seen].map(presence) }
   }
 
   async channel (name: string): Promise<ChannelUse> {
@@ -294,6 +311,10 @@ export class MemoryClientRegistry implements ClientRegistry {
     const channels = keys.map((name) => ({ name, subscribers: (this.channelEntries.get(name) as ChannelEntry).subscribers }))
     const total = this.channelEntries.size
     return more ? { total, channels, nextCursor: encodeCursor(keys[keys.length - 1]) } : { total, channels }
+  }
+
+  private report (change: PresenceChange): void {
+    for (const listener of this.listeners) listener(change)
   }
 
   private channelEntry (name: string): ChannelEntry {
