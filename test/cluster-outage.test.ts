@@ -33,6 +33,10 @@ t.test('one node loses Redis: publishes fail fast with 503, health and subscribe
   t.ok(failed.took < 2000, `answered in ${failed.took} ms`)
   const refused = await a.subscribe('/subscribe?channels=x')
   t.equal(refused.headers['x-sse-hub-refused'], 'broker-down', 'a new subscribe is sent elsewhere')
+  const listing = await a.app.inject('/clients')
+  t.equal(listing.statusCode, 503, 'presence reads on the cut node are a 503')
+  t.match(listing.json(), { code: 'SSE_HUB_BROKER_DOWN', message: /presence: Redis did not answer/ })
+  t.equal((await b.app.inject('/clients')).json().total, 1, 'a short outage: the other nodes still list its client')
   const meanwhile = []
   for (let i = 1; i <= 3; i++) meanwhile.push((await publishOne(b, i)).json.ids[0])
   await new Promise((resolve) => setTimeout(resolve, 1200))
@@ -49,7 +53,7 @@ t.test('one node loses Redis: publishes fail fast with 503, health and subscribe
 
 t.test('Redis restarts empty: the node recovers by itself, in a new epoch where ids from before are unknown', async (t) => {
   const redis = await ownRedis(t)
-  const hub = await build(t, { redisUrl: `redis://127.0.0.1:${redis.port}`, redisPrefix: 'outage:' })
+  const hub = await build(t, { redisUrl: `redis://127.0.0.1:${redis.port}`, redisPrefix: 'outage:', presenceTtl: 1500 })
   const stream = await hub.subscribe('/subscribe?channels=x')
   await stream.waitForCount(2)
   const before = await publishOne(hub, 'before')
@@ -73,6 +77,7 @@ t.test('Redis restarts empty: the node recovers by itself, in a new epoch where 
 
   await redis.start()
   await waitUntil(async () => await health(hub) === 'ok', 8000, 'the node to recover')
+  await waitUntil(async () => (await hub.app.inject('/clients')).json().total === 1, 8000, 'the node to put its open stream\'s client back')
   const after = await publishOne(hub, 'after')
   t.equal(after.statusCode, 200)
   t.not(after.json.ids[0].split('-')[0], before.json.ids[0].split('-')[0], 'a new epoch')
