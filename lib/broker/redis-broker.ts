@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { ChainableCommander, Redis } from 'ioredis'
+import { HubConfigSchema } from '../config/config.js'
 import { HubError } from '../core/errors.js'
 import type { EventInput } from '../core/names.js'
 import { parseJson } from '../wire/json.js'
@@ -22,6 +23,11 @@ export interface RedisBrokerOptions {
    * @default 10000
    */
   deliveryBacklog?: number
+  /**
+   * Channels that keep a last event and history; past it the least recently published one
+   * without subscribers is forgotten. @default 100000
+   */
+  maxRetainedChannels?: number
 }
 
 /**
@@ -30,26 +36,33 @@ export interface RedisBrokerOptions {
  * entry ids are the seqs, each entry naming the previous seq of its channel), and appends the
  * whole batch to the delivery stream that every node reads. Creates the epoch on the first use.
  * Channel keys are built here from the prefix: one Redis, not a Redis Cluster.
- * A channel's history expires as a whole `historyTtl` after its last event.
- * KEYS: seq, epoch, delivery stream. ARGV: prefix, now, historySize, backlog, new epoch,
- * historyTtl, then channel, type, data for each event. Returns the epoch and the first seq.
+ * A channel's history expires as a whole `historyTtl` after its last event. Past
+ * `maxRetainedChannels` channels, the least recently published ones without a subscriber on any
+ * node (the registry's `presence:subscribers`) are forgotten, and the `forgotten` key keeps the
+ * last seq they had: a channel published again names it as its previous seq, so that a resume
+ * from before it is refused rather than given a hole.
+ * KEYS: seq, epoch, delivery stream, channels by last seq, forgotten. ARGV: prefix, now,
+ * historySize, backlog, new epoch, historyTtl, maxRetainedChannels, then channel, type, data for
+ * each event. Returns the epoch and the first seq.
  */
 const PUBLISH_SCRIPT = `
 local prefix, now, historySize, backlog, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[6])
+local maxRetained = tonumber(ARGV[7])
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
   epoch = ARGV[5]
   redis.call('SET', KEYS[2], epoch)
 end
-local count = (#ARGV - 6) / 3
+local count = (#ARGV - 7) / 3
 local first = redis.call('INCRBY', KEYS[1], count) - count + 1
 local batch = {'p', now}
 for i = 0, count - 1 do
-  local channel, kind, data = ARGV[7 + 3 * i], ARGV[8 + 3 * i], ARGV[9 + 3 * i]
+  local channel, kind, data = ARGV[8 + 3 * i], ARGV[9 + 3 * i], ARGV[10 + 3 * i]
   local seq = first + i
   local lastKey = prefix .. 'last:' .. channel
-  local previous = redis.call('HGET', lastKey, 's') or '0'
+  local previous = redis.call('HGET', lastKey, 's') or redis.call('GET', KEYS[5]) or '0'
   redis.call('HSET', lastKey, 's', seq, 't', kind, 'd', data, 'p', now)
+  redis.call('ZADD', KEYS[4], seq, channel)
   if historySize > 0 then
     local historyKey = prefix .. 'history:' .. channel
     redis.call('XADD', historyKey, 'MAXLEN', historySize, seq .. '-0', 't', kind, 'd', data, 'p', now, 'v', previous)
@@ -59,8 +72,25 @@ for i = 0, count - 1 do
   batch[at + 1], batch[at + 2], batch[at + 3], batch[at + 4], batch[at + 5], batch[at + 6] = 'c', channel, 't', kind, 'd', data
 end
 redis.call('XADD', KEYS[3], 'MAXLEN', backlog, first .. '-0', unpack(batch))
+local excess = redis.call('ZCARD', KEYS[4]) - maxRetained
+local looked = 0
+while excess > 0 and looked < count + 16 do
+  looked = looked + 1
+  local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+  local channel, lastSeq = oldest[1], tonumber(oldest[2])
+  if redis.call('HEXISTS', prefix .. 'presence:subscribers', channel) == 1 then
+    redis.call('ZADD', KEYS[4], first + count - 1, channel)
+  else
+    redis.call('DEL', prefix .. 'last:' .. channel, prefix .. 'history:' .. channel)
+    redis.call('ZREM', KEYS[4], channel)
+    if lastSeq > tonumber(redis.call('GET', KEYS[5]) or '0') then redis.call('SET', KEYS[5], lastSeq) end
+    excess = excess - 1
+  end
+end
 return {epoch, first}
 `
+
+const DEFAULT_MAX_RETAINED_CHANNELS: number = HubConfigSchema.properties.maxRetainedChannels.default
 
 /** ms a blocking read of the delivery stream waits before it looks again (closing, a new epoch). */
 const READ_BLOCK = 1000
@@ -84,12 +114,12 @@ export class RedisBroker implements Broker {
   private closed = false
   private failing = false
   private readonly reader: Redis
-  private readonly keys: { seq: string, epoch: string, delivery: string }
+  private readonly keys: { seq: string, epoch: string, delivery: string, channels: string, forgotten: string }
 
   constructor (private readonly options: RedisBrokerOptions) {
     const { prefix, redis } = options
-    this.keys = { seq: `${prefix}seq`, epoch: `${prefix}epoch`, delivery: `${prefix}delivery` }
-    redis.defineCommand('sseHubPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT })
+    this.keys = { seq: `${prefix}seq`, epoch: `${prefix}epoch`, delivery: `${prefix}delivery`, channels: `${prefix}channels`, forgotten: `${prefix}forgotten` }
+    redis.defineCommand('sseHubPublish', { numberOfKeys: 5, lua: PUBLISH_SCRIPT })
     // Blocking reads hold their connection: one of their own, whose commands may block that long.
     this.reader = redis.duplicate({ commandTimeout: READ_BLOCK + COMMAND_TIMEOUT })
     // Without a listener, ioredis prints each connection error; health and refusals report them.
@@ -102,7 +132,7 @@ export class RedisBroker implements Broker {
     this.started.catch(() => {})
   }
 
-  /** Whether a channel has subscribers is not used yet: `maxRetainedChannels` does not apply to Redis. */
+  /** Whether a channel has subscribers on this node is not enough here: the script asks the cluster registry. */
   onDeliver (deliver: Deliver, _hasSubscribers?: (channelName: string) => boolean): void {
     this.deliver = deliver
     this.reading ??= this.readLoop()
@@ -134,10 +164,10 @@ export class RedisBroker implements Broker {
 
   private async store (inputs: readonly EventInput[], data: string[]): Promise<PublishedEvent[]> {
     const now = Date.now()
-    const args: string[] = [this.options.prefix, String(now), String(this.options.historySize), String(this.options.deliveryBacklog ?? 10_000), randomBytes(4).toString('hex'), String(this.options.historyTtl)]
+    const args: string[] = [this.options.prefix, String(now), String(this.options.historySize), String(this.options.deliveryBacklog ?? 10_000), randomBytes(4).toString('hex'), String(this.options.historyTtl), String(this.options.maxRetainedChannels ?? DEFAULT_MAX_RETAINED_CHANNELS)]
     inputs.forEach(({ channelName, type }, i) => args.push(channelName, type, data[i]))
     const [epoch, first] = await (this.options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<[string, number]> })
-      .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, ...args)
+      .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, this.keys.channels, this.keys.forgotten, ...args)
     return inputs.map(({ channelName, type, payload }, i) => {
       const seq = first + i
       const id = `${epoch}-${seq}`
@@ -166,7 +196,7 @@ export class RedisBroker implements Broker {
   private async readStartPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
     // The history after the client's position is read in the same transaction, before its epoch is known to match.
     const position = parseId(lastEventId)
-    const multi = this.options.redis.multi().get(this.keys.epoch).get(this.keys.seq)
+    const multi = this.options.redis.multi().get(this.keys.epoch).get(this.keys.seq).get(this.keys.forgotten)
     for (const name of channelNames) {
       multi.hgetall(this.lastKey(name))
       if (position !== undefined) multi.xrange(this.historyKey(name), `${position.seq + 1}-0`, '+')
@@ -175,16 +205,17 @@ export class RedisBroker implements Broker {
     // No epoch yet: nothing was ever published under this prefix, and the stream needs one for its id.
     const epoch = (results[0] as string | null) ?? await this.currentEpoch()
     const headSeq = Number(results[1] ?? 0)
+    const forgotten = Number(results[2] ?? 0)
     const lasts: Array<Record<string, string>> = []
     const histories: Array<Array<[string, string[]]>> = []
     const perChannel = position === undefined ? 1 : 2
     channelNames.forEach((_, i) => {
-      lasts.push(results[2 + i * perChannel] as Record<string, string>)
-      if (position !== undefined) histories.push(results[3 + i * perChannel] as Array<[string, string[]]>)
+      lasts.push(results[3 + i * perChannel] as Record<string, string>)
+      if (position !== undefined) histories.push(results[4 + i * perChannel] as Array<[string, string[]]>)
     })
     const after = position?.epoch === epoch ? position.seq : undefined
     if (after !== undefined && after <= headSeq) {
-      const missed = collectMissed(epoch, channelNames, after, lasts, histories, this.options.historyTtl)
+      const missed = collectMissed(epoch, channelNames, after, lasts, histories, this.options.historyTtl, forgotten)
       if (missed !== undefined) return { resumed: true, missed, headSeq }
     }
     return {
@@ -310,11 +341,13 @@ function batchOf (epoch: string, first: number, fields: string[]): PublishedEven
  * The missed events of every channel, oldest first, or undefined when some are gone: each
  * history entry names the previous seq of its channel, so the first one after the client's
  * position must follow on from it, and a channel whose last event is newer must have entries.
+ * A channel without a last event may have been forgotten since the position (`forgotten`).
  */
-function collectMissed (epoch: string, channelNames: readonly string[], after: number, lasts: Array<Record<string, string>>, histories: Array<Array<[string, string[]]>>, ttl: number): RetainedEvent[] | undefined {
+function collectMissed (epoch: string, channelNames: readonly string[], after: number, lasts: Array<Record<string, string>>, histories: Array<Array<[string, string[]]>>, ttl: number, forgotten: number): RetainedEvent[] | undefined {
   const oldest = ttl > 0 ? Date.now() - ttl : -Infinity
   const missed: RetainedEvent[] = []
   for (let c = 0; c < channelNames.length; c++) {
+    if (lasts[c]?.s === undefined && after < forgotten) return undefined
     const lastSeq = Number(lasts[c]?.s ?? 0)
     const entries = histories[c] ?? []
     if (lastSeq <= after) continue

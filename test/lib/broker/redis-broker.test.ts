@@ -1,13 +1,14 @@
 import t from 'tap'
 import type { PublishedEvent } from '../../../lib/broker/broker.js'
 import { RedisBroker } from '../../../lib/broker/redis-broker.js'
+import { RedisClientRegistry } from '../../../lib/registry/redis-registry.js'
 import { brokerContract } from '../../contracts/broker.js'
 import { type TestContext, waitUntil } from '../../helper.js'
 import { deleteKeys, redisClient, redisPrefix } from '../../redis.js'
 
 /** One node's broker on the test Redis, started, with what it delivers. */
-async function node (t: TestContext, prefix: string, historySize = 100): Promise<{ broker: RedisBroker, delivered: PublishedEvent[] }> {
-  const broker = new RedisBroker({ redis: redisClient(t), prefix, historySize, historyTtl: 0 })
+async function node (t: TestContext, prefix: string, historySize = 100, maxRetainedChannels?: number): Promise<{ broker: RedisBroker, delivered: PublishedEvent[] }> {
+  const broker = new RedisBroker({ redis: redisClient(t), prefix, historySize, historyTtl: 0, maxRetainedChannels })
   const delivered: PublishedEvent[] = []
   broker.onDeliver((events) => delivered.push(...events), () => false)
   t.teardown(() => broker.close())
@@ -58,4 +59,60 @@ t.test('after Redis lost its data, ids from before are unknown and every node de
   t.equal((await b.broker.startPoint(['x'], before.id)).resumed, false, 'an id from before is unknown')
   await waitUntil(() => b.delivered.length === 2, 5000, 'node b to deliver the new epoch\'s event')
   t.equal(b.delivered[1].id, after.id)
+})
+
+const publishEach = (broker: RedisBroker, channelNames: string[]): Promise<PublishedEvent[]> =>
+  broker.publish(channelNames.map((channelName, i) => ({ channelName, type: 't', payload: i })))
+
+t.test('past maxRetainedChannels the least recently published channel without subscribers on any node is forgotten', async (t) => {
+  const prefix = redisPrefix(t)
+  const { broker } = await node(t, prefix, 10, 3)
+  // A subscriber of c1 on another node, as the cluster registry records it.
+  const registry = new RedisClientRegistry({ redis: redisClient(t), prefix, presenceTtl: 15_000 })
+  t.teardown(() => registry.close())
+  await registry.ready()
+  registry.add({ clientId: 'elsewhere', channelNames: ['c1'], connectedAt: 0 })
+  await registry.settled()
+  await publishEach(broker, ['c1', 'c2', 'c3', 'c4'])
+  t.equal(await broker.lastEvent('c2'), undefined, 'c1 has a subscriber: c2 goes first')
+  t.ok(await broker.lastEvent('c1'))
+  const redis = redisClient(t)
+  t.equal(await redis.exists(`${prefix}last:c2`, `${prefix}history:c2`), 0, 'its keys are deleted')
+  await publishEach(broker, ['c3'])
+  await publishEach(broker, ['c5'])
+  t.equal(await broker.lastEvent('c4'), undefined, 'publishing to c3 kept it: c4 was the oldest')
+  for (const name of ['c1', 'c3', 'c5']) t.ok(await broker.lastEvent(name), `${name} kept`)
+  t.equal(await redis.zcard(`${prefix}channels`), 3)
+})
+
+t.test('a flood of distinct channel names keeps at most maxRetainedChannels in Redis', async (t) => {
+  const prefix = redisPrefix(t)
+  const { broker } = await node(t, prefix, 1000, 500)
+  for (let from = 0; from < 5000; from += 250) {
+    await publishEach(broker, Array.from({ length: 250 }, (_, i) => `flood-${from + i}`))
+  }
+  const redis = redisClient(t)
+  const keys = await redis.keys(`${prefix}last:*`)
+  t.equal(keys.length, 500, 'last events of 500 channels, not 5,000')
+  t.equal((await redis.keys(`${prefix}history:*`)).length, 500)
+  t.equal(await broker.lastEvent('flood-4499'), undefined)
+  t.ok(await broker.lastEvent('flood-4500'))
+})
+
+t.test('resuming across a forgotten channel is refused, not resumed with a hole', async (t) => {
+  const { broker } = await node(t, redisPrefix(t), 10, 2)
+  const [before] = await publishEach(broker, ['a'])
+  await publishEach(broker, ['x'])
+  await publishEach(broker, ['y'])
+  await publishEach(broker, ['z'])
+  t.equal(await broker.lastEvent('x'), undefined)
+  const resume = async (channelNames: string[], id: string): Promise<boolean> => (await broker.startPoint(channelNames, id)).resumed
+  t.equal(await resume(['x'], before.id), false, 'x had an event after the position and forgot it')
+  t.equal(await resume(['a', 'z'], before.id), false, 'a was forgotten too')
+  const [xAgain] = await publishEach(broker, ['x'])
+  t.equal(await resume(['x'], before.id), false, 'x is back, its first event is still missing')
+  t.equal(await resume(['x'], xAgain.id), true, 'from after the forgotten events it resumes')
+  const [, zLast] = await publishEach(broker, ['z', 'z'])
+  const start = await broker.startPoint(['z'], xAgain.id)
+  t.same(start.resumed ? start.missed.map((e) => e.seq) : [], [zLast.seq - 1, zLast.seq])
 })
