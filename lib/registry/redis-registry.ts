@@ -182,7 +182,8 @@ export class RedisClientRegistry implements ClientRegistry {
     this.closed = true
     clearTimeout(this.renewTimer)
     for (const waiting of this.catchingUp) waiting.resolve()
-    await this.settled()
+    // Writes fail within the command timeout when Redis is away; a repair stops at its next step.
+    await Promise.allSettled([...this.inFlight])
     try {
       while (Number(await this.scripts.presenceReap(this.prefix, this.backlog(), this.nodeId, String(REAP_STEP), '1')) > 0);
     } catch (err) {
@@ -217,8 +218,11 @@ export class RedisClientRegistry implements ClientRegistry {
    */
   private async repair (): Promise<void> {
     while (this.stale && !this.closed) {
+      if (this.options.redis.status !== 'ready') {
+        await pause(250)
+        continue
+      }
       try {
-        await whenReady(this.options.redis)
         await Promise.allSettled([...this.inFlight])
         this.stale = false
         const held = new Set(await this.options.redis.hkeys(this.key(`node:${this.nodeId}`)))
@@ -233,7 +237,7 @@ export class RedisClientRegistry implements ClientRegistry {
         await Promise.all(writes)
       } catch {
         this.stale = true
-        await new Promise((resolve) => setTimeout(resolve, 250))
+        await pause(250)
       }
     }
   }
@@ -272,7 +276,7 @@ export class RedisClientRegistry implements ClientRegistry {
         reply = await this.reader.xread('BLOCK', READ_BLOCK, 'STREAMS', this.key('changes'), `${this.lastSeq}-0`)
       } catch {
         if (this.closed) return
-        await new Promise((resolve) => setTimeout(resolve, 100))
+        await pause(100)
         continue
       }
       if (reply === null) {
@@ -358,4 +362,9 @@ function cutPage<T> (items: T[], limit: number, keyOf: (item: T) => string): str
   if (items.length <= limit) return undefined
   items.length = limit
   return encodeCursor(keyOf(items[limit - 1]))
+}
+
+/** Waits without keeping the process alive. */
+function pause (ms: number): Promise<void> {
+  return new Promise((resolve) => { setTimeout(resolve, ms).unref() })
 }

@@ -174,3 +174,23 @@ t.test('a node that reads the changes too late to find them all says so: its vie
   t.ok(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]), 'in order')
   t.equal(seqs.at(-1), busy.changes.at(-1)?.seq, 'read up to the last one')
 })
+
+t.test('a node closing while Redis is away closes within the command timeout; the others remove its clients when its lease ends', async (t) => {
+  const prefix = redisPrefix(t)
+  const presenceTtl = 900
+  const other = await node(t, prefix, { presenceTtl })
+  const network = await cutOff(t)
+  const lost = await node(t, prefix, { presenceTtl, redis: network.redis })
+  const first = connection('a', ['x'])
+  lost.registry.add(first)
+  lost.registry.add(connection('b', ['x']))
+  await lost.registry.settled()
+  await network.cut()
+  lost.registry.remove(first)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const started = Date.now()
+  await lost.registry.close()
+  const took = Date.now() - started
+  t.ok(took < 2000, `closed in ${took} ms`)
+  await waitUntil(async () => (await other.registry.clientIds()).length === 0, 3000, 'its clients to leave')
+})
