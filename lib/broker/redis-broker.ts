@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import type { ChainableCommander, Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { HubConfigSchema } from '../config/config.js'
 import { HubError } from '../core/errors.js'
 import type { EventInput } from '../core/names.js'
 import { parseJson } from '../wire/json.js'
 import { eventFrame } from '../wire/sse.js'
-import { COMMAND_TIMEOUT, whenReady } from './redis-connection.js'
+import { COMMAND_TIMEOUT, transaction, whenReady } from './redis-connection.js'
 import { type Broker, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, parseId, serialiseBatch } from './broker.js'
 
 export interface RedisBrokerOptions {
@@ -180,7 +180,7 @@ export class RedisBroker implements Broker {
   }
 
   private async readLastEvent (channelName: string): Promise<LastEvent | undefined> {
-    const [epoch, fields] = await this.transaction(this.options.redis.multi().get(this.keys.epoch).hgetall(this.lastKey(channelName)))
+    const [epoch, fields] = await transaction(this.options.redis.multi().get(this.keys.epoch).hgetall(this.lastKey(channelName)))
     // A last event is written together with the epoch: with one, there is the other.
     return lastEventOf(epoch as string, channelName, fields as Record<string, string>)
   }
@@ -201,7 +201,7 @@ export class RedisBroker implements Broker {
       multi.hgetall(this.lastKey(name))
       if (position !== undefined) multi.xrange(this.historyKey(name), `${position.seq + 1}-0`, '+')
     }
-    const results = await this.transaction(multi)
+    const results = await transaction(multi)
     // No epoch yet: nothing was ever published under this prefix, and the stream needs one for its id.
     const epoch = (results[0] as string | null) ?? await this.currentEpoch()
     const headSeq = Number(results[1] ?? 0)
@@ -224,14 +224,6 @@ export class RedisBroker implements Broker {
       headSeq,
       headId: `${epoch}-${headSeq}`
     }
-  }
-
-  /** The replies of a MULTI, in order; the first error is thrown. */
-  private async transaction (multi: ChainableCommander): Promise<unknown[]> {
-    return ((await multi.exec()) ?? []).map(([err, value]) => {
-      if (err !== null) throw err
-      return value
-    })
   }
 
   /** Runs a Redis operation; a Redis that does not answer is a 503 that says so. */

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { type ChainableCommander, Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from '../core/hub.js'
 
 /** ms a command may take before it fails: a publish during an outage is a 503 within 2 s. */
@@ -70,5 +70,13 @@ export function logOutages (redis: Redis, logger: Logger): void {
     if (!down) return
     down = false
     logger.info('Redis reachable again')
+  })
+}
+
+/** The replies of a MULTI, in order; the first error is thrown. */
+export async function transaction (multi: ChainableCommander): Promise<unknown[]> {
+  return ((await multi.exec()) ?? []).map(([err, value]) => {
+    if (err !== null) throw err
+    return value
   })
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { HubError } from '../core/errors.js'
 import type { Logger } from '../core/hub.js'
-import { COMMAND_TIMEOUT, whenReady } from '../broker/redis-connection.js'
+import { COMMAND_TIMEOUT, transaction, whenReady } from '../broker/redis-connection.js'
 import { decodeCursor, encodeCursor } from './paging.js'
 import { ADD_SCRIPT, CHANNEL_PAGE_SCRIPT, CLIENT_PAGE_SCRIPT, REAP_SCRIPT, REMOVE_SCRIPT, RENEW_SCRIPT, SNAPSHOT_SCRIPT } from './redis-scripts.js'
 import type {
@@ -113,20 +113,15 @@ export class RedisClientRegistry implements ClientRegistry {
   }
 
   async get (clientId: string): Promise<ClientInfo | undefined> {
-    const [times, channels] = await this.read(async () => {
-      const replies = await this.options.redis.multi().hvals(this.key(`client:${clientId}`)).hkeys(this.key(`on:${clientId}`)).exec()
-      return (replies ?? []).map(([err, value]) => {
-        if (err !== null) throw err
-        return value as string[]
-      })
-    })
+    const [times, channels] = await this.read(async () =>
+      await transaction(this.options.redis.multi().hvals(this.key(`client:${clientId}`)).hkeys(this.key(`on:${clientId}`))) as string[][])
     if (times.length === 0) return undefined
     return { clientId, connections: times.length, channels: channels.sort(), connectedAt: new Date(Math.min(...times.map(Number))).toISOString() }
   }
 
   async count (): Promise<{ clients: number, connections: number }> {
-    const replies = await this.read(async () => await this.options.redis.multi().zcard(this.key('clients')).get(this.key('connections')).exec())
-    return { clients: Number(replies?.[0][1] ?? 0), connections: Number(replies?.[1][1] ?? 0) }
+    const [clients, connections] = await this.read(async () => await transaction(this.options.redis.multi().zcard(this.key('clients')).get(this.key('connections'))))
+    return { clients: Number(clients ?? 0), connections: Number(connections ?? 0) }
   }
 
   async clients (query: { channel?: string, limit: number, cursor?: string }): Promise<ClientPage> {
@@ -162,8 +157,8 @@ export class RedisClientRegistry implements ClientRegistry {
   }
 
   async channel (name: string): Promise<ChannelUse> {
-    const replies = await this.read(async () => await this.options.redis.multi().hget(this.key('subscribers'), name).zcard(this.key(`channel:${name}`)).exec())
-    return { subscribers: Number(replies?.[0][1] ?? 0), clients: Number(replies?.[1][1] ?? 0) }
+    const [subscribers, clients] = await this.read(async () => await transaction(this.options.redis.multi().hget(this.key('subscribers'), name).zcard(this.key(`channel:${name}`))))
+    return { subscribers: Number(subscribers ?? 0), clients: Number(clients ?? 0) }
   }
 
   async channels (query: { limit: number, cursor?: string }): Promise<ChannelUsePage> {
