@@ -51,7 +51,8 @@ t.test('two nodes: a clientId is one client across them, and both report the sam
   const onB = connection('ann', ['sport'])
   a.registry.add(onA)
   b.registry.add(onB)
-  b.registry.add(connection('bob', ['news']))
+  const bob = connection('bob', ['news'])
+  b.registry.add(bob)
   await Promise.all([a.registry.settled(), b.registry.settled()])
   t.same(await a.registry.get('ann'), { clientId: 'ann', connections: 2, channels: ['news', 'sport'], connectedAt: new Date(Math.min(onA.connectedAt, onB.connectedAt)).toISOString() })
   t.same(await b.registry.count(), { clients: 2, connections: 3 })
@@ -65,6 +66,10 @@ t.test('two nodes: a clientId is one client across them, and both report the sam
   t.same(summary(a.changes), summary(b.changes), 'the same changes in the same order on both')
   t.equal(a.changes.filter((change) => change.clientId === 'ann' && change.whole).length, 2, 'ann joined once and left once')
   t.same(a.changes.map((change) => change.seq), b.changes.map((change) => change.seq))
+  b.registry.remove(bob)
+  await b.registry.settled()
+  const left = (await redisClient(t).keys(`${prefix}presence:*`)).map((key) => key.slice(prefix.length)).sort()
+  t.same(left, ['presence:changes', 'presence:connections', 'presence:nodes', 'presence:seq'], 'nobody connected: no key per client, channel or connection is left')
 })
 
 t.test('a snapshot and the changes numbered after it make up the set, while another node adds and removes', async (t) => {
