@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisBroker } from '../lib/broker/redis-broker.js'
@@ -77,17 +80,46 @@ t.test('Redis restarts empty: the node recovers by itself, in a new epoch where 
 
   await redis.start()
   await waitUntil(async () => await health(hub) === 'ok', 8000, 'the node to recover')
-  await waitUntil(async () => (await hub.app.inject('/clients')).json().total === 1, 8000, 'the node to put its open stream\'s client back')
+  await stream.waitForEnd(5000)
+  t.pass('the open stream was ended: it cannot go on in a new epoch')
+  // The publish to the hung Redis timed out on this side but Redis ran it when it resumed: a 503
+  // promises no 200, not that nothing was stored.
+  t.same(stream.ofType('t').map((message) => data(message).payload).filter((payload) => payload !== 'hung'), ['before'])
+  const again = await hub.subscribe('/subscribe?channels=x', { headers: { 'last-event-id': stream.lastEventId as string } })
+  await again.waitForCount(2)
+  t.equal(JSON.parse(data(again.messages[0]).payload).resumed, false, 'an id from before Redis lost its data is unknown')
+  await waitUntil(async () => (await hub.app.inject('/clients')).json().total === 1, 8000, 'the client listed again')
   const after = await publishOne(hub, 'after')
   t.equal(after.statusCode, 200)
   t.not(after.json.ids[0].split('-')[0], before.json.ids[0].split('-')[0], 'a new epoch')
-  await stream.waitFor((client) => client.ofType('t').some((message) => data(message).payload === 'after'), 5000, 'the new epoch\'s event on the open stream')
-  // The publish to the hung Redis timed out on this side but Redis ran it when it resumed: a 503
-  // promises no 200, not that nothing was stored.
-  t.same(stream.ofType('t').map((message) => data(message).payload).filter((payload) => payload !== 'hung'), ['before', 'after'])
-  const resumed = await hub.subscribe('/subscribe?channels=x', { headers: { 'last-event-id': before.json.ids[0] } })
-  await resumed.waitForCount(2)
-  t.equal(JSON.parse(data(resumed.messages[0]).payload).resumed, false, 'an id from before Redis lost its data is unknown')
+  await again.waitFor((client) => client.ofType('t').some((message) => data(message).payload === 'after'), 5000, 'the new epoch\'s event')
+})
+
+t.test('Redis restarts with its data (AOF, every write synced): a new epoch all the same, so a Redis that came back with less could never reuse an id', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sse-hub-aof-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const redis = await ownRedis(t, ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir])
+  const hub = await build(t, { redisUrl: `redis://127.0.0.1:${redis.port}`, redisPrefix: 'aof:' })
+  const stream = await hub.subscribe('/subscribe?channels=x')
+  await stream.waitForCount(2)
+  const before = []
+  for (let i = 0; i < 3; i++) before.push((await publishOne(hub, i)).json.ids[0])
+  await stream.waitForCount(5)
+
+  redis.signal('SIGKILL')
+  await waitUntil(async () => await health(hub) === 'broker-down', 3000, 'broker-down')
+  await redis.start()
+  await waitUntil(async () => await health(hub) === 'ok', 8000, 'the node to recover')
+  await stream.waitForEnd(5000)
+  t.same((await hub.app.inject('/lastEvent?channel=x')).json().response, '{"type":"t","payload":2}', 'the data came back')
+  const after = await publishOne(hub, 'after')
+  t.equal(after.statusCode, 200)
+  t.not(after.json.ids[0].split('-')[0], before[0].split('-')[0], 'in a new epoch')
+  t.notOk(before.includes(after.json.ids[0]), 'no id given twice')
+  const again = await hub.subscribe('/subscribe?channels=x', { headers: { 'last-event-id': before[2] } })
+  await again.waitForCount(2)
+  t.equal(JSON.parse(data(again.messages[0]).payload).resumed, false, 'a position from before the restart is unknown: the client gets the snapshots')
+  t.same(JSON.parse(data(again.messages[1]).payload), { type: 't', payload: 'after' })
 })
 
 t.test('a node that fell further behind than the delivery backlog ends its streams; their clients resume from history without a hole', async (t) => {

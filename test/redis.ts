@@ -65,15 +65,15 @@ export async function redisProxy (t: TestContext): Promise<{ port: number, cut: 
   return { port, cut, restore: async () => { await listen(port) } }
 }
 
-/** A redis-server of the test's own on a free port, without persistence. */
-export async function ownRedis (t: TestContext): Promise<{ port: number, start: () => Promise<void>, stop: () => Promise<void>, signal: (name: NodeJS.Signals) => void }> {
+/** A redis-server of the test's own on a free port, without persistence unless `options` ask for it. */
+export async function ownRedis (t: TestContext, options: string[] = []): Promise<{ port: number, start: () => Promise<void>, stop: () => Promise<void>, signal: (name: NodeJS.Signals) => void }> {
   const probe = createServer().listen(0, '127.0.0.1')
   await once(probe, 'listening')
   const port = (probe.address() as { port: number }).port
   await new Promise((resolve) => probe.close(resolve))
   let child: ChildProcess | undefined
   const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...options], { stdio: 'ignore' })
     await waitUntil(() => new Promise((resolve) => {
       const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) })
       socket.on('error', () => resolve(false))

@@ -74,11 +74,12 @@ export interface Broker {
    */
   startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint>
   /**
-   * Registers what to do when events could not be delivered to this node (a cluster node that
-   * fell further behind than its broker keeps): the hub ends its streams, whose clients resume
-   * from history, or get the snapshots, when they reconnect.
+   * Registers what to do when this node's streams can no longer be continued: events could not
+   * be delivered to it (a cluster node that fell further behind than its broker keeps), or a new
+   * epoch began (the store restarted). The hub ends its streams, whose clients resume from
+   * history, or get the snapshots, when they reconnect. `why` is for the log.
    */
-  onGap? (listener: (missed: number) => void): void
+  onGap? (listener: (why: string) => void): void
   /** False while the broker cannot store or deliver (a cluster broker's store is unreachable). */
   healthy? (): boolean
   /** Resolves once events published from then on are delivered to this node (a cluster broker's read has started). */

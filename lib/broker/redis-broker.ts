@@ -34,7 +34,8 @@ export interface RedisBrokerOptions {
  * One publish, in one round trip and atomically: numbers the batch from the shared counter,
  * records each event as its channel's last event and in its channel's history (a stream whose
  * entry ids are the seqs, each entry naming the previous seq of its channel), and appends the
- * whole batch to the delivery stream that every node reads. Creates the epoch on the first use.
+ * whole batch to the delivery stream that every node reads. Fails with NOEPOCH before the epoch
+ * exists (EPOCH_SCRIPT makes it).
  * Channel keys are built here from the prefix: one Redis, not a Redis Cluster.
  * A channel's history expires as a whole `historyTtl` after its last event. Past
  * `maxRetainedChannels` channels, the least recently published ones without a subscriber on any
@@ -42,22 +43,19 @@ export interface RedisBrokerOptions {
  * last seq they had: a channel published again names it as its previous seq, so that a resume
  * from before it is refused rather than given a hole.
  * KEYS: seq, epoch, delivery stream, channels by last seq, forgotten. ARGV: prefix, now,
- * historySize, backlog, new epoch, historyTtl, maxRetainedChannels, then channel, type, data for
+ * historySize, backlog, historyTtl, maxRetainedChannels, then channel, type, data for
  * each event. Returns the epoch and the first seq.
  */
 const PUBLISH_SCRIPT = `
-local prefix, now, historySize, backlog, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[6])
-local maxRetained = tonumber(ARGV[7])
+local prefix, now, historySize, backlog, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local maxRetained = tonumber(ARGV[6])
 local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-  epoch = ARGV[5]
-  redis.call('SET', KEYS[2], epoch)
-end
-local count = (#ARGV - 7) / 3
+if not epoch then return redis.error_reply('NOEPOCH there is no epoch yet') end
+local count = (#ARGV - 6) / 3
 local first = redis.call('INCRBY', KEYS[1], count) - count + 1
 local batch = {'p', now}
 for i = 0, count - 1 do
-  local channel, kind, data = ARGV[8 + 3 * i], ARGV[9 + 3 * i], ARGV[10 + 3 * i]
+  local channel, kind, data = ARGV[7 + 3 * i], ARGV[8 + 3 * i], ARGV[9 + 3 * i]
   local seq = first + i
   local lastKey = prefix .. 'last:' .. channel
   local previous = redis.call('HGET', lastKey, 's') or redis.call('GET', KEYS[5]) or '0'
@@ -90,6 +88,26 @@ end
 return {epoch, first}
 `
 
+/**
+ * The epoch, made anew whenever the Redis process is not the one that made the current one: a
+ * Redis that restarted may have come back with less than it acknowledged (an AOF synced every
+ * second, an older snapshot, a replica that had not caught up), and would then number new
+ * events with seqs it had given before. Returns the epoch and the delivery stream entry after
+ * which its batches start.
+ * KEYS: epoch, the run id of the Redis that made it, its first entry, delivery stream. ARGV: a new epoch.
+ */
+const EPOCH_SCRIPT = `
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local epoch = redis.call('GET', KEYS[1])
+if epoch and redis.call('GET', KEYS[2]) == run then return {epoch, redis.call('GET', KEYS[3]) or '0-0'} end
+local top = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)
+local start = top[1] and top[1][1] or '0-0'
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], run)
+redis.call('SET', KEYS[3], start)
+return {ARGV[1], start}
+`
+
 const DEFAULT_MAX_RETAINED_CHANNELS: number = HubConfigSchema.properties.maxRetainedChannels.default
 
 /** ms a blocking read of the delivery stream waits before it looks again (closing, a new epoch). */
@@ -104,7 +122,7 @@ const READ_BLOCK = 1000
  */
 export class RedisBroker implements Broker {
   private deliver: Deliver = () => {}
-  private gap: (missed: number) => void = () => {}
+  private gap: (why: string) => void = () => {}
   /** Id of the last delivery stream entry this node delivered. */
   private lastDelivered: string | undefined
   private reading: Promise<void> | undefined
@@ -113,13 +131,26 @@ export class RedisBroker implements Broker {
   private failStart: (err: Error) => void = () => {}
   private closed = false
   private failing = false
+  /** False from each (re)connection until the epoch was checked: publishes and reads wait for it. */
+  private epochChecked = false
   private readonly reader: Redis
-  private readonly keys: { seq: string, epoch: string, delivery: string, channels: string, forgotten: string }
+  private readonly keys: { seq: string, epoch: string, delivery: string, channels: string, forgotten: string, epochRun: string, epochStart: string }
+  private readonly onReconnect = (): void => { this.epochChecked = false }
 
   constructor (private readonly options: RedisBrokerOptions) {
     const { prefix, redis } = options
-    this.keys = { seq: `${prefix}seq`, epoch: `${prefix}epoch`, delivery: `${prefix}delivery`, channels: `${prefix}channels`, forgotten: `${prefix}forgotten` }
+    this.keys = {
+      seq: `${prefix}seq`,
+      epoch: `${prefix}epoch`,
+      delivery: `${prefix}delivery`,
+      channels: `${prefix}channels`,
+      forgotten: `${prefix}forgotten`,
+      epochRun: `${prefix}epoch-run`,
+      epochStart: `${prefix}epoch-start`
+    }
     redis.defineCommand('sseHubPublish', { numberOfKeys: 5, lua: PUBLISH_SCRIPT })
+    redis.defineCommand('sseHubEpoch', { numberOfKeys: 4, lua: EPOCH_SCRIPT })
+    redis.on('ready', this.onReconnect)
     // Blocking reads hold their connection: one of their own, whose commands may block that long.
     this.reader = redis.duplicate({ commandTimeout: READ_BLOCK + COMMAND_TIMEOUT })
     // Without a listener, ioredis prints each connection error; health and refusals report them.
@@ -138,7 +169,7 @@ export class RedisBroker implements Broker {
     this.reading ??= this.readLoop()
   }
 
-  onGap (listener: (missed: number) => void): void {
+  onGap (listener: (why: string) => void): void {
     this.gap = listener
   }
 
@@ -163,11 +194,18 @@ export class RedisBroker implements Broker {
   }
 
   private async store (inputs: readonly EventInput[], data: string[]): Promise<PublishedEvent[]> {
+    if (!this.epochChecked) await this.currentEpoch()
     const now = Date.now()
-    const args: string[] = [this.options.prefix, String(now), String(this.options.historySize), String(this.options.deliveryBacklog ?? 10_000), randomBytes(4).toString('hex'), String(this.options.historyTtl), String(this.options.maxRetainedChannels ?? DEFAULT_MAX_RETAINED_CHANNELS)]
+    const args: string[] = [this.options.prefix, String(now), String(this.options.historySize), String(this.options.deliveryBacklog ?? 10_000), String(this.options.historyTtl), String(this.options.maxRetainedChannels ?? DEFAULT_MAX_RETAINED_CHANNELS)]
     inputs.forEach(({ channelName, type }, i) => args.push(channelName, type, data[i]))
-    const [epoch, first] = await (this.options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<[string, number]> })
+    const publish = async (): Promise<[string, number]> => await (this.options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<[string, number]> })
       .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, this.keys.channels, this.keys.forgotten, ...args)
+    const [epoch, first] = await publish().catch(async (err: Error) => {
+      // The keys were deleted since the epoch was checked: make a new one, once.
+      if (!err.message.startsWith('NOEPOCH')) throw err
+      await this.currentEpoch()
+      return await publish()
+    })
     return inputs.map(({ channelName, type, payload }, i) => {
       const seq = first + i
       const id = `${epoch}-${seq}`
@@ -195,6 +233,7 @@ export class RedisBroker implements Broker {
 
   private async readStartPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
     // The history after the client's position is read in the same transaction, before its epoch is known to match.
+    if (!this.epochChecked) await this.currentEpoch()
     const position = parseId(lastEventId)
     const multi = this.options.redis.multi().get(this.keys.epoch).get(this.keys.seq).get(this.keys.forgotten)
     for (const name of channelNames) {
@@ -203,7 +242,7 @@ export class RedisBroker implements Broker {
     }
     const results = await transaction(multi)
     // No epoch yet: nothing was ever published under this prefix, and the stream needs one for its id.
-    const epoch = (results[0] as string | null) ?? await this.currentEpoch()
+    const epoch = (results[0] as string | null) ?? (await this.currentEpoch())[0]
     const headSeq = Number(results[1] ?? 0)
     const forgotten = Number(results[2] ?? 0)
     const lasts: Array<Record<string, string>> = []
@@ -241,26 +280,43 @@ export class RedisBroker implements Broker {
 
   async close (): Promise<void> {
     this.closed = true
+    this.options.redis.removeListener('ready', this.onReconnect)
     this.reader.disconnect()
     await this.reading
   }
 
-  /** Delivers every batch of the delivery stream from where this node started, in order. */
+  /**
+   * Delivers every batch of the delivery stream from where this node started, in order. After a
+   * lost connection, and when nothing came for a while, it checks the epoch first: a new one
+   * (Redis restarted or lost its data) ends this node's streams, and delivery goes on from the
+   * new epoch's first entry.
+   */
   private async readLoop (): Promise<void> {
     // Live from now: what came before is for resume, not for this node's streams.
     let epoch: string
     try {
       await Promise.all([whenReady(this.options.redis), whenReady(this.reader)])
+      epoch = (await this.currentEpoch())[0]
       this.lastDelivered = await this.deliveryHead()
-      epoch = await this.currentEpoch()
     } catch (err) {
       this.failStart(new Error(`Redis did not answer at start (${(err as Error).message})`))
       return
     }
     /** The seq the next entry should start with; undefined until one was delivered in this epoch. */
     let next: number | undefined
+    let checkEpoch = false
     this.markStarted()
     while (!this.closed) {
+      if (checkEpoch) {
+        const [now, start] = await this.currentEpoch().catch((): [string, undefined] => [epoch, undefined])
+        checkEpoch = start === undefined
+        if (now !== epoch && start !== undefined) {
+          epoch = now
+          this.lastDelivered = start
+          next = undefined
+          this.gap('a new epoch began in Redis (it restarted, or lost its data)')
+        }
+      }
       let reply
       try {
         reply = await this.reader.xread('BLOCK', READ_BLOCK, 'STREAMS', this.keys.delivery, this.lastDelivered)
@@ -268,19 +324,14 @@ export class RedisBroker implements Broker {
       } catch {
         if (this.closed) return
         this.failing = true
+        checkEpoch = true
         // The connection dropped: ioredis reconnects; read on from the same entry then.
         await new Promise((resolve) => setTimeout(resolve, 100))
         continue
       }
       if (reply === null) {
-        // Nothing new for a while: Redis may have lost its data and started a new epoch, whose
-        // entries have smaller ids than the last one delivered here.
-        const now = await this.currentEpoch().catch(() => epoch)
-        if (now !== epoch) {
-          epoch = now
-          this.lastDelivered = '0-0'
-          next = undefined
-        }
+        // Nothing new for a while: Redis may have lost its data, and its new entries have smaller ids.
+        checkEpoch = true
         continue
       }
       for (const [, entries] of reply) {
@@ -288,7 +339,7 @@ export class RedisBroker implements Broker {
           this.lastDelivered = entryId
           const batch = batchOf(epoch, Number(entryId.split('-')[0]), fields)
           // Entries trimmed before this node read them: fell behind by more than the backlog.
-          if (next !== undefined && batch[0].seq > next) this.gap(batch[0].seq - next)
+          if (next !== undefined && batch[0].seq > next) this.gap(`${batch[0].seq - next} events did not reach this node (it fell behind the cluster's delivery stream)`)
           next = batch[batch.length - 1].seq + 1
           this.deliver(batch)
         }
@@ -301,11 +352,12 @@ export class RedisBroker implements Broker {
     return last?.[0] ?? '0-0'
   }
 
-  /** The epoch in Redis, created when missing, so ids can be read before the first publish. */
-  private async currentEpoch (): Promise<string> {
-    const redis = this.options.redis
-    await redis.set(this.keys.epoch, randomBytes(4).toString('hex'), 'NX')
-    return (await redis.get(this.keys.epoch)) ?? ''
+  /** The epoch and the entry it starts after, made anew when missing or made by another Redis process. */
+  private async currentEpoch (): Promise<[string, string]> {
+    const [epoch, start] = await (this.options.redis as Redis & { sseHubEpoch: (...args: string[]) => Promise<[string, string]> })
+      .sseHubEpoch(this.keys.epoch, this.keys.epochRun, this.keys.epochStart, this.keys.delivery, randomBytes(4).toString('hex'))
+    this.epochChecked = true
+    return [epoch, start]
   }
 
   private lastKey (channelName: string): string {

@@ -313,12 +313,12 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Events this node could not deliver are lost to its streams: ending them (gracefully) makes
-   * their clients come back with their Last-Event-ID, and resume from history or get the snapshots,
-   * never a stream with a hole.
+   * Streams that cannot be continued (events that did not reach this node, a new epoch) are
+   * ended gracefully: their clients come back with their Last-Event-ID, and resume from history
+   * or get the snapshots, never a stream with a hole.
    */
-  private readonly restartStreams = (missed: number): void => {
-    this.logger.warn(`${missed} events did not reach this node (it fell behind the cluster's delivery stream): its ${this.connections.size} streams are ended, their clients resume from history`)
+  private readonly restartStreams = (why: string): void => {
+    this.logger.warn(`${why}: this node's ${this.connections.size} streams are ended, their clients resume from history or get the snapshots`)
     for (const connection of this.connections) connection.close('shutdown')
   }
 
