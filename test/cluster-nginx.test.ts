@@ -55,7 +55,7 @@ async function freePort (): Promise<number> {
  * around the file ignores the hub's `X-Accel-Buffering: no`, so that the file's own
  * `proxy_buffering off` is what is tested.
  */
-async function startNginx (t: TestContext, nodes: HubProcess[], replace: Record<string, string> = {}): Promise<{ url: string }> {
+async function startNginx (t: TestContext, nodes: HubProcess[], replace: Record<string, string> = {}): Promise<{ url: string, log: () => string }> {
   const nginx = nginxBinary()
   if (nginx === undefined) throw new Error('nginx is not installed (apt-get install nginx; .ci/run installs it)')
   const dir = await mkdtemp(join(tmpdir(), 'sse-hub-nginx-'))
@@ -96,7 +96,7 @@ async function startNginx (t: TestContext, nodes: HubProcess[], replace: Record<
     socket.on('error', () => resolve(false))
   }), 5000, () => `nginx to listen: ${log}`)
   if (child.exitCode !== null) throw new Error(`nginx exited: ${log}`)
-  return { url: `http://127.0.0.1:${port}` }
+  return { url: `http://127.0.0.1:${port}`, log: () => log }
 }
 
 /** Two cluster nodes on the test Redis under a prefix of the test's own, started together. */
@@ -147,7 +147,7 @@ t.test('nginx in front of two nodes', async (t) => {
     // One small event, far below any buffer's size: nothing on the way (buffering, compression) may hold it back.
     await first.waitFor((client) => client.ofType('n').length === 1, 3000, 'the first event')
     const took = Date.now() - started
-    t.ok(took < 500, `published and received through nginx in ${took} ms`)
+    t.ok(took < 1000, `published and received through nginx in ${took} ms`)
   })
 
   t.test('a batch of bodyLimit + 1 bytes passes nginx and is refused by the node, in the hub\'s format', async (t) => {
@@ -189,8 +189,7 @@ t.test('nginx in front of two nodes', async (t) => {
     const missed: string[] = []
     for (let n = 0; n < 3; n++) missed.push(...(await publish(live.url, n, 'p')).ids)
     await onPaused.waitForEnd(3000)
-    const cut = Date.now() - stopped
-    t.ok(cut >= 700 && cut < 2500, `nginx ended the paused node's stream after ${cut} ms`)
+    t.match(impatient.log(), 'upstream timed out', `nginx ended the paused node's stream after ${Date.now() - stopped} ms, on its read timeout`)
     t.notOk(onLive.ended, 'the stream on the live node, silent but for heartbeats, stays open')
     t.same(onLive.ofType('n').map((message) => message.id), missed)
 
