@@ -77,3 +77,15 @@ t.test('the license package.json names is in LICENSE', async (t) => {
   const license = await readFile(join(REPO, 'LICENSE'), 'utf8')
   t.match(license, /^MIT License\n\nCopyright \(c\) 2026 The fastify-sse-hub authors\n/)
 })
+
+t.test('the nginx lines of the Cluster mode section are lines of deploy/nginx/sse-hub.conf, in order', async (t) => {
+  const shipped = (await readFile(join(REPO, 'deploy', 'nginx', 'sse-hub.conf'), 'utf8')).split('\n').map((line) => line.trim())
+  const [block] = blocks(section('Running several nodes'), 'nginx')
+  if (block === undefined) throw new Error('no ```nginx block in "Running several nodes"')
+  let at = 0
+  for (const line of block.split('\n').map((line) => line.trim()).filter((line) => line !== '' && line !== '}')) {
+    const found = shipped.indexOf(line, at)
+    t.ok(found >= 0, `in the file, after the lines before it: ${line}`)
+    if (found >= 0) at = found + 1
+  }
+})
