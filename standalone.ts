@@ -2,7 +2,7 @@ import { type Server, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
 import sseHub from './app.js'
-import { FILE_RESERVE, type HubConfig, openFileLimit } from './lib/config/config.js'
+import { FILE_RESERVE, type HubConfig, openFileLimit, proxyList } from './lib/config/config.js'
 import { redactedRequest, redactUrl } from './lib/auth/redact.js'
 import { SocketGuard } from './lib/wire/socket-guard.js'
 
@@ -22,9 +22,11 @@ const SHEDDING_RESERVE = FILE_RESERVE / 4
  * the hub's error format, `{statusCode, code, error, message}`, never echoing the URL. An app
  * that embeds the hub can pass the same to its own `Fastify(...)`.
  */
-export function serverOptions (config: Pick<HubConfig, 'logLevel' | 'headersTimeout' | 'requestTimeout'>): FastifyHttpOptions<Server> {
+export function serverOptions (config: Pick<HubConfig, 'logLevel' | 'headersTimeout' | 'requestTimeout' | 'trustProxy'>): FastifyHttpOptions<Server> {
+  const proxies = proxyList(config.trustProxy)
   return {
     logger: { level: config.logLevel, serializers: { req: redactedRequest } },
+    ...(proxies.length > 0 ? { trustProxy: proxies } : {}),
     requestTimeout: config.requestTimeout,
     http: { headersTimeout: config.headersTimeout, requestTimeout: config.requestTimeout, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL },
     frameworkErrors (error, _request, reply) {

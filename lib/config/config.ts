@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { parseArgs } from 'node:util'
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
@@ -44,6 +45,7 @@ export const HubConfigSchema = Type.Object({
   headersTimeout: Type.Integer({ minimum: 1, default: 10000, env: 'SSE_HUB_HEADERS_TIMEOUT', description: 'ms for a request\'s headers to arrive, cut after (server only)' }),
   requestTimeout: Type.Integer({ minimum: 1, default: 30000, env: 'SSE_HUB_REQUEST_TIMEOUT', description: 'ms for a whole request, body included, to arrive, cut after; streams are exempt once they started (server only)' }),
   maxConnectionsPerAddress: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_MAX_CONNECTIONS_PER_ADDRESS', description: 'open TCP connections per client address, closed at once above (0: no limit; server only)' }),
+  trustProxy: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_TRUST_PROXY', description: 'addresses or CIDR ranges of the proxies in front (comma-separated): the X-Forwarded-For they send gives the client address for logs and the rate limits (server only)' })),
   shutdownDelay: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_SHUTDOWN_DELAY', description: 'ms between SIGTERM (health turns 503) and the stop of the server' }),
   redisUrl: Type.Optional(Type.String({ minLength: 1, pattern: '^rediss?://', env: 'REDIS_URL', description: 'cluster mode: events, history and last events in this Redis (redis:// or rediss://), shared by every node' })),
   redisPrefix: Type.String({ minLength: 1, default: 'sse-hub:', env: 'SSE_HUB_REDIS_PREFIX', description: 'start of every Redis key, so several hubs can share one Redis' }),
@@ -130,7 +132,23 @@ export function resolveConfig (input: Record<string, unknown> = {}): HubConfig {
   if (config.headersTimeout as number > (config.requestTimeout as number)) {
     throw new ConfigError(`invalid option headersTimeout: ${String(config.headersTimeout)} ms is longer than requestTimeout (${String(config.requestTimeout)} ms), which covers the headers too`)
   }
+  const badProxy = proxyList(config.trustProxy as string | undefined).find((entry) => !isAddressOrRange(entry))
+  if (badProxy !== undefined) {
+    throw new ConfigError(`invalid option trustProxy: ${JSON.stringify(badProxy)} is not an IP address or a CIDR range (such as 10.0.0.0/8)`)
+  }
   return config as HubConfig
+}
+
+/** The entries of `trustProxy`: `10.0.0.1, 10.1.0.0/16` → two. */
+export function proxyList (trustProxy: string | undefined): string[] {
+  return trustProxy === undefined ? [] : trustProxy.split(',').map((entry) => entry.trim())
+}
+
+function isAddressOrRange (entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/')
+  const version = isIP(address)
+  if (version === 0 || rest.length > 0) return false
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128))
 }
 
 /** Options from `PORT`, `SSE_HUB_*`, ...: only those set, converted and checked. */

@@ -1,4 +1,8 @@
+import Fastify from 'fastify'
 import t from 'tap'
+import sseHub from '../../app.js'
+import { resolveConfig } from '../../lib/config/config.js'
+import { serverOptions } from '../../standalone.js'
 import { build } from '../helper.js'
 import { bearer } from './keys.js'
 
@@ -51,4 +55,20 @@ t.test('both limits are off by default', async (t) => {
   const statuses = await Promise.all(Array.from({ length: 50 }, () => hub.publish(body)))
   t.ok(statuses.every((res) => res.statusCode === 200))
   t.equal(hub.app.hub.stats.refused['rate-limit'], 0)
+})
+
+t.test('trustProxy: behind a trusted proxy the limits count X-Forwarded-For, from anyone else the socket address', async (t) => {
+  const app = Fastify(serverOptions(resolveConfig({ trustProxy: '127.0.0.1, 10.0.0.0/8', logLevel: 'silent' })))
+  await app.register(sseHub, { insecure: true, publishRateLimit: 1 })
+  t.teardown(() => app.close())
+  const publish = (remoteAddress: string, forwardedFor?: string) => app.inject({
+    method: 'POST', url: '/publish', payload: body, remoteAddress, headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor }
+  })
+  t.equal((await publish('127.0.0.1', '198.51.100.1')).statusCode, 200)
+  t.equal((await publish('127.0.0.1', '198.51.100.2')).statusCode, 200, 'two clients behind the proxy are two addresses')
+  t.equal((await publish('127.0.0.1', '198.51.100.1')).statusCode, 429, 'the first one again is over its limit')
+  t.equal((await publish('192.0.2.9', '198.51.100.3')).statusCode, 200)
+  t.equal((await publish('192.0.2.9', '198.51.100.4')).statusCode, 429, 'an untrusted sender cannot choose its address')
+  t.throws(() => resolveConfig({ trustProxy: '10.0.0.0/33' }), { message: /invalid option trustProxy: "10.0.0.0\/33" is not an IP address or a CIDR range/ })
+  t.throws(() => resolveConfig({ trustProxy: 'proxy.example' }), { message: /invalid option trustProxy/ })
 })
