@@ -112,6 +112,8 @@ const DEFAULT_MAX_RETAINED_CHANNELS: number = HubConfigSchema.properties.maxReta
 
 /** ms a blocking read of the delivery stream waits before it looks again (closing, a new epoch). */
 const READ_BLOCK = 1000
+/** Batches one read takes at most: a node catching up reads in steps, not its whole backlog at once. */
+const READ_COUNT = 500
 
 /**
  * The cluster broker: numbering, history and last events live in Redis, shared by every node, and
@@ -319,7 +321,7 @@ export class RedisBroker implements Broker {
       }
       let reply
       try {
-        reply = await this.reader.xread('BLOCK', READ_BLOCK, 'STREAMS', this.keys.delivery, this.lastDelivered)
+        reply = await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK, 'STREAMS', this.keys.delivery, this.lastDelivered)
         this.failing = false
       } catch {
         if (this.closed) return

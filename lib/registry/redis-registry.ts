@@ -26,6 +26,8 @@ type Scripts = Record<'presenceAdd' | 'presenceRemove' | 'presenceReap' | 'prese
 
 /** ms a blocking read of the change stream waits before it looks again. */
 const READ_BLOCK = 1000
+/** Changes one read takes at most. */
+const READ_COUNT = 1000
 /** Connections a reap removes per script call, so that Redis is never blocked for long. */
 const REAP_STEP = 500
 
@@ -268,7 +270,7 @@ export class RedisClientRegistry implements ClientRegistry {
     while (!this.closed) {
       let reply
       try {
-        reply = await this.reader.xread('BLOCK', READ_BLOCK, 'STREAMS', this.key('changes'), `${this.lastSeq}-0`)
+        reply = await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK, 'STREAMS', this.key('changes'), `${this.lastSeq}-0`)
       } catch {
         if (this.closed) return
         await pause(100)
