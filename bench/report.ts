@@ -1,0 +1,106 @@
+/**
+ * What a run prints: one line per load, the tables of a scenario, the integrity problems of a
+ * result.
+ */
+import type { LoadResult } from './load.js'
+
+/** M1 prints the largest RSS of each such stretch of its window. */
+export const RSS_STRETCH_SECONDS = 30
+
+/** The largest RSS sample of each `RSS_STRETCH_SECONDS` of the window (samples are a second apart), MiB. */
+export function rssStretches (result: LoadResult): string[] {
+  const samples = result.memory.samplesKiB
+  const stretches: string[] = []
+  for (let i = 0; i < samples.length; i += RSS_STRETCH_SECONDS) {
+    stretches.push(fmt(Math.max(...samples.slice(i, i + RSS_STRETCH_SECONDS)) / 1024, 1))
+  }
+  return stretches
+}
+
+/** Integrity problems of a run; '' when clean. */
+export function problems (result: LoadResult): string {
+  const i = result.integrity
+  const found: string[] = []
+  if (result.subscribers.failed > 0) found.push(`${result.subscribers.failed} subscribers failed to connect ${JSON.stringify(result.subscribers.failures)}`)
+  if (i.lost > 0) found.push(`${i.lost} events lost on ${i.lossyStreams} streams`)
+  if (i.duplicates > 0) found.push(`${i.duplicates} duplicates`)
+  if (i.malformed > 0) found.push(`${i.malformed} malformed events`)
+  if (i.dropped > 0) found.push(`${i.dropped} streams dropped`)
+  if (i.publishErrors > 0) found.push(`${i.publishErrors} publish errors (${i.firstError})`)
+  if (i.expected > 0 && result.window.deliveries === 0) found.push('no deliveries in the window')
+  return found.join('; ')
+}
+
+export function oneLine (r: LoadResult, idle: boolean): string {
+  if (idle) {
+    return `${r.subscribers.ready} held, ${fmt(r.connect.perSecond)} connects/s, ${fmt(r.memory.perConnectionKiB, 2)} KiB RSS per connection`
+  }
+  return `${fmt(r.window.deliveriesPerSecond)} deliveries/s, ${fmt(r.window.deliveriesPerServerCpuSecond)} per server CPU-s, ` +
+    `p99 ${fmt(r.latencyMs.p99, 2)} ms, lost ${r.integrity.lost}` + (problems(r) === '' ? '' : ` [${problems(r)}]`)
+}
+
+export function fmt (value: number | undefined, digits = 0): string {
+  if (value === undefined || !Number.isFinite(value)) return '-'
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+type Row = [label: string, pick: (r: LoadResult) => number, digits: number, ratio?: boolean]
+
+const TRAFFIC_ROWS: Row[] = [
+  ['subscribers ready', (r) => r.subscribers.ready, 0, false],
+  ['connects/s', (r) => r.connect.perSecond, 0],
+  ['publish requests/s', (r) => r.window.requestsPerSecond, 0],
+  ['events published/s', (r) => r.window.eventsPerSecond, 0],
+  ['deliveries/s', (r) => r.window.deliveriesPerSecond, 0],
+  ['server CPU, % of a core', (r) => r.window.serverCpuShare * 100, 1],
+  ['* deliveries per server CPU-s', (r) => r.window.deliveriesPerServerCpuSecond, 0],
+  ['latency p50, ms', (r) => r.latencyMs.p50, 2],
+  ['latency p99, ms', (r) => r.latencyMs.p99, 2],
+  ['latency max, ms', (r) => r.latencyMs.max, 2],
+  ['lost', (r) => r.integrity.lost, 0, false],
+  ['duplicates', (r) => r.integrity.duplicates, 0, false],
+  ['reordered', (r) => r.integrity.reordered, 0, false],
+  ['streams dropped', (r) => r.integrity.dropped, 0, false],
+  ['publish errors', (r) => r.integrity.publishErrors, 0, false],
+  ['server RSS at window start, MiB', (r) => r.memory.windowStartKiB / 1024, 1],
+  ['server RSS at window end, MiB', (r) => r.memory.windowEndKiB / 1024, 1],
+  ['generator CPU, % of a core', (r) => r.window.generatorCpuShare * 100, 1],
+  ['deliveries per generator read', (r) => r.window.deliveriesPerRead, 2],
+  ['generator CPU / server CPU', (r) => r.window.generatorCpu / r.window.serverCpu, 2, false],
+  ['core 0 busy, %', (r) => (r.window.coreBusyShare[0] ?? NaN) * 100, 1, false],
+  ['core 0 softirq, %', (r) => (r.window.coreSoftirqShare[0] ?? NaN) * 100, 1, false],
+  ['core 1 busy, %', (r) => (r.window.coreBusyShare[1] ?? NaN) * 100, 1, false],
+  ['core 1 softirq, %', (r) => (r.window.coreSoftirqShare[1] ?? NaN) * 100, 1, false],
+  ['other processes, % of a core', (r) => r.window.otherCpu / r.window.seconds * 100, 1, false]
+]
+
+const IDLE_ROWS: Row[] = [
+  ['subscribers held', (r) => r.subscribers.ready, 0],
+  ['failed to connect', (r) => r.subscribers.failed, 0, false],
+  ['connect time, s', (r) => r.connect.seconds, 2],
+  ['connects/s', (r) => r.connect.perSecond, 0],
+  ['server CPU for the connects, s', (r) => r.connect.serverCpu, 2],
+  ['server RSS before, MiB', (r) => r.memory.startKiB / 1024, 1],
+  ['server RSS connected, MiB', (r) => r.memory.connectedKiB / 1024, 1],
+  ['* RSS per connection, KiB', (r) => r.memory.perConnectionKiB, 2],
+  ['server RSS at the end, MiB', (r) => r.memory.windowEndKiB / 1024, 1],
+  ['streams dropped', (r) => r.integrity.dropped, 0, false]
+]
+
+export function table (idle: boolean, hub: LoadResult | undefined, nchan: LoadResult | undefined, withNchan: boolean): string {
+  const rows = idle ? IDLE_ROWS : TRAFFIC_ROWS
+  const header = withNchan ? ['', 'hub', 'nchan', 'hub/nchan'] : ['', 'hub']
+  const lines = rows.map(([label, pick, digits, ratio]) => {
+    const h = hub === undefined ? undefined : pick(hub)
+    const n = nchan === undefined ? undefined : pick(nchan)
+    const cells = [label, fmt(h, digits)]
+    if (withNchan) {
+      cells.push(fmt(n, digits))
+      cells.push(ratio === false || h === undefined || n === undefined || n === 0 ? '' : fmt(h / n, 2))
+    }
+    return cells
+  })
+  const all = [header, ...lines]
+  const widths = header.map((_, c) => Math.max(...all.map((row) => row[c].length)))
+  return all.map((row) => row.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join('  ')).join('\n')
+}
