@@ -6,19 +6,29 @@
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { coreTimes, cpuSeconds, Histogram, nowUs, treeUsage, type HistogramData } from './measure.js'
+import { coreTimes, cpuSeconds, Histogram, nowUs, rssKiB, treeUsage, type HistogramData } from './measure.js'
 import { Publisher, type PublishProtocol } from './publisher.js'
 import { track } from './servers.js'
-import type { ConnectReport, FinishReport, ShardConfig, Snapshot } from './shard.js'
+import type { ConnectReport, FinishReport, ShardConfig, Snapshot, Target } from './shard.js'
 
 export interface LoadOptions {
+  /** Where the publisher connects (a cluster: its first node). */
   host: string
   port: number
   protocol: PublishProtocol
+  /** Where subscriber `i` connects: `targets[i % targets.length]`; default: host:port alone. */
+  targets?: Target[]
   /** Prefix of a subscribe URL, followed by the channel name. */
   subscribePath: string
-  /** The server process to measure (with its children); undefined: not measured. */
-  serverPid?: number
+  /**
+   * The server processes to measure, each with its children (nginx's worker): one per target, in
+   * the same order; none: not measured.
+   */
+  serverPids?: number[]
+  /** A store the servers share (a cluster's Redis): counted in the server CPU and RSS, and on its own. */
+  storePid?: number
+  /** Bytes the store holds (Redis `used_memory`), read before the connects and once they settled. */
+  storeMemory?: () => Promise<number>
   subscribers: number
   /** Subscriber i is on channel i % channels. */
   channels: number
@@ -39,6 +49,11 @@ export interface LoadOptions {
   duration: number
   /** Hold the subscribers without publishing (capacity runs). */
   idle: boolean
+  /**
+   * After an idle hold: publishes of one batch, one at a time, each timed from its send to its
+   * last delivery (the latency histogram's max over every subscriber).
+   */
+  probes: number
   /** Seconds between the last connect and weighing the server, for its memory to settle. */
   settle: number
   /** Subscriber sockets per generator process at most (each process has its own open-file limit). */
@@ -65,6 +80,7 @@ export const defaultLoadOptions = {
   warmup: 2,
   duration: 10,
   idle: false,
+  probes: 0,
   settle: 1,
   socketsPerProcess: 8000,
   threadsPerProcess: 2,
@@ -74,10 +90,34 @@ export const defaultLoadOptions = {
   log: () => {}
 } satisfies Partial<LoadOptions>
 
+/** One server process (a cluster node) and the subscribers of its target. */
+export interface NodeResult {
+  subscribers: number
+  startKiB: number
+  connectedKiB: number
+  perConnectionKiB: number
+  connectCpu: number
+  windowCpu: number
+}
+
 export interface LoadResult {
-  subscribers: { requested: number, ready: number, failed: number, failures: Record<string, number> }
+  subscribers: { requested: number, ready: number, failed: number, failures: Record<string, number>, readyPerTarget: number[] }
   connect: { seconds: number, perSecond: number, serverCpu: number }
-  /** Server RSS (KiB, with its children). */
+  /** Each of `serverPids`, in order. */
+  nodes: NodeResult[]
+  /** The shared store (`storePid`, `storeMemory`), when there is one. */
+  store?: {
+    connectCpu: number
+    windowCpu: number
+    windowCpuShare: number
+    startBytes: number
+    connectedBytes: number
+    /** (connected − start) ÷ subscribers ready. */
+    perClientBytes: number
+  }
+  /** Each probe's time from its send to its last and to its median delivery. */
+  probes: { lastMs: number[], medianMs: number[] }
+  /** Server RSS (KiB: every server process with its children, and the store). */
   memory: {
     startKiB: number
     connectedKiB: number
@@ -96,6 +136,7 @@ export interface LoadResult {
     eventsPublished: number
     eventsPerSecond: number
     requestsPerSecond: number
+    /** Every server process and the store. */
     serverCpu: number
     serverCpuShare: number
     deliveriesPerServerCpuSecond: number
@@ -130,6 +171,14 @@ export interface LoadResult {
 
 type Reply = { id: number } & Partial<ConnectReport & Snapshot & FinishReport>
 
+/** CPU seconds and RSS of the server processes together, each node's, and the store's CPU. */
+interface Usage {
+  cpu: number
+  rssKiB: number
+  nodes: Array<{ cpu: number, rssKiB: number }>
+  storeCpu: number
+}
+
 interface Shard {
   agent: ChildProcess
   index: number
@@ -147,6 +196,7 @@ function plan (options: LoadOptions): ShardConfig[][] {
   const total = Math.max(1, Math.min(options.subscribers, processes * options.threadsPerProcess))
   const per = Math.ceil(total / processes)
   const addresses = Array.from({ length: options.localAddresses }, (_, i) => `127.0.0.${i + 1}`)
+  const targets = options.targets ?? [{ host: options.host, port: options.port }]
   const groups: ShardConfig[][] = []
   for (let s = 0; s < total; s++) {
     const from = Math.floor(options.subscribers * s / total)
@@ -154,8 +204,7 @@ function plan (options: LoadOptions): ShardConfig[][] {
     const group = Math.floor(s / per)
     groups[group] ??= []
     groups[group].push({
-      host: options.host,
-      port: options.port,
+      targets,
       subscribePath: options.subscribePath,
       channelPrefix: options.channelPrefix,
       channels: options.channels,
@@ -225,22 +274,34 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
     })
   }
   const callAll = (command: object): Promise<Reply[]> => Promise.all(shards.map((shard) => call(shard, command)))
-  const server = (): { cpu: number, rssKiB: number } =>
-    options.serverPid === undefined ? { cpu: 0, rssKiB: 0 } : treeUsage(options.serverPid)
+  const server = (): Usage => {
+    const nodes = (options.serverPids ?? []).map((pid) => treeUsage(pid))
+    const store = options.storePid === undefined ? { cpu: 0, rssKiB: 0 } : { cpu: cpuSeconds(options.storePid), rssKiB: rssKiB(options.storePid) }
+    return {
+      cpu: nodes.reduce((total, node) => total + node.cpu, store.cpu),
+      rssKiB: nodes.reduce((total, node) => total + node.rssKiB, store.rssKiB),
+      nodes,
+      storeCpu: store.cpu
+    }
+  }
+  const storeMemory = async (): Promise<number> => options.storeMemory === undefined ? 0 : await options.storeMemory()
   const generatorCpu = (): number => cpuSeconds(process.pid) + agents.reduce((sum, agent) => sum + cpuSeconds(agent.pid ?? 0), 0)
 
   try {
     // Connect.
+    const storeStart = await storeMemory()
     const start = server()
     log(`connecting ${options.subscribers} subscribers (${groups.length} processes, ${shards.length} threads)`)
     const connects = await callAll({ cmd: 'connect' })
     const connected = server()
     const failures: Record<string, number> = {}
+    const readyPerTarget: number[] = []
     let ready = 0
     let failed = 0
     for (const reply of connects) {
       ready += reply.ready ?? 0
       failed += reply.failed ?? 0
+      reply.readyPerTarget?.forEach((count, target) => { readyPerTarget[target] = (readyPerTarget[target] ?? 0) + count })
       for (const [reason, count] of Object.entries(reply.failures ?? {})) failures[reason] = (failures[reason] ?? 0) + count
     }
     const connectSeconds = (Math.max(...connects.map((r) => r.endUs ?? 0)) - Math.min(...connects.map((r) => r.startUs ?? 0))) / 1e6
@@ -250,6 +311,7 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
     // Let the server settle, then weigh it.
     await sleep(options.settle * 1000)
     const settled = server()
+    const storeConnected = await storeMemory()
 
     publisher = new Publisher({ ...options, eventType: 'bench' })
     const samples: number[] = []
@@ -259,12 +321,15 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
     let events = 0
     let requests = 0
     let serverCpu = 0
+    let nodeCpu: number[] = []
+    let storeCpu = 0
     let genCpu = 0
     let coreBusy: number[] = []
     let coreSoftirq: number[] = []
     let windowStart = settled.rssKiB
     let windowEnd = settled.rssKiB
     const latency = new Histogram()
+    const probes: LoadResult['probes'] = { lastMs: [], medianMs: [] }
 
     if (options.idle) {
       for (let i = 0; i < options.duration; i++) {
@@ -272,6 +337,17 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
         samples.push(server().rssKiB)
       }
       windowEnd = samples.at(-1) ?? settled.rssKiB
+      if (options.probes > 0) await publisher.open()
+      for (let i = 0; i < options.probes; i++) {
+        await callAll({ cmd: 'snapshot', resetLatency: true })
+        await withTimeout(publisher.probe(), 15_000, 'a probe publish was not answered')
+        for (let wait = 0; wait < 300 && uniqueTotal() < publisher.expectedDeliveries; wait++) await sleep(100)
+        const probe = new Histogram()
+        for (const reply of await callAll({ cmd: 'snapshot', resetLatency: false })) probe.merge(reply.latency as HistogramData)
+        probes.lastMs.push(probe.max / 1000)
+        probes.medianMs.push(probe.percentile(50) / 1000)
+        latency.merge(probe.data())
+      }
     } else {
       await publisher.open()
       publisher.start()
@@ -299,6 +375,8 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
       windowEnd = s1.rssKiB
       windowSeconds = (t1 - t0) / 1e6
       serverCpu = s1.cpu - s0.cpu
+      nodeCpu = s1.nodes.map((node, i) => node.cpu - (s0.nodes[i]?.cpu ?? 0))
+      storeCpu = s1.storeCpu - s0.storeCpu
       deliveries = sum(after, 'deliveries') - sum(before, 'deliveries')
       reads = sum(after, 'reads') - sum(before, 'reads')
       events = publisher.stats.acknowledgedEvents - p0.acknowledgedEvents
@@ -320,12 +398,35 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
     const finish = await callAll({ cmd: 'finish', published: publisher.acknowledged })
     const totals = await callAll({ cmd: 'snapshot', resetLatency: false })
     const result: LoadResult = {
-      subscribers: { requested: options.subscribers, ready, failed, failures },
+      subscribers: { requested: options.subscribers, ready, failed, failures, readyPerTarget },
       connect: {
         seconds: connectSeconds,
         perSecond: ready / connectSeconds,
         serverCpu: connected.cpu - start.cpu
       },
+      nodes: settled.nodes.map((node, i) => {
+        const subscribers = readyPerTarget[i] ?? 0
+        const startKiB = start.nodes[i]?.rssKiB ?? 0
+        return {
+          subscribers,
+          startKiB,
+          connectedKiB: node.rssKiB,
+          perConnectionKiB: (node.rssKiB - startKiB) / subscribers,
+          connectCpu: (connected.nodes[i]?.cpu ?? 0) - (start.nodes[i]?.cpu ?? 0),
+          windowCpu: nodeCpu[i] ?? 0
+        }
+      }),
+      store: options.storePid === undefined && options.storeMemory === undefined
+        ? undefined
+        : {
+            connectCpu: connected.storeCpu - start.storeCpu,
+            windowCpu: storeCpu,
+            windowCpuShare: storeCpu / windowSeconds,
+            startBytes: storeStart,
+            connectedBytes: storeConnected,
+            perClientBytes: (storeConnected - storeStart) / ready
+          },
+      probes,
       memory: {
         startKiB: start.rssKiB,
         connectedKiB: settled.rssKiB,

@@ -124,6 +124,17 @@ export class Publisher {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
   }
 
+  /**
+   * Publishes one batch now, outside start/stop and flow control (a probe of an idle server);
+   * resolves when it is answered or the connection failed.
+   */
+  async probe (): Promise<void> {
+    if (this.socket === undefined || this.socket.destroyed) throw new Error(this.firstError ?? 'publisher not open')
+    this.makeBatch()
+    this.pump()
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+  }
+
   close (): void {
     this.running = false
     clearInterval(this.timer)

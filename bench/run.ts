@@ -174,7 +174,7 @@ async function main (): Promise<number> {
           port: server.port,
           protocol: server.protocol,
           subscribePath: server.subscribePath,
-          serverPid: server.pid,
+          serverPids: [server.pid],
           channelPrefix: `${scenario.id.toLowerCase()}-${name}-${Date.now().toString(36)}-`,
           log: (message) => console.log(`  ${name}: ${message}`)
         })

@@ -74,9 +74,11 @@ export interface StartOptions {
   workDir: string
   /** Write a V8 CPU profile of the hub into this directory (node --cpu-prof). */
   profileDir?: string
+  /** Environment of the hub on top of the bench's (a cluster node: REDIS_URL, SSE_HUB_REDIS_PREFIX). */
+  env?: Record<string, string>
 }
 
-function pinned (core: number | undefined, command: string, args: string[]): [string, string[]] {
+export function pinned (core: number | undefined, command: string, args: string[]): [string, string[]] {
   return core === undefined ? [command, args] : ['taskset', ['-c', String(core), command, ...args]]
 }
 
@@ -98,7 +100,7 @@ async function sleep (ms: number): Promise<void> {
 }
 
 /** Waits until a GET of `path` answers 200 (the hub) or a TCP connect succeeds (path undefined). */
-async function waitUntilUp (port: number, child: ChildProcess, path: string | undefined, log: string): Promise<void> {
+export async function waitUntilUp (port: number, child: ChildProcess, path: string | undefined, log: string): Promise<void> {
   const deadline = Date.now() + 15_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -134,7 +136,7 @@ function tail (file: string): string {
   }
 }
 
-async function stopChild (child: ChildProcess, extraPids: number[] = []): Promise<void> {
+export async function stopChild (child: ChildProcess, extraPids: number[] = []): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
     child.kill('SIGTERM')
@@ -158,7 +160,7 @@ export function hubNodeFlags (entry = join(REPO, 'dist', 'server.js')): string[]
 
 /**
  * The hub from dist/ (run `npm run build` first) with the Node flags of the `sse-hub` command,
- * LOG_LEVEL=warn, maxConnections 19,700, and
+ * LOG_LEVEL=warn (and `options.env`), maxConnections 19,700, and
  * `--insecure`: the load generator publishes and watches presence without a token, as nchan's.
  */
 export async function startHub (options: StartOptions): Promise<Server> {
@@ -170,9 +172,11 @@ export async function startHub (options: StartOptions): Promise<Server> {
   const [command, args] = pinned(options.core, process.execPath,
     [...nodeArgs, entry, '--port', String(port), '--host', '127.0.0.1', '--max-connections', '19700', '--insecure'])
   const fd = openSync(log, 'a')
+  // A node of its own (memory broker) unless options.env names a Redis: never one from the shell.
+  const { REDIS_URL: _url, SSE_HUB_REDIS_PREFIX: _prefix, ...inherited } = process.env
   const child = spawn(command, args, {
     cwd: REPO,
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    env: { ...inherited, LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', fd, fd]
   })
   track(child)

@@ -10,9 +10,15 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { Histogram, type HistogramData, nowUs } from './measure.js'
 import { Field, ResponseReader, SseParser, type ResponseHandler, type SseHandler } from './wire.js'
 
-export interface ShardConfig {
+/** A server (or one node of a cluster) subscribers connect to. */
+export interface Target {
   host: string
   port: number
+}
+
+export interface ShardConfig {
+  /** Subscriber `i` connects to `targets[i % targets.length]`. */
+  targets: Target[]
   /** Subscriber `i` asks for `${subscribePath}${channelNames(i % channels)}`. */
   subscribePath: string
   channelPrefix: string
@@ -39,6 +45,8 @@ export type ShardCommand =
 
 export interface ConnectReport {
   ready: number
+  /** Subscribers ready on each target. */
+  readyPerTarget: number[]
   failed: number
   /** Failure reasons and how often each occurred. */
   failures: Record<string, number>
@@ -117,6 +125,7 @@ class Subscriber implements ResponseHandler, SseHandler {
   now = 0
   readonly channel: number
   readonly channelName: string
+  readonly target: number
   private readonly socket: Socket
   private readonly reader = new ResponseReader(this)
   private readonly sse = new SseParser(this)
@@ -134,15 +143,17 @@ class Subscriber implements ResponseHandler, SseHandler {
   constructor (readonly index: number, private readonly settle: (sub: Subscriber, failure?: string) => void) {
     this.channel = index % config.channels
     this.channelName = config.channelPrefix + this.channel
+    this.target = index % config.targets.length
+    const { host, port } = config.targets[this.target]
     const localAddress = config.localAddresses[index % config.localAddresses.length]
-    const request = `GET ${config.subscribePath}${this.channelName} HTTP/1.1\r\nHost: ${config.host}:${config.port}\r\n` +
+    const request = `GET ${config.subscribePath}${this.channelName} HTTP/1.1\r\nHost: ${host}:${port}\r\n` +
       'Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n'
     this.timer = setTimeout(() => this.fail('timeout'), config.connectTimeout)
     // `onread` reads straight into one buffer shared by the thread, past the stream machinery:
     // the parsers copy whatever they keep beyond the call.
     this.socket = connect({
-      host: config.host,
-      port: config.port,
+      host,
+      port,
       localAddress,
       onread: { buffer: readBuffer, callback: (length: number, buf: Uint8Array) => this.read(length, buf as Buffer) }
     })
@@ -299,14 +310,15 @@ class Subscriber implements ResponseHandler, SseHandler {
 }
 
 function connectAll (): Promise<ConnectReport> {
-  const report: ConnectReport = { ready: 0, failed: 0, failures: {}, startUs: nowUs(), endUs: 0 }
+  const report: ConnectReport = { ready: 0, readyPerTarget: config.targets.map(() => 0), failed: 0, failures: {}, startUs: nowUs(), endUs: 0 }
   let next = config.from
   let active = 0
   return new Promise((resolve) => {
-    const settle = (_sub: Subscriber, failure?: string): void => {
+    const settle = (sub: Subscriber, failure?: string): void => {
       active--
       if (failure === undefined) {
         report.ready++
+        report.readyPerTarget[sub.target]++
       } else {
         report.failed++
         report.failures[failure] = (report.failures[failure] ?? 0) + 1

@@ -30,7 +30,7 @@ t.test('the load generator gets every event once, in order, from the hub', async
     verify: true,
     threadsPerProcess: 2,
     channelPrefix: 'smoke-',
-    serverPid: process.pid
+    serverPids: [process.pid]
   })
   t.equal(result.subscribers.ready, 6, 'every subscriber connected')
   t.ok(result.window.deliveries > 0, 'events were delivered in the window')
