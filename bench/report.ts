@@ -1,6 +1,6 @@
 /**
  * What a run prints: one line per load, the tables of a scenario, the integrity problems of a
- * result.
+ * result, and whether a cluster met the targets of C1.
  */
 import type { LoadResult } from './load.js'
 
@@ -27,15 +27,19 @@ export function problems (result: LoadResult): string {
   if (i.malformed > 0) found.push(`${i.malformed} malformed events`)
   if (i.dropped > 0) found.push(`${i.dropped} streams dropped`)
   if (i.publishErrors > 0) found.push(`${i.publishErrors} publish errors (${i.firstError})`)
-  if (i.expected > 0 && result.window.deliveries === 0) found.push('no deliveries in the window')
+  if (i.expected > 0 && result.window.deliveries === 0 && result.probes.lastMs.length === 0) found.push('no deliveries in the window')
   return found.join('; ')
 }
 
 export function oneLine (r: LoadResult, idle: boolean): string {
   if (idle) {
-    return `${r.subscribers.ready} held, ${fmt(r.connect.perSecond)} connects/s, ${fmt(r.memory.perConnectionKiB, 2)} KiB RSS per connection`
+    const perNode = r.nodes.length > 1 ? ` (per node: ${r.nodes.map((node) => fmt(node.perConnectionKiB, 2)).join(', ')})` : ''
+    const probes = r.probes.lastMs.length > 0 ? `, publish to last delivery ${r.probes.lastMs.map((ms) => fmt(ms, 1)).join(', ')} ms` : ''
+    return `${r.subscribers.ready} held, ${fmt(r.connect.perSecond)} connects/s, ${fmt(r.memory.perConnectionKiB, 2)} KiB RSS per connection` +
+      perNode + probes + (problems(r) === '' ? '' : ` [${problems(r)}]`)
   }
-  return `${fmt(r.window.deliveriesPerSecond)} deliveries/s, ${fmt(r.window.deliveriesPerServerCpuSecond)} per server CPU-s, ` +
+  const store = r.store === undefined ? '' : ` (Redis ${fmt(r.store.windowCpuShare * 100, 1)} % of a core)`
+  return `${fmt(r.window.deliveriesPerSecond)} deliveries/s, ${fmt(r.window.deliveriesPerServerCpuSecond)} per server CPU-s${store}, ` +
     `p99 ${fmt(r.latencyMs.p99, 2)} ms, lost ${r.integrity.lost}` + (problems(r) === '' ? '' : ` [${problems(r)}]`)
 }
 
@@ -44,9 +48,10 @@ export function fmt (value: number | undefined, digits = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 }
 
-type Row = [label: string, pick: (r: LoadResult) => number, digits: number, ratio?: boolean]
+/** A table row: its label, the figure, its decimals, and false when a ratio of it means nothing. */
+export type Row = [label: string, pick: (r: LoadResult) => number, digits: number, ratio?: boolean]
 
-const TRAFFIC_ROWS: Row[] = [
+export const TRAFFIC_ROWS: Row[] = [
   ['subscribers ready', (r) => r.subscribers.ready, 0, false],
   ['connects/s', (r) => r.connect.perSecond, 0],
   ['publish requests/s', (r) => r.window.requestsPerSecond, 0],
@@ -74,7 +79,7 @@ const TRAFFIC_ROWS: Row[] = [
   ['other processes, % of a core', (r) => r.window.otherCpu / r.window.seconds * 100, 1, false]
 ]
 
-const IDLE_ROWS: Row[] = [
+export const IDLE_ROWS: Row[] = [
   ['subscribers held', (r) => r.subscribers.ready, 0],
   ['failed to connect', (r) => r.subscribers.failed, 0, false],
   ['connect time, s', (r) => r.connect.seconds, 2],
@@ -87,16 +92,19 @@ const IDLE_ROWS: Row[] = [
   ['streams dropped', (r) => r.integrity.dropped, 0, false]
 ]
 
-export function table (idle: boolean, hub: LoadResult | undefined, nchan: LoadResult | undefined, withNchan: boolean): string {
-  const rows = idle ? IDLE_ROWS : TRAFFIC_ROWS
-  const header = withNchan ? ['', 'hub', 'nchan', 'hub/nchan'] : ['', 'hub']
-  const lines = rows.map(([label, pick, digits, ratio]) => {
-    const h = hub === undefined ? undefined : pick(hub)
-    const n = nchan === undefined ? undefined : pick(nchan)
-    const cells = [label, fmt(h, digits)]
-    if (withNchan) {
-      cells.push(fmt(n, digits))
-      cells.push(ratio === false || h === undefined || n === undefined || n === 0 ? '' : fmt(h / n, 2))
+/** A column of a table: a result, or none when its run failed. */
+export interface Column { header: string, result: LoadResult | undefined }
+
+/** One row per figure, one column per result and, with two, the first over the second headed `ratio`. */
+export function table (rows: Row[], columns: Column[], ratio: string): string {
+  const withRatio = columns.length === 2
+  const header = ['', ...columns.map((column) => column.header), ...withRatio ? [ratio] : []]
+  const lines = rows.map(([label, pick, digits, hasRatio]) => {
+    const values = columns.map(({ result }) => result === undefined ? undefined : pick(result))
+    const cells = [label, ...values.map((value) => fmt(value, digits))]
+    if (withRatio) {
+      const [a, b] = values
+      cells.push(hasRatio === false || a === undefined || b === undefined || b === 0 ? '' : fmt(a / b, 2))
     }
     return cells
   })

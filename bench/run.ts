@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the scenarios of the SSE benchmark, each against the hub and against nginx +
- * nchan, the servers pinned to core 0 and this process (publisher + load generator) to core 1.
+ * nchan, or (cluster scenarios) against hub nodes sharing a Redis and one node on its own; the
+ * servers pinned to core 0 and this process (publisher + load generator) to core 1.
  * Prints a table per scenario and writes every figure to bench/results/<date>.json.
  * See bench/README.md.
  */
@@ -12,8 +13,10 @@ import { parseArgs } from 'node:util'
 import { type LoadOptions, type LoadResult, runLoad } from './load.js'
 import { attachObservers, type ObserverStats } from './observers.js'
 import { summariseProfiles } from './profile.js'
-import { fmt, oneLine, problems, RSS_STRETCH_SECONDS, rssStretches, table } from './report.js'
-import { installNchan, killChildrenOnExit, nginxVersion, REPO, type Server, startHub, startNchan } from './servers.js'
+import { type CommandStat, REDIS_SERVER, redisInstalled, redisVersion, startCluster } from './cluster.js'
+import { clusterRows, clusterTargets, type Pair } from './cluster-report.js'
+import { type Column, fmt, IDLE_ROWS, oneLine, problems, RSS_STRETCH_SECONDS, rssStretches, table, TRAFFIC_ROWS } from './report.js'
+import { installNchan, killChildrenOnExit, nginxVersion, REPO, type StartOptions, startHub, startNchan } from './servers.js'
 
 interface Scenario {
   id: string
@@ -23,7 +26,16 @@ interface Scenario {
   observers?: { watchers: number, presenceSubscribers: number }
   /** Runs only when named in --only (long runs). */
   optIn?: boolean
+  /**
+   * A cluster scenario: `nodes` hub nodes sharing a Redis of the bench's own (cluster.ts), each
+   * with its share of the subscribers, next to one node with the memory broker and `single` on
+   * top of the load (by default the same load).
+   */
+  cluster?: { nodes: number, single?: Partial<LoadOptions> }
 }
+
+/** C3's publishes, one at a time, each to all 100,000. */
+const C3_PROBES = 5
 
 const SCENARIOS: Scenario[] = [
   { id: 'W1-1k', title: 'W1 fan-out: 1 channel, 1,000 subscribers, publisher at max rate, 100-byte payloads', load: { subscribers: 1000 } },
@@ -54,6 +66,32 @@ const SCENARIOS: Scenario[] = [
     title: 'M1 memory over time: W1 with 10,000 subscribers for 3 minutes, server RSS sampled every second',
     load: { subscribers: 10_000, warmup: 0, duration: 180 },
     optIn: true
+  },
+  {
+    id: 'C1-fanout',
+    title: 'C1 cluster fan-out: 2 nodes + Redis, 5,000 subscribers on each, 1 channel, publishing through node 1 at max rate; 1 node with 10,000',
+    load: { subscribers: 10_000 },
+    cluster: { nodes: 2 }
+  },
+  {
+    id: 'C1-latency',
+    title: 'C1 cluster latency, W2 on a cluster: 2 nodes + Redis, 500 subscribers on each, 1 channel, 100 messages/s; 1 node with 1,000',
+    load: { subscribers: 1000, rate: 100 },
+    cluster: { nodes: 2 }
+  },
+  {
+    id: 'C2',
+    title: 'C2 publish through Redis: 1 event per POST on 5,000 channels (one subscriber each), max rate; 1 node + Redis against 1 node with the memory broker',
+    load: { subscribers: 5000, channels: 5000, batch: 1 },
+    cluster: { nodes: 1 }
+  },
+  {
+    id: 'C3',
+    title: `C3 cluster capacity: 100,000 idle subscribers on 6 nodes + Redis, then ${C3_PROBES} single publishes timed to their last delivery; 1 node with 16,667`,
+    // 32 source addresses: 3,125 sockets on each, fewer than W4-19k puts on each of its 4.
+    load: { subscribers: 100_000, idle: true, probes: C3_PROBES, localAddresses: 32 },
+    cluster: { nodes: 6, single: { subscribers: 16_667 } },
+    optIn: true
   }
 ]
 
@@ -65,9 +103,10 @@ const QUICK: Scenario = {
 
 const USAGE = `Usage: node --import tsx bench/run.ts [options]
 
-  --only LIST       scenarios to run, comma-separated prefixes of W1-1k, W1-10k, W2, W3, W4-10k, W4-19k, P0, P1
-                    (e.g. --only W1 or --only W1-1k,W4), or M1-1k, M1-10k (3 minutes per server each,
-                    never run by default)
+  --only LIST       scenarios to run, comma-separated prefixes of W1-1k, W1-10k, W2, W3, W4-10k, W4-19k, P0, P1,
+                    C1-fanout, C1-latency, C2 (e.g. --only W1 or --only W1-1k,W4,C1), or M1-1k, M1-10k
+                    (3 minutes per server each) and C3 (100,000 subscribers on 6 nodes), never run by default;
+                    C scenarios need ${REDIS_SERVER}, and are skipped without it unless named
   --duration S      seconds measured per run (default 10)
   --warmup S        seconds of publishing before the measured window (default 2)
   --quick           smoke run: a few subscribers for about a second; exits 1 on any loss
@@ -80,8 +119,9 @@ const USAGE = `Usage: node --import tsx bench/run.ts [options]
   --no-pin          do not pin the servers (core 0) and the load generator (core 1)
   --help            this text`
 
-type ServerName = 'hub' | 'nchan'
-interface Run { scenario: string, server: ServerName, result?: LoadResult, observers?: ObserverStats, error?: string, profile?: string }
+/** What a run starts: the hub, nginx + nchan, or a cluster of hub nodes and its Redis. */
+type ServerName = 'hub' | 'nchan' | 'cluster'
+interface Run { scenario: string, server: ServerName, result?: LoadResult, observers?: ObserverStats, redisCommands?: CommandStat[], error?: string, profile?: string }
 
 async function main (): Promise<number> {
   const { values } = parseArgs({
@@ -120,18 +160,24 @@ async function main (): Promise<number> {
   }
 
   let scenarios = values.quick ? [QUICK] : SCENARIOS.filter((s) => s.optIn !== true)
+  let skipped = ''
   if (values.only !== undefined) {
     const wanted = values.only.split(',').map((s) => s.trim().toUpperCase()).filter((s) => s !== '')
     scenarios = SCENARIOS.filter((s) => wanted.some((w) => s.id.toUpperCase().startsWith(w)))
     if (scenarios.length === 0) throw new Error(`--only ${values.only}: no such scenario`)
+  } else if (!redisInstalled() && scenarios.some((s) => s.cluster !== undefined)) {
+    skipped = scenarios.filter((s) => s.cluster !== undefined).map((s) => s.id).join(', ')
+    scenarios = scenarios.filter((s) => s.cluster === undefined)
   }
   const servers: ServerName[] = values['hub-only'] ? ['hub'] : ['hub', 'nchan']
+  const withNchan = scenarios.some((s) => setupsOf(s, servers).includes('nchan'))
+  const withRedis = scenarios.some((s) => s.cluster !== undefined)
 
   killChildrenOnExit()
   const cores = availableParallelism()
   const pin = !values['no-pin'] && cores >= 2
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' })
-  if (servers.includes('nchan')) installNchan()
+  if (withNchan) installNchan()
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   const resultsDir = join(REPO, 'bench', 'results')
@@ -142,42 +188,47 @@ async function main (): Promise<number> {
     cores,
     kernel: release(),
     node: process.version,
-    nginx: servers.includes('nchan') ? nginxVersion() : undefined,
+    nginx: withNchan ? nginxVersion() : undefined,
+    redis: withRedis && redisInstalled() ? redisVersion() : undefined,
     openFileLimit: openFileLimit(),
-    pinned: pin ? 'servers on core 0, load generator and publisher on core 1' : 'not pinned'
+    pinned: pin ? `servers${withRedis ? ' (every hub node and Redis)' : ''} on core 0, load generator and publisher on core 1` : 'not pinned'
   }
   console.log(`SSE benchmark, ${new Date().toISOString()}`)
   console.log(`${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}` +
-    `${machine.nginx === undefined ? '' : `, ${machine.nginx}`}; ${machine.pinned}; open-file limit ${machine.openFileLimit}`)
+    `${machine.nginx === undefined ? '' : `, ${machine.nginx}`}${machine.redis === undefined ? '' : `, ${machine.redis}`}; ` +
+    `${machine.pinned}; open-file limit ${machine.openFileLimit}`)
   console.log(`flow control: at most ${common.window} undelivered events per subscriber in flight, ${common.depth} publish requests unanswered`)
   console.log(`load average before the run: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
-  if (servers.includes('nchan')) {
+  if (withNchan) {
     console.log('nchan takes one message per POST (it has no batch publish), so a batch of N events is N pipelined POSTs to it')
   }
+  if (skipped !== '') console.log(`skipped ${skipped}: ${REDIS_SERVER} is missing (apt-get install redis-server)`)
 
   const runs: Run[] = []
+  const resultOf = (id: string, name: ServerName): LoadResult | undefined => runs.find((r) => r.scenario === id && r.server === name)?.result
   for (const scenario of scenarios) {
     console.log(`\n== ${scenario.id}: ${scenario.title}`)
-    for (const name of scenario.observers === undefined ? servers : ['hub' as const]) {
+    for (const name of setupsOf(scenario, servers)) {
       const run: Run = { scenario: scenario.id, server: name }
       runs.push(run)
-      let server: Server | undefined
+      const profileDir = values.profile && name !== 'nchan' ? join(workDir, `profile-${scenario.id}${name === 'cluster' ? '-cluster' : ''}`) : undefined
+      let deployment: Deployment | undefined
       try {
-        const profileDir = values.profile && name === 'hub' ? join(workDir, `profile-${scenario.id}`) : undefined
-        const start = { core: pin ? 0 : undefined, workDir, profileDir }
-        server = name === 'hub' ? await startHub(start) : await startNchan(start)
-        const load = { ...common, ...scenario.load }
-        const observers = scenario.observers === undefined ? undefined : await attachObservers({ host: server.host, port: server.port, ...scenario.observers })
+        deployment = await deploy(name, scenario, { core: pin ? 0 : undefined, workDir, profileDir })
+        const load = { ...common, ...scenario.load, ...name === 'hub' ? scenario.cluster?.single : undefined }
+        const { host, port } = deployment.load
+        const observers = scenario.observers === undefined ? undefined : await attachObservers({ host, port, ...scenario.observers })
         run.result = await runLoad({
           ...load,
-          host: server.host,
-          port: server.port,
-          protocol: server.protocol,
-          subscribePath: server.subscribePath,
-          serverPids: [server.pid],
+          ...deployment.load,
           channelPrefix: `${scenario.id.toLowerCase()}-${name}-${Date.now().toString(36)}-`,
           log: (message) => console.log(`  ${name}: ${message}`)
         })
+        run.redisCommands = await deployment.commandStats?.()
+        if (run.redisCommands !== undefined) {
+          const top = run.redisCommands.slice(0, 4).map(({ command, calls, usec }) => `${command} ${fmt(calls)} calls, ${fmt(usec / calls, 1)} µs each`)
+          console.log(`  ${name}: Redis time by command, whole run: ${top.join('; ')}`)
+        }
         run.observers = observers?.stop()
         if (run.observers !== undefined) console.log(`  ${name}: observers: ${JSON.stringify(run.observers)}`)
         console.log(`  ${name}: ${oneLine(run.result, load.idle === true)}`)
@@ -189,17 +240,28 @@ async function main (): Promise<number> {
         run.error = (err as Error).stack ?? String(err)
         console.log(`  ${name}: FAILED: ${(err as Error).message}`)
       } finally {
-        await server?.stop()
+        await deployment?.stop()
       }
-      if (values.profile && name === 'hub') {
-        run.profile = summariseProfiles(join(workDir, `profile-${scenario.id}`))
+      if (profileDir !== undefined) {
+        run.profile = summariseProfiles(profileDir)
         if (run.profile !== '') console.log(run.profile)
       }
     }
-    const hub = runs.find((r) => r.scenario === scenario.id && r.server === 'hub')?.result
-    const nchan = runs.find((r) => r.scenario === scenario.id && r.server === 'nchan')?.result
+    const hub = resultOf(scenario.id, 'hub')
+    const nchan = resultOf(scenario.id, 'nchan')
     console.log('')
-    console.log(table(scenario.load.idle === true, hub, nchan, servers.includes('nchan') && scenario.observers === undefined))
+    if (scenario.cluster === undefined) {
+      const columns: Column[] = [{ header: 'hub', result: hub }]
+      if (setupsOf(scenario, servers).includes('nchan')) columns.push({ header: 'nchan', result: nchan })
+      console.log(table(scenario.load.idle === true ? IDLE_ROWS : TRAFFIC_ROWS, columns, 'hub/nchan'))
+    } else {
+      const { nodes } = scenario.cluster
+      console.log(table(clusterRows(scenario.load.idle === true, nodes), [
+        { header: `${nodes} node${nodes === 1 ? '' : 's'} + Redis`, result: resultOf(scenario.id, 'cluster') },
+        { header: '1 node, memory', result: hub }
+      ], 'ratio'))
+      console.log('server CPU and RSS: every hub process and Redis; ratio: the cluster over the one node')
+    }
     if (scenario.id.startsWith('M1')) {
       for (const [name, result] of [['hub', hub], ['nchan', nchan]] as const) {
         if (result !== undefined) console.log(`${name} RSS, MiB, largest per ${RSS_STRETCH_SECONDS} s: ${rssStretches(result).join(' ')}`)
@@ -214,6 +276,11 @@ async function main (): Promise<number> {
       `server CPU ${fmt(observed.connect.serverCpu, 2)} s vs ${fmt(baseline.connect.serverCpu, 2)} s`)
   }
 
+  if (scenarios.some((s) => s.id.startsWith('C1'))) {
+    const pair = (id: string): Pair => ({ cluster: resultOf(id, 'cluster'), single: resultOf(id, 'hub') })
+    console.log(`\n${clusterTargets(pair('C1-fanout'), pair('C1-latency'))}`)
+  }
+
   const file = join(resultsDir, `bench-${stamp}.json`)
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, options: common, runs }, null, 2))
   console.log(`\nresults: ${file}`)
@@ -221,6 +288,46 @@ async function main (): Promise<number> {
   const failed = runs.filter((r) => r.error !== undefined || (r.result !== undefined && problems(r.result) !== ''))
   for (const run of failed) console.log(`problem in ${run.scenario} (${run.server}): ${run.error?.split('\n')[0] ?? problems(run.result as LoadResult)}`)
   return values.quick && failed.length > 0 ? 1 : 0
+}
+
+/** The setups a scenario runs, in the order of its table's columns. */
+function setupsOf (scenario: Scenario, servers: ServerName[]): ServerName[] {
+  if (scenario.cluster !== undefined) return ['cluster', 'hub']
+  if (scenario.observers !== undefined) return ['hub']
+  return servers
+}
+
+/** Servers started for one run, and what the load needs to reach and measure them. */
+interface Deployment {
+  load: Pick<LoadOptions, 'host' | 'port' | 'protocol' | 'subscribePath' | 'targets' | 'serverPids' | 'storePid' | 'storeMemory'>
+  /** A cluster's Redis: the commands that took the most of its time since it started. */
+  commandStats?: () => Promise<CommandStat[]>
+  stop (): Promise<void>
+}
+
+/** A cluster publishes through its first node; its subscribers are spread over every node. */
+async function deploy (name: ServerName, scenario: Scenario, start: StartOptions): Promise<Deployment> {
+  if (name === 'cluster') {
+    const cluster = await startCluster({ ...start, nodes: scenario.cluster?.nodes ?? 2 })
+    const [first] = cluster.nodes
+    return {
+      load: {
+        host: first.host,
+        port: first.port,
+        protocol: 'hub',
+        subscribePath: first.subscribePath,
+        targets: cluster.nodes.map(({ host, port }) => ({ host, port })),
+        serverPids: cluster.nodes.map((node) => node.pid),
+        storePid: cluster.redis.pid,
+        storeMemory: () => cluster.redis.usedMemory()
+      },
+      commandStats: () => cluster.redis.commandStats(),
+      stop: () => cluster.stop()
+    }
+  }
+  const server = name === 'hub' ? await startHub(start) : await startNchan(start)
+  const { host, port, protocol, subscribePath, pid } = server
+  return { load: { host, port, protocol, subscribePath, serverPids: [pid] }, stop: () => server.stop() }
 }
 
 function openFileLimit (): string {
