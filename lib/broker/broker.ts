@@ -82,6 +82,12 @@ export interface Broker {
   onGap? (listener: (why: string) => void): void
   /** False while the broker cannot store or deliver (a cluster broker's store is unreachable). */
   healthy? (): boolean
+  /**
+   * ms the hub waits before it writes what was delivered, so that batches delivered in quick
+   * succession reach a connection in one write. A broker that delivers each batch as a separate
+   * read of its store sets it; without it, the hub writes at the end of the event-loop turn.
+   */
+  readonly flushDelay?: number
   /** Resolves once events published from then on are delivered to this node (a cluster broker's read has started). */
   ready? (): Promise<void>
   close (): Promise<void>

@@ -123,6 +123,12 @@ const READ_COUNT = 500
  * Redis: after Redis lost its data, ids from before are unknown.
  */
 export class RedisBroker implements Broker {
+  /**
+   * A burst of publishes reaches this node as several reads of the delivery stream, one round
+   * trip apart: waiting a millisecond before writing lets the batches of those reads reach each
+   * connection in one write.
+   */
+  readonly flushDelay = 1
   private deliver: Deliver = () => {}
   private gap: (why: string) => void = () => {}
   /** Id of the last delivery stream entry this node delivered. */

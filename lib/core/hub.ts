@@ -274,7 +274,8 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     if (dirty.length > 0 && !this.flushScheduled) {
       this.flushScheduled = true
-      setImmediate(this.flushDirty)
+      if (this.broker.flushDelay === undefined) setImmediate(this.flushDirty)
+      else setTimeout(this.flushDirty, this.broker.flushDelay)
     }
   }
 
