@@ -31,11 +31,12 @@ export interface RedisBrokerOptions {
 }
 
 /**
- * One publish, in one round trip and atomically: numbers the batch from the shared counter,
+ * Publishes, in one round trip and atomically: numbers each batch from the shared counter,
  * records each event as its channel's last event and in its channel's history (a stream whose
- * entry ids are the seqs, each entry naming the previous seq of its channel), and appends the
- * whole batch to the delivery stream that every node reads. Fails with NOEPOCH before the epoch
- * exists (EPOCH_SCRIPT makes it).
+ * entry ids are the seqs, each entry naming the previous seq of its channel), and appends each
+ * batch to the delivery stream that every node reads. Several batches go in one call when they
+ * were waiting for the previous call: a node reading the stream then finds them all at once.
+ * Fails with NOEPOCH before the epoch exists (EPOCH_SCRIPT makes it).
  * Channel keys are built here from the prefix: one Redis, not a Redis Cluster.
  * A channel's history expires as a whole `historyTtl` after its last event. Past
  * `maxRetainedChannels` channels, the least recently published ones without a subscriber on any
@@ -43,41 +44,50 @@ export interface RedisBrokerOptions {
  * last seq they had: a channel published again names it as its previous seq, so that a resume
  * from before it is refused rather than given a hole.
  * KEYS: seq, epoch, delivery stream, channels by last seq, forgotten. ARGV: prefix, now,
- * historySize, backlog, historyTtl, maxRetainedChannels, then channel, type, data for
- * each event. Returns the epoch and the first seq.
+ * historySize, backlog, historyTtl, maxRetainedChannels, then for each batch its number of
+ * events and channel, type, data for each of them. Returns the epoch and each batch's first seq.
  */
 const PUBLISH_SCRIPT = `
 local prefix, now, historySize, backlog, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local maxRetained = tonumber(ARGV[6])
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then return redis.error_reply('NOEPOCH there is no epoch yet') end
-local count = (#ARGV - 6) / 3
-local first = redis.call('INCRBY', KEYS[1], count) - count + 1
-local batch = {'p', now}
-for i = 0, count - 1 do
-  local channel, kind, data = ARGV[7 + 3 * i], ARGV[8 + 3 * i], ARGV[9 + 3 * i]
-  local seq = first + i
-  local lastKey = prefix .. 'last:' .. channel
-  local previous = redis.call('HGET', lastKey, 's') or redis.call('GET', KEYS[5]) or '0'
-  redis.call('HSET', lastKey, 's', seq, 't', kind, 'd', data, 'p', now)
-  redis.call('ZADD', KEYS[4], seq, channel)
-  if historySize > 0 then
-    local historyKey = prefix .. 'history:' .. channel
-    redis.call('XADD', historyKey, 'MAXLEN', historySize, seq .. '-0', 't', kind, 'd', data, 'p', now, 'v', previous)
-    if ttl > 0 then redis.call('PEXPIRE', historyKey, ttl) end
+local reply = {epoch}
+local at, published, last = 7, 0, 0
+while at <= #ARGV do
+  local count = tonumber(ARGV[at])
+  at = at + 1
+  local first = redis.call('INCRBY', KEYS[1], count) - count + 1
+  local batch = {'p', now}
+  for i = 0, count - 1 do
+    local channel, kind, data = ARGV[at + 3 * i], ARGV[at + 1 + 3 * i], ARGV[at + 2 + 3 * i]
+    local seq = first + i
+    local lastKey = prefix .. 'last:' .. channel
+    local previous = redis.call('HGET', lastKey, 's') or redis.call('GET', KEYS[5]) or '0'
+    redis.call('HSET', lastKey, 's', seq, 't', kind, 'd', data, 'p', now)
+    redis.call('ZADD', KEYS[4], seq, channel)
+    if historySize > 0 then
+      local historyKey = prefix .. 'history:' .. channel
+      redis.call('XADD', historyKey, 'MAXLEN', historySize, seq .. '-0', 't', kind, 'd', data, 'p', now, 'v', previous)
+      if ttl > 0 then redis.call('PEXPIRE', historyKey, ttl) end
+    end
+    local n = #batch
+    batch[n + 1], batch[n + 2], batch[n + 3], batch[n + 4], batch[n + 5], batch[n + 6] = 'c', channel, 't', kind, 'd', data
   end
-  local at = #batch
-  batch[at + 1], batch[at + 2], batch[at + 3], batch[at + 4], batch[at + 5], batch[at + 6] = 'c', channel, 't', kind, 'd', data
+  redis.call('XADD', KEYS[3], 'MAXLEN', backlog, first .. '-0', unpack(batch))
+  reply[#reply + 1] = first
+  at = at + 3 * count
+  published = published + count
+  last = first + count - 1
 end
-redis.call('XADD', KEYS[3], 'MAXLEN', backlog, first .. '-0', unpack(batch))
 local excess = redis.call('ZCARD', KEYS[4]) - maxRetained
 local looked = 0
-while excess > 0 and looked < count + 16 do
+while excess > 0 and looked < published + 16 do
   looked = looked + 1
   local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
   local channel, lastSeq = oldest[1], tonumber(oldest[2])
   if redis.call('HEXISTS', prefix .. 'presence:subscribers', channel) == 1 then
-    redis.call('ZADD', KEYS[4], first + count - 1, channel)
+    redis.call('ZADD', KEYS[4], last, channel)
   else
     redis.call('DEL', prefix .. 'last:' .. channel, prefix .. 'history:' .. channel)
     redis.call('ZREM', KEYS[4], channel)
@@ -85,7 +95,7 @@ while excess > 0 and looked < count + 16 do
     excess = excess - 1
   end
 end
-return {epoch, first}
+return reply
 `
 
 /**
@@ -109,6 +119,17 @@ return {ARGV[1], start}
 `
 
 const DEFAULT_MAX_RETAINED_CHANNELS: number = HubConfigSchema.properties.maxRetainedChannels.default
+
+/** A batch waiting to be stored, and its caller. */
+interface WaitingBatch {
+  inputs: readonly EventInput[]
+  data: string[]
+  resolve: (published: PublishedEvent[]) => void
+  reject: (err: Error) => void
+}
+
+/** Events one publish call carries at most (one batch may carry more: it is never split). */
+const MAX_EVENTS_PER_CALL = 1000
 
 /** ms a blocking read of the delivery stream waits before it looks again (closing, a new epoch). */
 const READ_BLOCK = 1000
@@ -144,6 +165,9 @@ export class RedisBroker implements Broker {
   private readonly reader: Redis
   private readonly keys: { seq: string, epoch: string, delivery: string, channels: string, forgotten: string, epochRun: string, epochStart: string }
   private readonly onReconnect = (): void => { this.epochChecked = false }
+  /** Batches waiting for the publish call in flight to return. */
+  private readonly waiting: WaitingBatch[] = []
+  private storing = false
 
   constructor (private readonly options: RedisBrokerOptions) {
     const { prefix, redis } = options
@@ -201,24 +225,55 @@ export class RedisBroker implements Broker {
     return this.unlessDown(() => this.store(inputs, data))
   }
 
-  private async store (inputs: readonly EventInput[], data: string[]): Promise<PublishedEvent[]> {
+  /** Queues a batch for the next publish call: at once when none is in flight, else when it returns. */
+  private store (inputs: readonly EventInput[], data: string[]): Promise<PublishedEvent[]> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ inputs, data, resolve, reject })
+      if (!this.storing) this.storeWaiting().catch(() => {})
+    })
+  }
+
+  /** Sends the waiting batches, up to `MAX_EVENTS_PER_CALL` events per call, one call at a time. */
+  private async storeWaiting (): Promise<void> {
+    this.storing = true
+    while (this.waiting.length > 0) {
+      let events = 0
+      let take = 0
+      while (take < this.waiting.length && (take === 0 || events + this.waiting[take].inputs.length <= MAX_EVENTS_PER_CALL)) {
+        events += this.waiting[take++].inputs.length
+      }
+      const group = this.waiting.splice(0, take)
+      try {
+        const published = await this.storeGroup(group)
+        group.forEach((batch, i) => batch.resolve(published[i]))
+      } catch (err) {
+        for (const batch of group) batch.reject(err as Error)
+      }
+    }
+    this.storing = false
+  }
+
+  private async storeGroup (group: readonly WaitingBatch[]): Promise<PublishedEvent[][]> {
     if (!this.epochChecked) await this.currentEpoch()
     const now = Date.now()
     const args: string[] = [this.options.prefix, String(now), String(this.options.historySize), String(this.options.deliveryBacklog ?? 10_000), String(this.options.historyTtl), String(this.options.maxRetainedChannels ?? DEFAULT_MAX_RETAINED_CHANNELS)]
-    inputs.forEach(({ channelName, type }, i) => args.push(channelName, type, data[i]))
-    const publish = async (): Promise<[string, number]> => await (this.options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<[string, number]> })
+    for (const { inputs, data } of group) {
+      args.push(String(inputs.length))
+      inputs.forEach(({ channelName, type }, i) => args.push(channelName, type, data[i]))
+    }
+    const publish = async (): Promise<[string, ...number[]]> => await (this.options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<[string, ...number[]]> })
       .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, this.keys.channels, this.keys.forgotten, ...args)
-    const [epoch, first] = await publish().catch(async (err: Error) => {
+    const [epoch, ...firsts] = await publish().catch(async (err: Error) => {
       // The keys were deleted since the epoch was checked: make a new one, once.
       if (!err.message.startsWith('NOEPOCH')) throw err
       await this.currentEpoch()
       return await publish()
     })
-    return inputs.map(({ channelName, type, payload }, i) => {
-      const seq = first + i
+    return group.map(({ inputs, data }, b) => inputs.map(({ channelName, type, payload }, i) => {
+      const seq = firsts[b] + i
       const id = `${epoch}-${seq}`
       return { id, seq, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
-    })
+    }))
   }
 
   async lastEvent (channelName: string): Promise<LastEvent | undefined> {
