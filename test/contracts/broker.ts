@@ -6,8 +6,8 @@ import { waitUntil } from '../helper.js'
 /** A tap test, the top one or a subtest. */
 type Assertions = Test
 
-/** A broker made for one test, with what it delivers; `historySize` as asked. */
-export type MakeBroker = (t: Assertions, options: { historySize: number }) => Promise<{ broker: Broker, delivered: PublishedEvent[] }>
+/** A broker made for one test, with what it delivers; `historySize` and `maxRetainedChannels` as asked, no subscribers. */
+export type MakeBroker = (t: Assertions, options: { historySize: number, maxRetainedChannels?: number }) => Promise<{ broker: Broker, delivered: PublishedEvent[] }>
 
 const events = (...specs: Array<[string, string, unknown]>): EventInput[] => specs.map(([channelName, type, payload]) => ({ channelName, type, payload }))
 
@@ -77,6 +77,22 @@ export function brokerContract (t: Assertions, make: MakeBroker): void {
     await new Promise((resolve) => setTimeout(resolve, 50))
     t.equal(await broker.lastEvent('a'), undefined, 'nothing stored')
     t.equal(delivered.length, 0, 'nothing delivered')
+  })
+
+  t.test('resuming across a forgotten channel is refused, not resumed with a hole', async (t) => {
+    const { broker } = await make(t, { historySize: 10, maxRetainedChannels: 2 })
+    const [before] = await broker.publish(events(['a', 't', 0]))
+    await broker.publish(events(['x', 't', 1], ['y', 't', 2], ['z', 't', 3]))
+    t.equal(await broker.lastEvent('x'), undefined)
+    const resume = async (channelNames: string[], id: string): Promise<boolean> => (await broker.startPoint(channelNames, id)).resumed
+    t.equal(await resume(['x'], before.id), false, 'x had an event after the position and forgot it')
+    t.equal(await resume(['a', 'z'], before.id), false, 'a was forgotten too')
+    const [xAgain] = await broker.publish(events(['x', 't', 4]))
+    t.equal(await resume(['x'], before.id), false, 'x is back, its first event is still missing')
+    t.equal(await resume(['x'], xAgain.id), true, 'from after the forgotten events it resumes')
+    const [, zLast] = await broker.publish(events(['z', 't', 5], ['z', 't', 6]))
+    const start = await broker.startPoint(['z'], xAgain.id)
+    t.same(start.resumed ? start.missed.map((e) => e.seq) : [], [zLast.seq - 1, zLast.seq])
   })
 }
 
