@@ -46,8 +46,12 @@ export type StartPoint =
     headId: string
   }
 
-/** Receives every accepted batch, in order, for fan-out to this process's connections. */
-export type Deliver = (events: readonly PublishedEvent[]) => void
+/**
+ * Receives every accepted batch, in order, for fan-out to this process's connections. `more`:
+ * further batches are being read and follow at once, so the hub holds its writes until a call
+ * without it (which may carry no events), and a burst reaches each connection in one write.
+ */
+export type Deliver = (events: readonly PublishedEvent[], more?: boolean) => void
 
 /**
  * The seam between "accept, number and store an event" and "fan it out to this process's
@@ -82,12 +86,6 @@ export interface Broker {
   onGap? (listener: (why: string) => void): void
   /** False while the broker cannot store or deliver (a cluster broker's store is unreachable). */
   healthy? (): boolean
-  /**
-   * ms the hub waits before it writes what was delivered, so that batches delivered in quick
-   * succession reach a connection in one write. A broker that delivers each batch as a separate
-   * read of its store sets it; without it, the hub writes at the end of the event-loop turn.
-   */
-  readonly flushDelay?: number
   /** Resolves once events published from then on are delivered to this node (a cluster broker's read has started). */
   ready? (): Promise<void>
   close (): Promise<void>

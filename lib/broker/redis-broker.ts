@@ -120,6 +120,9 @@ return {ARGV[1], start}
 
 const DEFAULT_MAX_RETAINED_CHANNELS: number = HubConfigSchema.properties.maxRetainedChannels.default
 
+/** Reads of the delivery stream whose batches the hub holds at most before it writes them. */
+const MAX_HELD_READS = 4
+
 /** A batch waiting to be stored, and its caller. */
 interface WaitingBatch {
   inputs: readonly EventInput[]
@@ -144,12 +147,6 @@ const READ_COUNT = 500
  * Redis: after Redis lost its data, ids from before are unknown.
  */
 export class RedisBroker implements Broker {
-  /**
-   * A burst of publishes reaches this node as several reads of the delivery stream, one round
-   * trip apart: waiting a millisecond before writing lets the batches of those reads reach each
-   * connection in one write.
-   */
-  readonly flushDelay = 1
   private deliver: Deliver = () => {}
   private gap: (why: string) => void = () => {}
   /** Id of the last delivery stream entry this node delivered. */
@@ -368,6 +365,18 @@ export class RedisBroker implements Broker {
     /** The seq the next entry should start with; undefined until one was delivered in this epoch. */
     let next: number | undefined
     let checkEpoch = false
+    /**
+     * A blocking read answers as soon as one entry is there, and more of a burst come meanwhile:
+     * after it, reads that do not block take what came, and the hub writes once one finds nothing.
+     */
+    let catchingUp = false
+    /** Reads since the hub last wrote: under a steady stream, it writes at least every few reads. */
+    let reads = 0
+    const release = (): void => {
+      if (catchingUp) this.deliver([], false)
+      catchingUp = false
+      reads = 0
+    }
     this.markStarted()
     while (!this.closed) {
       if (checkEpoch) {
@@ -382,9 +391,12 @@ export class RedisBroker implements Broker {
       }
       let reply
       try {
-        reply = await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK, 'STREAMS', this.keys.delivery, this.lastDelivered)
+        reply = catchingUp
+          ? await this.reader.xread('COUNT', READ_COUNT, 'STREAMS', this.keys.delivery, this.lastDelivered)
+          : await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK, 'STREAMS', this.keys.delivery, this.lastDelivered)
         this.failing = false
       } catch {
+        release()
         if (this.closed) return
         this.failing = true
         checkEpoch = true
@@ -393,6 +405,10 @@ export class RedisBroker implements Broker {
         continue
       }
       if (reply === null) {
+        if (catchingUp) {
+          release()
+          continue
+        }
         // Nothing new for a while: Redis may have lost its data, and its new entries have smaller ids.
         checkEpoch = true
         continue
@@ -404,10 +420,13 @@ export class RedisBroker implements Broker {
           // Entries trimmed before this node read them: fell behind by more than the backlog.
           if (next !== undefined && batch[0].seq > next) this.gap(`${batch[0].seq - next} events did not reach this node (it fell behind the cluster's delivery stream)`)
           next = batch[batch.length - 1].seq + 1
-          this.deliver(batch)
+          this.deliver(batch, true)
         }
       }
+      catchingUp = true
+      if (++reads >= MAX_HELD_READS) release()
     }
+    release()
   }
 
   private async deliveryHead (): Promise<string> {

@@ -261,9 +261,10 @@ export class Hub extends EventEmitter<HubEvents> {
   /**
    * Queues each event's shared frame on every connection subscribed to its channel. The writes
    * happen once per event-loop turn (`flushDirty`), so all the batches published in one turn
-   * reach a connection in a single write.
+   * reach a connection in a single write; while the broker says more batches follow, once they
+   * have all come.
    */
-  private readonly fanOut = (events: readonly PublishedEvent[]): void => {
+  private readonly fanOut = (events: readonly PublishedEvent[], more = false): void => {
     const dirty = this.dirty
     for (const event of events) {
       const subscribers = this.subscribers.get(event.channelName)
@@ -272,10 +273,9 @@ export class Hub extends EventEmitter<HubEvents> {
         if (connection.enqueue(event)) dirty.push(connection)
       }
     }
-    if (dirty.length > 0 && !this.flushScheduled) {
+    if (dirty.length > 0 && !this.flushScheduled && !more) {
       this.flushScheduled = true
-      if (this.broker.flushDelay === undefined) setImmediate(this.flushDirty)
-      else setTimeout(this.flushDirty, this.broker.flushDelay)
+      setImmediate(this.flushDirty)
     }
   }
 
@@ -308,9 +308,9 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /** The broker's delivery: fan-out first, then the embedding app's `publish` listeners, if any. */
-  private readonly deliver = (events: readonly PublishedEvent[]): void => {
-    this.fanOut(events)
-    if (this.listenerCount('publish') > 0) this.notify('publish', events)
+  private readonly deliver = (events: readonly PublishedEvent[], more?: boolean): void => {
+    this.fanOut(events, more)
+    if (events.length > 0 && this.listenerCount('publish') > 0) this.notify('publish', events)
   }
 
   /**
