@@ -53,9 +53,9 @@ export interface SubscribeRequest {
  * that throws is logged and does not disturb delivery.
  */
 export interface HubEvents {
-  /** A clientId opened its first connection (several tabs are one client). */
+  /** A clientId opened its first connection (several tabs are one client; in a cluster, on any node). */
   join: [ClientPresence]
-  /** A clientId closed its last connection. */
+  /** A clientId closed its last connection (in a cluster, on every node, or its node died). */
   leave: [{ clientId: string }]
   /** A batch was delivered, in order, as the broker stored it; emitted only while someone listens. */
   publish: [readonly PublishedEvent[]]
