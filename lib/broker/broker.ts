@@ -1,6 +1,7 @@
 import { HubError } from '../core/errors.js'
 import type { EventInput } from '../core/names.js'
 import { eventData } from '../wire/sse.js'
+import { HubConfigSchema } from '../config/config.js'
 
 /** An event the broker accepted: numbered, stored, and framed once for every connection. */
 export interface PublishedEvent extends EventInput {
@@ -45,6 +46,9 @@ export type StartPoint =
     /** The id of the head position, for the `registered` frame. */
     headId: string
   }
+
+/** Channels that keep a last event and history when a broker is not told otherwise. */
+export const DEFAULT_MAX_RETAINED_CHANNELS: number = HubConfigSchema.properties.maxRetainedChannels.default
 
 /**
  * Receives every accepted batch, in order, for fan-out to this process's connections. `more`:

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { type Broker, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, seqOf, serialiseBatch } from './broker.js'
-import { HubConfigSchema } from '../config/config.js'
+import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, seqOf, serialiseBatch } from './broker.js'
 import { ChannelHistory } from './history.js'
 import type { EventInput } from '../core/names.js'
 import { type ChannelState, RetainedChannels } from './retained-channels.js'
@@ -24,8 +23,6 @@ export interface MemoryBrokerOptions {
    */
   maxRetainedChannels?: number
 }
-
-const DEFAULT_MAX_RETAINED_CHANNELS: number = HubConfigSchema.properties.maxRetainedChannels.default
 
 /**
  * The single-process broker: numbering, history and last events live in this process.

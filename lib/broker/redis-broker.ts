@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { HubConfigSchema } from '../config/config.js'
 import { HubError } from '../core/errors.js'
 import type { EventInput } from '../core/names.js'
 import { parseJson } from '../wire/json.js'
 import { eventFrame } from '../wire/sse.js'
 import { COMMAND_TIMEOUT, transaction, whenReady } from './redis-connection.js'
-import { type Broker, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, parseId, serialiseBatch } from './broker.js'
+import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, parseId, serialiseBatch } from './broker.js'
 
 export interface RedisBrokerOptions {
   /** A connection for commands; the broker never closes it. */
@@ -117,8 +116,6 @@ redis.call('SET', KEYS[2], run)
 redis.call('SET', KEYS[3], start)
 return {ARGV[1], start}
 `
-
-const DEFAULT_MAX_RETAINED_CHANNELS: number = HubConfigSchema.properties.maxRetainedChannels.default
 
 /** Reads of the delivery stream whose batches the hub holds at most before it writes them. */
 const MAX_HELD_READS = 4
