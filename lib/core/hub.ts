@@ -64,6 +64,26 @@ export interface HubEvents {
 /** Why a subscribe is turned away for now (answered with `retry:` so browsers come back). */
 export type Refusal = 'draining' | 'max-connections' | 'rate-limit' | 'broker-down'
 
+/** A reading of a hub's gauges and counters (`Hub.counters`). */
+export interface HubCounters {
+  /** Open streams of this process: subscribers and presence watchers. */
+  connections: number
+  /** Distinct clientIds with a subscriber stream in this process. */
+  clients: number
+  /** Channels with a subscriber stream in this process. */
+  channels: number
+  /** Events this process accepted (publishes answered 200). */
+  published: number
+  /** Event frames written to this process's streams. */
+  delivered: number
+  /** Events sent to resuming subscribers from history. */
+  replayed: number
+  /** Streams cut because their client fell behind. */
+  slowDisconnects: number
+  /** Subscribes turned away for now, by reason. */
+  refused: Record<Refusal, number>
+}
+
 const silentLogger: Logger = { debug () {}, info () {}, warn () {} }
 
 /** ms a stream ended at shutdown gets to send what it has left before it is reset. */
@@ -113,6 +133,30 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Open streams of this process. */
   get connectionCount (): number {
     return this.connections.size
+  }
+
+  /**
+   * What this process holds and has done since start, read on demand (metrics, the dashboard):
+   * open streams, distinct clientIds and channels among its subscriber streams (presence watchers
+   * are streams, not clients), and the counters of `stats`. Counting the clients walks the
+   * streams, so it is for a scrape, not for a path that runs per event.
+   */
+  counters (): HubCounters {
+    const clientIds = new Set<string>()
+    for (const connection of this.connections) {
+      if (connection.clientId !== '') clientIds.add(connection.clientId)
+    }
+    const { published, delivered, replayed, slowDisconnects, refused } = this.stats
+    return {
+      connections: this.connections.size,
+      clients: clientIds.size,
+      channels: this.subscribers.size,
+      published,
+      delivered,
+      replayed,
+      slowDisconnects,
+      refused: { ...refused }
+    }
   }
 
   /** True from `drain()` on: health reports 503 and subscribes are refused. */
