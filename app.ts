@@ -10,6 +10,7 @@ import accessPlugin from './plugins/access.js'
 import corsPlugin from './plugins/cors.js'
 import errorsPlugin from './plugins/errors.js'
 import hubPlugin from './plugins/hub.js'
+import metricsPlugin from './plugins/metrics.js'
 import streamPlugin from './plugins/stream.js'
 // Kept in the emitted app.d.ts (a bare import survives declaration emit, a used one does not), so that
 // the package's entry types reach the `declare module 'fastify'` block that types `app.hub`.
@@ -41,6 +42,7 @@ const sseHub: FastifyPluginAsync<SseHubOptions> = async (fastify, options) => {
     await scope.register(errorsPlugin, { bodyLimit: config.bodyLimit })
     await scope.register(corsPlugin, { origins: config.corsOrigins })
     await scope.register(accessPlugin, { config })
+    await scope.register(metricsPlugin)
     await scope.register(streamPlugin)
     await scope.register(autoload, { dir: join(import.meta.dirname, 'routes') })
   }, { prefix, logSerializers })

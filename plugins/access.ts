@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { Authenticator, bearerToken, cookieValue, FULL_GRANT, type Grant, generateToken, TOKEN_COOKIE } from '../lib/auth/auth.js'
+import { Authenticator, bearerToken, cookieValue, FULL_GRANT, type Grant, generateToken, secretMatcher, TOKEN_COOKIE } from '../lib/auth/auth.js'
 import type { HubConfig } from '../lib/config/config.js'
 import { HubError } from '../lib/core/errors.js'
 import { CHANNEL_NAME_RULE, checkEvents, isChannelName, parseChannelList, quote, type EventInput } from '../lib/core/names.js'
@@ -18,9 +18,10 @@ declare module 'fastify' {
      * - `lastEvent`: `/lastEvent`; with `subscribeAuth`, the same grant for `query.channel`;
      * - `presence`: the presence reads (`/clients`, `/channels`, `/presence`), need the publish
      *   token or a JWT with `hub.presence`.
+     * - `metrics`: `GET /metrics`, needs `metricsToken` as a Bearer token when one is set.
      * Routes without it (`/health`) are open.
      */
-    access?: 'publish' | 'subscribe' | 'lastEvent' | 'presence'
+    access?: 'publish' | 'subscribe' | 'lastEvent' | 'presence' | 'metrics'
   }
 
   interface FastifyRequest {
@@ -70,6 +71,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
     fastify.log.warn(`no publish token, JWT secret or public key configured: publishing and presence reads need this generated token, shown only now: ${publishToken}`)
   }
   const auth = new Authenticator({ ...config, publishToken })
+  const isMetricsToken = config.metricsToken === undefined ? undefined : secretMatcher(config.metricsToken)
   const publishLimit = config.publishRateLimit > 0 ? new RateLimiter(config.publishRateLimit) : undefined
   const connectLimit = config.connectRateLimit > 0 ? new RateLimiter(config.connectRateLimit) : undefined
   /** The grant of each checked request, for its preHandler. */
@@ -102,6 +104,15 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       if (config.insecure) return
       const grant = authenticate(request, reply, ANYWHERE, true)
       if (!grant.presence) throw new HubError(403, 'SSE_HUB_FORBIDDEN', 'presence: the token does not allow presence reads (hub.presence)')
+    } else if (access === 'metrics') {
+      // Its own token, for a scraper: publishing and presence reads stay closed to it.
+      if (isMetricsToken === undefined) return
+      const token = bearerToken(request.headers.authorization)
+      if (isMetricsToken(token)) return
+      reply.header('www-authenticate', `Bearer realm="sse-hub-metrics"${token === undefined ? '' : ', error="invalid_token"'}`)
+      throw token === undefined
+        ? new HubError(401, 'SSE_HUB_NO_TOKEN', 'token: missing; /metrics needs metricsToken as a Bearer token')
+        : new HubError(401, 'SSE_HUB_BAD_TOKEN', 'token: is not the metrics token')
     } else if ((access === 'subscribe' || access === 'lastEvent') && config.subscribeAuth) {
       // Only a JWT: the static token is a publisher's secret and has no place in a browser.
       const grant = authenticate(request, reply, ANYWHERE, false)

@@ -6,6 +6,7 @@ import t from 'tap'
 import { RedisBroker } from '../lib/broker/redis-broker.js'
 import { REDIS_OPTIONS } from '../lib/broker/redis-connection.js'
 import { build, data, spawnHub, startHub, type TestHub, waitUntil } from './helper.js'
+import { scrape } from './metrics.js'
 import { ownRedis, REDIS_URL, redisPrefix, redisProxy } from './redis.js'
 
 async function health (hub: TestHub): Promise<string> {
@@ -30,6 +31,8 @@ t.test('one node loses Redis: publishes fail fast with 503, health and subscribe
 
   await proxy.cut()
   await waitUntil(async () => await health(a) === 'broker-down', 3000, 'node a to report broker-down')
+  t.equal((await scrape(a.app)).get('sse_hub_broker_up'), 0, 'the metrics say the broker is down on node a')
+  t.equal((await scrape(b.app)).get('sse_hub_broker_up'), 1, 'and up on node b')
   const failed = await publishOne(a, 'lost')
   t.equal(failed.statusCode, 503, 'a publish on the cut node is a 503')
   t.match(failed.json, { statusCode: 503, code: 'SSE_HUB_BROKER_DOWN' })
@@ -48,6 +51,7 @@ t.test('one node loses Redis: publishes fail fast with 503, health and subscribe
 
   await proxy.restore()
   await waitUntil(async () => await health(a) === 'ok', 8000, 'node a to recover')
+  t.equal((await scrape(a.app)).get('sse_hub_broker_up'), 1, 'up again')
   await stream.waitForCount(6, 5000)
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.same(stream.ofType('t').slice(1).map((message) => message.id), meanwhile, 'every event stored meanwhile, once, in order')

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { HARD_LIMIT_FACTOR } from '../lib/core/stream-monitor.js'
+import { scrape } from './metrics.js'
 import { build, startHub, waitUntil } from './helper.js'
 
 /** A raw subscriber that sends its request and then never reads. */
@@ -83,6 +84,7 @@ t.test('a client that stops reading is cut with a reset once it stays behind for
     sample()
   }
   await waitUntil(() => hub.app.hub.stats.slowDisconnects === 2, 2000, 'the hard limit to cut the second client')
+  t.equal((await scrape(hub.app)).get('sse_hub_slow_client_disconnects_total'), 2, 'both cuts in the metrics')
 
   await reader.waitForCount(2 + total, 20000)
   const received = reader.ofType('chunk').map((m) => JSON.parse(m.data).payload.split(':')[0])

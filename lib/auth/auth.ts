@@ -106,6 +106,15 @@ function digest (text: string): Buffer {
   return createHash('sha256').update(text).digest()
 }
 
+/**
+ * A check of a static secret, such as `metricsToken`, compared in constant time (as digests, so
+ * that the length of the secret does not show either).
+ */
+export function secretMatcher (secret: string): (token: string | undefined) => boolean {
+  const expected = digest(secret)
+  return (token) => token !== undefined && token.length <= MAX_TOKEN_LENGTH && timingSafeEqual(digest(token), expected)
+}
+
 /** The options the authenticator reads (documented in `HubConfigSchema`). */
 export type AuthOptions = Pick<HubConfig, 'publishToken' | 'jwtSecret' | 'jwtPublicKey' | 'jwtIssuer' | 'jwtAudience'>
 

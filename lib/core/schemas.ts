@@ -59,6 +59,8 @@ export const LastEventReplySchema = Type.Object({
   response: Type.String({ description: 'JSON string of the last {type, payload}, or "{}"' })
 })
 
+export const MetricsReplySchema = Type.String({ description: 'Prometheus text exposition format 0.0.4: sse_hub_* metrics and the process defaults' })
+
 export const HealthReplySchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('draining'), Type.Literal('broker-down')])
 })

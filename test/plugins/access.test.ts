@@ -19,8 +19,9 @@ t.test('every route of the hub goes through the one access check with the right 
   t.same(paths('subscribe'), ['/hub/subscribe'])
   t.same(paths('lastEvent'), ['/hub/lastEvent'])
   t.same(paths('publish'), ['/hub/publish'])
+  t.same(paths('metrics'), ['/hub/metrics'])
   t.same(paths(undefined), ['/hub/health'], 'only health is open')
-  for (const flag of ['presence', 'subscribe', 'lastEvent', 'publish']) {
+  for (const flag of ['presence', 'subscribe', 'lastEvent', 'publish', 'metrics']) {
     t.notOk(paths(undefined).some((path) => paths(flag).includes(path)), `no spelling of a ${flag} route without the flag`)
   }
 })
