@@ -42,6 +42,8 @@ export class HubMetrics {
 
   constructor (private readonly hub: Hub) {
     this.reading = hub.counters()
+    // From the start, so that the first scrape's event-loop lag covers the time before it.
+    processMetrics()
     const registers = [this.registry]
     const read = (): HubCounters => this.reading
     const gauge = (name: string, help: string, value: (counters: HubCounters) => number): void => {
