@@ -16,9 +16,9 @@ declare module 'fastify' {
      * - `subscribe`: `/subscribe`; with `subscribeAuth`, a JWT whose `hub.subscribe` covers every
      *   channel of `query.channels` (and `hub.presence` for `presence=1`);
      * - `lastEvent`: `/lastEvent`; with `subscribeAuth`, the same grant for `query.channel`;
-     * - `presence`: the presence reads (`/clients`, `/channels`, `/presence`), need the publish
-     *   token or a JWT with `hub.presence`.
-     * Routes without it (`/health`) are open.
+     * - `presence`: the presence reads (`/clients`, `/channels`, `/presence`) and the operator's
+     *   reads (`/firehose`, `/stats`), need the publish token or a JWT with `hub.presence`.
+     * Routes without it (`/health`, the dashboard page) are open.
      */
     access?: 'publish' | 'subscribe' | 'lastEvent' | 'presence'
   }

@@ -15,7 +15,7 @@ t.test('every route of the hub goes through the one access check with the right 
   const paths = (access: string | undefined): string[] =>
     [...new Set([...routes].filter(([route, flag]) => flag === access && !route.startsWith('OPTIONS'))
       .map(([route]) => route.split(' ')[1].replace(/\/$/, '')))].sort()
-  t.same(paths('presence'), ['/hub/channels', '/hub/channels/*', '/hub/clients', '/hub/clients/*', '/hub/presence'])
+  t.same(paths('presence'), ['/hub/channels', '/hub/channels/*', '/hub/clients', '/hub/clients/*', '/hub/firehose', '/hub/presence', '/hub/stats'])
   t.same(paths('subscribe'), ['/hub/subscribe'])
   t.same(paths('lastEvent'), ['/hub/lastEvent'])
   t.same(paths('publish'), ['/hub/publish'])
