@@ -31,6 +31,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Whether a new stream from the request's address is within `connectRateLimit` (always, when it is 0). */
     hubAdmitsStream (request: FastifyRequest): boolean
+    /** True when the hub runs `insecure`: publishing and presence reads need no token (the dashboard then asks for none). */
+    hubInsecure: boolean
   }
 }
 
@@ -77,6 +79,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
 
   // `request.ip` only when there is a limit: it is a getpeername system call per connect.
   fastify.decorate('hubAdmitsStream', (request: FastifyRequest) => connectLimit === undefined || connectLimit.take(request.ip) === 0)
+  fastify.decorate('hubInsecure', config.insecure)
   fastify.decorateRequest('hubClientId', undefined)
 
   /** The grant of the request's token; a 401 (with `WWW-Authenticate`, RFC 6750) when it has none or a bad one. */
