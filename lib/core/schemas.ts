@@ -147,7 +147,7 @@ export const StatsSchema = Type.Object({
   connections: count('open streams: subscribers, /presence and /firehose streams'),
   clients: count('distinct clientIds among the subscriber streams'),
   channels: count('channels with at least one subscriber stream'),
-  published: count('events accepted since start (publishes answered 200)'),
+  published: count('events this process accepted since start (POST /publish answered 200, and app.hub.publish)'),
   delivered: count('event frames written to streams since start'),
   replayed: count('events sent from history to resuming subscribers since start'),
   slowDisconnects: count('streams cut since start because their client fell behind'),
