@@ -16,10 +16,10 @@ declare module 'fastify' {
      * - `subscribe`: `/subscribe`; with `subscribeAuth`, a JWT whose `hub.subscribe` covers every
      *   channel of `query.channels` (and `hub.presence` for `presence=1`);
      * - `lastEvent`: `/lastEvent`; with `subscribeAuth`, the same grant for `query.channel`;
-     * - `presence`: the presence reads (`/clients`, `/channels`, `/presence`), need the publish
-     *   token or a JWT with `hub.presence`.
+     * - `presence`: the presence reads (`/clients`, `/channels`, `/presence`) and the operator's
+     *   reads (`/firehose`, `/stats`), need the publish token or a JWT with `hub.presence`.
      * - `metrics`: `GET /metrics`, needs `metricsToken` as a Bearer token when one is set.
-     * Routes without it (`/health`) are open.
+     * Routes without it (`/health`, the dashboard page) are open.
      */
     access?: 'publish' | 'subscribe' | 'lastEvent' | 'presence' | 'metrics'
   }
@@ -32,6 +32,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Whether a new stream from the request's address is within `connectRateLimit` (always, when it is 0). */
     hubAdmitsStream (request: FastifyRequest): boolean
+    /** True when the hub runs `insecure`: publishing and presence reads need no token (the dashboard then asks for none). */
+    hubInsecure: boolean
   }
 }
 
@@ -79,6 +81,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
 
   // `request.ip` only when there is a limit: it is a getpeername system call per connect.
   fastify.decorate('hubAdmitsStream', (request: FastifyRequest) => connectLimit === undefined || connectLimit.take(request.ip) === 0)
+  fastify.decorate('hubInsecure', config.insecure)
   fastify.decorateRequest('hubClientId', undefined)
 
   /** The grant of the request's token; a 401 (with `WWW-Authenticate`, RFC 6750) when it has none or a bad one. */

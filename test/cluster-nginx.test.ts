@@ -150,6 +150,16 @@ t.test('nginx in front of two nodes', async (t) => {
     t.ok(took < 1000, `published and received through nginx in ${took} ms`)
   })
 
+  t.test('the dashboard\'s event log, /firehose, streams through nginx: every node\'s events, at once', async (t) => {
+    const firehose = await SseClient.open(`${lb.url}/firehose`)
+    t.teardown(() => { firehose.close() })
+    t.equal(firehose.status, 200)
+    await waitUntil(() => firehose.retry !== undefined, 3000, 'the firehose\'s retry line')
+    const ids = [...(await publish(nodes[0].url, 1, 'fh')).ids, ...(await publish(nodes[1].url, 2, 'fh')).ids]
+    await firehose.waitFor((client) => client.ofType('n').length === 2, 3000, 'both events')
+    t.same(firehose.ofType('n').map((message) => message.id), ids, 'published through either node, in order')
+  })
+
   t.test('a batch of bodyLimit + 1 bytes passes nginx and is refused by the node, in the hub\'s format', async (t) => {
     const body = JSON.stringify({ events: [{ channelName: 'k', type: 'n', payload: '' }] })
     const large = await fetch(`${lb.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body.replace('""', `"${'x'.repeat(102401 - body.length)}"`) })

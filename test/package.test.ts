@@ -65,8 +65,10 @@ const app = Fastify()
 await app.register(sseHub, { insecure: true })
 await app.ready()
 const result = await app.hub.publish([{ channelName: 'orders', type: 'created', payload: { id: 1 } }])
+const page = await app.inject('/')
+const files = await Promise.all(['app.js', 'view.js', 'sse.js', 'style.css'].map((file) => app.inject('/dashboard/' + file)))
 await app.close()
-console.log(JSON.stringify(result))
+console.log(JSON.stringify({ ...result, page: [page.statusCode, /<title>([^<]*)/.exec(page.body)?.[1]], files: files.map((file) => file.statusCode) }))
 `
 
 const TSCONFIG = {
@@ -122,4 +124,6 @@ t.test('the packed package installs beside an older fastify 5, type-checks and r
   t.equal(result.published, 1, 'one event published')
   t.equal(result.ids.length, 1, 'one id back')
   t.type(result.ids[0], 'string')
+  t.same(result.page, [200, 'sse-hub dashboard'], 'the packed hub serves the dashboard page')
+  t.same(result.files, [200, 200, 200, 200], 'and its scripts and style')
 })

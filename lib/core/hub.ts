@@ -66,7 +66,7 @@ export type Refusal = 'draining' | 'max-connections' | 'rate-limit' | 'broker-do
 
 /** A reading of a hub's gauges and counters (`Hub.counters`). */
 export interface HubCounters {
-  /** Open streams of this process: subscribers and presence watchers. */
+  /** Open streams of this process: subscribers, presence watchers and firehoses. */
   connections: number
   /** Distinct clientIds with a subscriber stream in this process. */
   clients: number
@@ -108,6 +108,8 @@ export class Hub extends EventEmitter<HubEvents> {
 
   private readonly subscribers = new Map<string, Set<Connection>>()
   private readonly connections = new Set<Connection>()
+  /** `/firehose` streams: every event of every channel. */
+  private readonly firehoses = new Set<Connection>()
   /** Connections with frames queued since the last flush; reused to avoid an allocation per tick. */
   private readonly dirty: Connection[] = []
   private flushScheduled = false
@@ -259,6 +261,22 @@ export class Hub extends EventEmitter<HubEvents> {
     return connection
   }
 
+  /**
+   * Starts a `GET /firehose` stream on a sink whose response head was sent: every event published
+   * on any channel from now on (in a cluster, on any node), as the same frames subscribers get,
+   * after a first `retry:` line. No snapshots, no resume. Like a presence watcher it is a stream
+   * (heartbeats, slow-client limit, counted against `maxConnections`, ended by `close`) but not a
+   * client: the registry never sees it.
+   */
+  watchAll (sink: SseSink): Connection {
+    const connection = new Connection(sink, '', [], this.monitor, this.detachWatcher)
+    this.connections.add(connection)
+    this.firehoses.add(connection)
+    // Seqs start at 1: every event delivered from now on is live for it.
+    connection.start([retryFrame(this.options.retry)], 0)
+    return connection
+  }
+
   /** A page of connected clients in clientId order (`GET /clients`); a bad query throws a 400 `HubError`. */
   clients (query: ClientQuery = {}): Promise<ClientPage> {
     return this.presence.clients(query)
@@ -317,9 +335,20 @@ export class Hub extends EventEmitter<HubEvents> {
         if (connection.enqueue(event)) dirty.push(connection)
       }
     }
+    // One size check per batch while no firehose is open.
+    if (this.firehoses.size > 0) this.fanOutAll(events)
     if (dirty.length > 0 && !this.flushScheduled && !more) {
       this.flushScheduled = true
       setImmediate(this.flushDirty)
+    }
+  }
+
+  /** Queues every event of a batch, in order, on every firehose. */
+  private fanOutAll (events: readonly PublishedEvent[]): void {
+    for (const connection of this.firehoses) {
+      for (const event of events) {
+        if (connection.enqueue(event)) this.dirty.push(connection)
+      }
     }
   }
 
@@ -344,10 +373,12 @@ export class Hub extends EventEmitter<HubEvents> {
     if (reason === 'slow') this.stats.slowDisconnects++
   }
 
+  /** Detaches a stream that is no client: a presence watcher or a firehose. */
   private readonly detachWatcher = (connection: Connection, reason: CloseReason): void => {
     if (!this.connections.delete(connection)) return
     this.monitor.forget(connection)
     this.presence.unwatch(connection)
+    this.firehoses.delete(connection)
     if (reason === 'slow') this.stats.slowDisconnects++
   }
 

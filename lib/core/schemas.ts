@@ -137,3 +137,26 @@ export const PresenceQuerySchema = Type.Object({
   channels: Type.Optional(Type.String({ description: 'comma-separated channel names: only clients on one of them' })),
   ...tokenQuery
 })
+
+/** The query of a read that takes nothing but a token (`/firehose`, `/stats`). */
+export const TokenQuerySchema = Type.Object({ ...tokenQuery })
+
+const count = (description: string) => Type.Integer({ minimum: 0, description })
+
+/** `GET /stats`: `Hub.counters()` and the health status, of the process that answers. */
+export const StatsSchema = Type.Object({
+  status: Type.Union(HealthReplySchema.properties.status.anyOf, { description: 'as /health says it' }),
+  connections: count('open streams: subscribers, /presence and /firehose streams'),
+  clients: count('distinct clientIds among the subscriber streams'),
+  channels: count('channels with at least one subscriber stream'),
+  published: count('events this process accepted since start (POST /publish answered 200, and app.hub.publish)'),
+  delivered: count('event frames written to streams since start'),
+  replayed: count('events sent from history to resuming subscribers since start'),
+  slowDisconnects: count('streams cut since start because their client fell behind'),
+  refused: Type.Object({
+    draining: count('while draining'),
+    'max-connections': count('at maxConnections'),
+    'rate-limit': count('over connectRateLimit'),
+    'broker-down': count('while the broker (Redis) was unreachable')
+  }, { description: 'streams turned away for now (retry:) since start, by reason' })
+}, { description: 'the counters of the process that answers: in cluster mode, of that node only, not of the cluster' })

@@ -15,12 +15,12 @@ t.test('every route of the hub goes through the one access check with the right 
   const paths = (access: string | undefined): string[] =>
     [...new Set([...routes].filter(([route, flag]) => flag === access && !route.startsWith('OPTIONS'))
       .map(([route]) => route.split(' ')[1].replace(/\/$/, '')))].sort()
-  t.same(paths('presence'), ['/hub/channels', '/hub/channels/*', '/hub/clients', '/hub/clients/*', '/hub/presence'])
+  t.same(paths('presence'), ['/hub/channels', '/hub/channels/*', '/hub/clients', '/hub/clients/*', '/hub/firehose', '/hub/presence', '/hub/stats'])
   t.same(paths('subscribe'), ['/hub/subscribe'])
   t.same(paths('lastEvent'), ['/hub/lastEvent'])
   t.same(paths('publish'), ['/hub/publish'])
   t.same(paths('metrics'), ['/hub/metrics'])
-  t.same(paths(undefined), ['/hub/health'], 'only health is open')
+  t.same(paths(undefined), ['/hub', '/hub/dashboard/:file', '/hub/health'], 'only health and the dashboard page, which holds no data, are open')
   for (const flag of ['presence', 'subscribe', 'lastEvent', 'publish', 'metrics']) {
     t.notOk(paths(undefined).some((path) => paths(flag).includes(path)), `no spelling of a ${flag} route without the flag`)
   }

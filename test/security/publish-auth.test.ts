@@ -209,7 +209,7 @@ t.test('presence reads need the static token or a JWT with hub.presence', async 
   const hub = await build(t, { publishToken, jwtSecret: keys.secret, insecure: false })
   const watcher = mint(keys.secret, { hub: { presence: true } })
   const publisher = mint(keys.secret, { hub: { publish: ['*'], subscribe: ['*'] } })
-  for (const url of ['/clients', '/clients/someone', '/channels', '/channels/a', '/presence']) {
+  for (const url of ['/clients', '/clients/someone', '/channels', '/channels/a', '/presence', '/firehose', '/stats']) {
     const none = await hub.app.inject(url)
     t.equal(none.statusCode, 401, `${url}: none`)
     t.equal(none.headers['content-type'], 'application/json; charset=utf-8', `${url}: a JSON error, not a stream`)
