@@ -89,7 +89,8 @@ export default fp<DocsPluginOptions>(async function docsPlugin (fastify, { confi
   const used = new Set(Object.values(accepted).flat())
 
   const transform: SwaggerTransform = ({ schema, url, route }) => {
-    if (schema === undefined || route.method === 'OPTIONS') return { schema: { ...schema, hide: true }, url }
+    // The CORS preflight answers no request of its own; a route without a schema is documented all the same.
+    if (route.method === 'OPTIONS') return { schema: { ...schema, hide: true }, url }
     const access = route.config?.access
     const schemes = access === undefined ? [] : accepted[access]
     const documented: FastifySchema = { ...schema, tags: [TAGS[access ?? 'none']] }
@@ -97,11 +98,11 @@ export default fp<DocsPluginOptions>(async function docsPlugin (fastify, { confi
       documented.security = schemes.map((scheme) => ({ [scheme]: [] }))
     } else {
       // Open: no 401 or 403, and no `token` parameter, which the hub then ignores.
-      if (schema.response !== undefined) {
+      if (schema?.response !== undefined) {
         const { 401: _missing, 403: _forbidden, ...response } = schema.response as Record<string, unknown>
         documented.response = response
       }
-      const query = schema.querystring as { properties?: Record<string, unknown>, required?: string[] } | undefined
+      const query = schema?.querystring as { properties?: Record<string, unknown>, required?: string[] } | undefined
       if (query?.properties?.token !== undefined) {
         const { token: _ignored, ...properties } = query.properties
         documented.querystring = { ...query, properties }
@@ -110,7 +111,7 @@ export default fp<DocsPluginOptions>(async function docsPlugin (fastify, { confi
     // A route at the root of a prefix (`/subscribe`) answers with and without a trailing slash, and
     // swagger sees it once, with the slash (Fastify registers both spellings from one route object).
     const path = url.length > 1 && url.endsWith('/') ? url.slice(0, -1) : url
-    return { schema: documented, ...namedWildcard(documented, path) }
+    return namedWildcard(documented, path)
   }
 
   await fastify.register(swagger, {
@@ -139,11 +140,13 @@ export default fp<DocsPluginOptions>(async function docsPlugin (fastify, { confi
  * A trailing wildcard (`/clients/*`, which takes a name whole, `/` included) documented as the
  * path parameter its schema's `title` names (`/clients/{clientId}`).
  */
-function namedWildcard (schema: FastifySchema, url: string): { url: string } {
+function namedWildcard (schema: FastifySchema, url: string): { schema: FastifySchema, url: string } {
   const params = schema.params as { properties?: Record<string, { title?: string }> } | undefined
   const name = params?.properties?.['*']?.title
-  if (name === undefined || !url.endsWith('/*')) return { url }
-  const { '*': wildcard, ...others } = params!.properties!
-  schema.params = { ...params, properties: { ...others, [name]: wildcard }, required: [...Object.keys(others), name] }
-  return { url: `${url.slice(0, -1)}:${name}` }
+  if (params?.properties === undefined || name === undefined || !url.endsWith('/*')) return { schema, url }
+  const { '*': wildcard, ...others } = params.properties
+  return {
+    schema: { ...schema, params: { ...params, properties: { ...others, [name]: wildcard }, required: [...Object.keys(others), name] } },
+    url: `${url.slice(0, -1)}:${name}`
+  }
 }
