@@ -8,6 +8,7 @@ import type { HubParts } from './lib/core/hub.js'
 import { redactedRequest } from './lib/auth/redact.js'
 import accessPlugin from './plugins/access.js'
 import corsPlugin from './plugins/cors.js'
+import docsPlugin from './plugins/docs.js'
 import errorsPlugin from './plugins/errors.js'
 import hubPlugin from './plugins/hub.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -30,7 +31,7 @@ export interface SseHubOptions extends HubConfigInput, Pick<HubParts, 'broker' |
 /**
  * The hub as a Fastify plugin. It decorates the registering context with `hub` (hence
  * fastify-plugin) and mounts its routes in a scope of their own, so its CORS policy, error format
- * and validator never touch the embedding app's routes. `prefix` is applied to that scope:
+ * and validator never touch the embedding app's routes, and its API documentation holds its routes only. `prefix` is applied to that scope:
  * fastify-plugin ignores it on the plugin itself. The scope logs requests with their `token`
  * query parameter redacted, whatever the app's logger does elsewhere.
  */
@@ -44,7 +45,9 @@ const sseHub: FastifyPluginAsync<SseHubOptions> = async (fastify, options) => {
     await scope.register(accessPlugin, { config })
     await scope.register(metricsPlugin)
     await scope.register(streamPlugin)
-    await scope.register(autoload, { dir: join(import.meta.dirname, 'routes') })
+    await scope.register(docsPlugin, { config })
+    // Without the dashboard, its folder (the page at `GET /` and its files) is not loaded at all.
+    await scope.register(autoload, { dir: join(import.meta.dirname, 'routes'), ignorePattern: config.dashboard ? undefined : /^dashboard$/ })
   }, { prefix, logSerializers })
 }
 

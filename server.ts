@@ -3,11 +3,10 @@
 // per semi-space, 16 MB more resident memory than 8 MB, about 1 KiB per connection at 19,000 idle
 // streams; the hub's delivery allocates little, and its throughput was the same with 8 (see
 // README, Performance).
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import closeWithGrace from 'close-with-grace'
 import { runTokenCommand } from './lib/cli/token.js'
 import { configFromArgs, configFromEnv, helpText, openFileLimit, resolveConfig } from './lib/config/config.js'
+import { packageVersion } from './lib/config/package-version.js'
 import { REQUEST_GRACE, buildServer, stopGracefully } from './standalone.js'
 
 // `sse-hub token ...` mints a JWT and exits (see lib/cli/token.ts).
@@ -59,15 +58,4 @@ function listenError (err: NodeJS.ErrnoException, port: number, host: string): s
   if (err.code === 'EACCES') return `port ${port} on ${host} needs privileges this process does not have; choose one above 1023 with --port or PORT`
   if (err.code === 'EADDRNOTAVAIL') return `address ${host} is not an address of this machine; choose another with --host or HOST`
   return err.syscall === 'listen' ? `cannot listen on ${host}:${port}: ${err.message}` : err.message
-}
-
-/** The package's version, from its package.json (beside this file, or one level up from dist/). */
-function packageVersion (): string {
-  for (const dir of [import.meta.dirname, join(import.meta.dirname, '..')]) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string, version?: string }
-      if (pkg.name === 'fastify-sse-hub' && pkg.version !== undefined) return pkg.version
-    } catch {}
-  }
-  return 'unknown'
 }

@@ -105,3 +105,19 @@ t.test('bad plugin options stop the registration, naming the option', async (t) 
     await app.close()
   }
 })
+
+t.test('the dashboard takes GET / of an app that embeds the hub without a prefix, unless dashboard: false', async (t) => {
+  const clash = Fastify()
+  clash.get('/', async () => 'the app\'s own page')
+  await t.rejects(async () => { await clash.register(sseHub, { insecure: true }).ready() }, { code: 'FST_ERR_DUPLICATED_ROUTE' })
+  await clash.close()
+
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.get('/', async () => 'the app\'s own page')
+  await app.register(sseHub, { insecure: true, dashboard: false })
+  await app.ready()
+  t.equal((await app.inject('/')).body, 'the app\'s own page')
+  t.equal((await app.inject('/dashboard/app.js')).statusCode, 404, 'nor its files')
+  t.equal((await app.inject('/health')).statusCode, 200, 'the hub is there all the same')
+})

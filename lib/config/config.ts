@@ -27,6 +27,7 @@ export const HubConfigSchema = Type.Object({
   jwtAudience: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_AUDIENCE', description: 'JWTs must carry this aud' })),
   subscribeAuth: Type.Boolean({ default: false, env: 'SSE_HUB_SUBSCRIBE_AUTH', description: 'subscribing and /lastEvent need a JWT that covers the channels' }),
   insecure: Type.Boolean({ default: false, env: 'SSE_HUB_INSECURE', description: 'publishing and presence reads need no token (a warning at start)' }),
+  dashboard: Type.Boolean({ default: true, env: 'SSE_HUB_DASHBOARD', description: 'serve the dashboard page at GET / (false: an embedding app keeps its own GET /)' }),
   metricsToken: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, env: 'SSE_HUB_METRICS_TOKEN', description: 'token (16+ characters) that GET /metrics needs, sent as Bearer (default: /metrics is open)' })),
   connectRateLimit: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_CONNECT_RATE_LIMIT', description: 'new streams per client address per second, refused with retry: above (0: no limit)' }),
   publishRateLimit: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_PUBLISH_RATE_LIMIT', description: 'publishes per client address per second, 429 above (0: no limit)' }),

@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox'
+import { type Static, type TSchema, type TString, Type } from '@sinclair/typebox'
 import { CHANNEL_NAME_RULE, EVENT_TYPE_RULE } from './names.js'
 
 /** The body of every error reply. */
@@ -8,6 +8,55 @@ export const ErrorSchema = Type.Object({
   error: Type.String(),
   message: Type.String()
 }, { description: 'what went wrong; the message names the offending value' })
+
+/**
+ * The error replies a route can give, keyed by status, each with the `ErrorSchema` body and a
+ * description of when it comes (for the API documentation). Serialisation is that of `ErrorSchema`.
+ */
+export function errorResponses<Status extends number> (descriptions: Record<Status, string>): Record<Status, typeof ErrorSchema> {
+  const responses = {} as Record<Status, typeof ErrorSchema>
+  for (const [status, description] of Object.entries(descriptions) as Array<[`${Status}`, string]>) {
+    responses[Number(status) as Status] = Type.Object(ErrorSchema.properties, { description })
+  }
+  return responses
+}
+
+/** One kind of frame of an SSE stream, as the API documentation lists it. */
+export interface StreamEventDoc {
+  /** The `event:` line: a fixed name, or a schema of the names the publishers choose. */
+  event: string | TString
+  /** Whether the frame has an `id:` line, the stream's position that a reconnect sends back as `Last-Event-ID`. */
+  id: 'always' | 'sometimes' | 'never'
+  /** What the frame is and when it comes. */
+  description: string
+  /** The JSON of its one `data:` line. */
+  data: TSchema
+}
+
+/**
+ * The `200` of an SSE route: a `text/event-stream` body whose schema has one item per kind of
+ * frame (`event`, `id`, `data`), and a description that lists them. An SSE route takes its
+ * response over (`reply.openStream()`), so no serializer ever uses this schema: it is there for
+ * the API documentation.
+ */
+export function eventStreamResponse (description: string, events: StreamEventDoc[]) {
+  const idSchema = Type.String({ description: 'the position of the stream, sent back as Last-Event-ID on a reconnect' })
+  const frames = events.map((frame) => Type.Object({
+    event: typeof frame.event === 'string' ? Type.Literal(frame.event) : frame.event,
+    ...(frame.id === 'always' ? { id: idSchema } : frame.id === 'sometimes' ? { id: Type.Optional(idSchema) } : {}),
+    data: frame.data
+  }, { description: frame.description }))
+  const list = events.map((frame) => `- \`${typeof frame.event === 'string' ? frame.event : '<type>'}\`: ${frame.description}`)
+  return {
+    description: [description, '', 'Events (an `event:` line, then one `data:` line of JSON):', ...list].join('\n'),
+    headers: {
+      'X-SSE-Hub-Refused': Type.String({ description: 'only on a stream refused for now: max-connections, draining, rate-limit or broker-down' })
+    },
+    content: {
+      'text/event-stream': { schema: Type.Union(frames, { description: 'one frame of the stream' }) }
+    }
+  }
+}
 
 export const ChannelNameSchema = Type.String({ description: CHANNEL_NAME_RULE })
 
@@ -31,7 +80,7 @@ export type PublishBody = Static<ReturnType<typeof publishBodySchema>>
 export const PublishReplySchema = Type.Object({
   published: Type.Integer({ description: 'events accepted' }),
   ids: Type.Array(Type.String(), { description: 'their ids, in order, as in the `id:` lines' })
-})
+}, { description: 'published: every event of the batch' })
 
 /** A JWT in the query, for EventSource, which cannot send headers (a cookie or a Bearer header also works). */
 const tokenQuery = {
@@ -47,7 +96,7 @@ export const SubscribeQuerySchema = Type.Object({
 })
 
 export const SubscribeHeadersSchema = Type.Object({
-  'last-event-id': Type.Optional(Type.String())
+  'last-event-id': Type.Optional(Type.String({ description: 'the id of the last event received (EventSource sends it on a reconnect): resume from there' }))
 })
 
 export const LastEventQuerySchema = Type.Object({
@@ -57,9 +106,13 @@ export const LastEventQuerySchema = Type.Object({
 
 export const LastEventReplySchema = Type.Object({
   response: Type.String({ description: 'JSON string of the last {type, payload}, or "{}"' })
-})
+}, { description: 'the channel\'s last event' })
 
-export const MetricsReplySchema = Type.String({ description: 'Prometheus text exposition format 0.0.4: sse_hub_* metrics and the process defaults' })
+/** `GET /metrics`: text, not JSON. A string reply with its own `Content-Type` is sent as is, never serialised. */
+export const MetricsResponse = {
+  description: 'the Prometheus text exposition format 0.0.4: the sse_hub_* metrics and the process defaults',
+  content: { 'text/plain': { schema: Type.String() } }
+}
 
 export const HealthReplySchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('draining'), Type.Literal('broker-down')])
@@ -80,10 +133,11 @@ export const ClientsQuerySchema = Type.Object({
 /**
  * `/clients/*` and `/channels/*` rather than `:clientId` and `:name`: a wildcard takes a name
  * whole, `/` included (as is or as %2F), and is not cut at the router's `maxParamLength` (100 by
- * default, the embedding app's setting), while names may have 128 characters.
+ * default, the embedding app's setting), while names may have 128 characters. The `title` is
+ * the parameter's name in the API documentation (`/clients/{clientId}`).
  */
 export const ClientParamsSchema = Type.Object({
-  '*': Type.String({ description: 'the clientId' })
+  '*': Type.String({ title: 'clientId', description: `the clientId (${CHANNEL_NAME_RULE}); a / in it as is or as %2F` })
 })
 
 /** A connected client: all its open connections. */
@@ -92,18 +146,18 @@ export const ClientSchema = Type.Object({
   connections: Type.Integer({ description: 'open connections (tabs, devices) with this clientId' }),
   channels: Type.Array(Type.String(), { description: 'the union of the channels of its connections' }),
   connectedAt: Type.String({ format: 'date-time', description: 'ISO 8601 time of its oldest open connection' })
-})
+}, { description: 'a connected client: all its open connections' })
 
 export const ClientPageSchema = Type.Object({
   total: Type.Integer({ description: 'every match, not only this page' }),
   clients: Type.Array(ClientSchema, { description: 'in clientId order' }),
   nextCursor: Type.Optional(Type.String({ description: 'pass as `cursor` for the next page; absent on the last page' }))
-})
+}, { description: 'a page of the connected clients' })
 
 export const ChannelsQuerySchema = Type.Object({ ...pageQuery, ...tokenQuery })
 
 export const ChannelParamsSchema = Type.Object({
-  '*': Type.String({ description: `the channel name (${CHANNEL_NAME_RULE})` })
+  '*': Type.String({ title: 'name', description: `the channel name (${CHANNEL_NAME_RULE}); a / in it as is or as %2F` })
 })
 
 export const ChannelSummarySchema = Type.Object({
@@ -116,7 +170,7 @@ export const ChannelPageSchema = Type.Object({
   total: Type.Integer({ description: 'channels with at least one subscriber' }),
   channels: Type.Array(ChannelSummarySchema, { description: 'in name order' }),
   nextCursor: Type.Optional(Type.String({ description: 'pass as `cursor` for the next page; absent on the last page' }))
-})
+}, { description: 'a page of the channels in use' })
 
 export const ChannelDetailSchema = Type.Object({
   name: Type.String(),
@@ -131,12 +185,95 @@ export const ChannelDetailSchema = Type.Object({
     }),
     Type.Null()
   ], { description: 'null when nothing was published there' })
-})
+}, { description: 'the channel, used or not' })
 
 export const PresenceQuerySchema = Type.Object({
   channels: Type.Optional(Type.String({ description: 'comma-separated channel names: only clients on one of them' })),
   ...tokenQuery
 })
+
+/** The `data` of a live event: what the publisher sent, on the channel it chose. */
+const LiveEventDataSchema = Type.Object({
+  channelName: ChannelNameSchema,
+  type: Type.String(),
+  payload: Type.Unknown({ description: 'exactly the JSON value the publisher sent' })
+})
+
+const REFUSAL_TEXT = 'A stream refused only for now (draining, maxConnections, connectRateLimit, or in cluster mode ' +
+  'Redis unreachable) is this same 200 with only `retry: <ms>` and the stream closed at once, and the header ' +
+  '`X-SSE-Hub-Refused`: EventSource gives up for good on any other status, and comes back by itself after a 200.'
+
+/** `GET /subscribe`: the subscriber's stream. */
+export const SubscribeStreamResponse = eventStreamResponse(
+  'The stream of the channels asked for: `retry: <ms>`, `registered`, then a `lastEvent` per channel (or, on a ' +
+  'resumed stream, every event missed since `Last-Event-ID`), then the live events; a `: heartbeat` comment ' +
+  'after `heartbeatInterval` of silence. ' + REFUSAL_TEXT,
+  [
+    {
+      event: 'registered',
+      id: 'sometimes',
+      description: 'first, once: the clientId and whether the stream resumed; with an `id:` on a new stream',
+      data: Type.Object({
+        type: Type.Literal('registered'),
+        payload: Type.String({ description: 'JSON string of {"clientId": string, "resumed": boolean}' })
+      })
+    },
+    {
+      event: 'lastEvent',
+      id: 'never',
+      description: 'unless resumed, one per channel: its last event',
+      data: Type.Object({
+        channelName: ChannelNameSchema,
+        type: Type.Literal('lastEvent'),
+        payload: Type.String({ description: 'JSON string of the last {type, payload}, or "{}" when nothing was published there' })
+      })
+    },
+    {
+      event: Type.String({ description: `the type the publisher gave, e.g. message (${EVENT_TYPE_RULE})` }),
+      id: 'always',
+      description: 'a published event (`message`, or any other type a publisher chose): live, or replayed on a resumed stream',
+      data: LiveEventDataSchema
+    },
+    {
+      event: 'online-presence',
+      id: 'never',
+      description: 'with presence=1: every connected clientId, after the opening frames and again when one joins or leaves (at most once per presenceInterval)',
+      data: Type.Object({
+        type: Type.Literal('online-presence'),
+        payload: Type.String({ description: 'JSON string of the array of clientIds' })
+      })
+    }
+  ]
+)
+
+const PresenceClientSchema = Type.Object({
+  clientId: Type.String(),
+  channels: Type.Array(Type.String(), { description: 'its channels at that moment' })
+})
+
+/** `GET /firehose`: every event of every channel, live. */
+export const FirehoseStreamResponse = eventStreamResponse(
+  'Every event published on any channel from the moment the stream opened (in cluster mode, through any node), as ' +
+  'subscribers get them: `retry: <ms>` first, then the live events; no snapshots and no resume. A `: heartbeat` ' +
+  'comment after `heartbeatInterval` of silence. ' + REFUSAL_TEXT,
+  [{
+    event: Type.String({ description: `the type the publisher gave (${EVENT_TYPE_RULE})` }),
+    id: 'always',
+    description: 'a published event, on any channel',
+    data: LiveEventDataSchema
+  }]
+)
+
+/** `GET /presence`: who is online, live. */
+export const PresenceStreamResponse = eventStreamResponse(
+  'Who is online: a `snapshot`, then `join` when a clientId opens its first connection (onto one of `channels`, ' +
+  'when given) and `leave` when its last one closes; no frame has an `id:`. ' + REFUSAL_TEXT,
+  [
+    { event: 'snapshot', id: 'never', description: 'first, once: the clients online', data: Type.Object({ clients: Type.Array(PresenceClientSchema) }) },
+    { event: 'join', id: 'never', description: 'a client came', data: PresenceClientSchema },
+    { event: 'leave', id: 'never', description: 'a client left', data: Type.Object({ clientId: Type.String() }) }
+  ]
+)
 
 /** The query of a read that takes nothing but a token (`/firehose`, `/stats`). */
 export const TokenQuerySchema = Type.Object({ ...tokenQuery })

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { pageLimit } from '../../lib/registry/paging.js'
-import { ChannelDetailSchema, ChannelPageSchema, ChannelParamsSchema, ChannelsQuerySchema, ErrorSchema } from '../../lib/core/schemas.js'
+import { ChannelDetailSchema, ChannelPageSchema, ChannelParamsSchema, ChannelsQuerySchema, errorResponses } from '../../lib/core/schemas.js'
 
 /**
  * `GET /channels` (the channels with subscribers, paged) and `GET /channels/:name` (any channel:
@@ -13,8 +13,18 @@ const channels: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
     config: { access: 'presence' },
     schema: {
+      operationId: 'listChannels',
+      summary: 'The channels with at least one subscriber, paged, in name order',
       querystring: ChannelsQuerySchema,
-      response: { 200: ChannelPageSchema, '4xx': ErrorSchema }
+      response: {
+        200: ChannelPageSchema,
+        ...errorResponses({
+          400: 'a bad limit or cursor, or a parameter given twice',
+          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
+          403: 'the token does not allow presence reads (a JWT without hub.presence)',
+          503: 'cluster mode: Redis did not answer (SSE_HUB_BROKER_DOWN); retry later'
+        })
+      }
     }
   }, async (request) => {
     const { limit, cursor } = request.query
@@ -24,8 +34,18 @@ const channels: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/*', {
     config: { access: 'presence' },
     schema: {
+      operationId: 'getChannel',
+      summary: 'One channel: its subscribers and its last event (zeros and null when unused)',
       params: ChannelParamsSchema,
-      response: { 200: ChannelDetailSchema, '4xx': ErrorSchema }
+      response: {
+        200: ChannelDetailSchema,
+        ...errorResponses({
+          400: 'not a valid channel name',
+          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
+          403: 'the token does not allow presence reads (a JWT without hub.presence)',
+          503: 'cluster mode: Redis did not answer (SSE_HUB_BROKER_DOWN); retry later'
+        })
+      }
     }
   }, async (request) => {
     return hub.channel(request.params['*'])

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HubError } from '../../lib/core/errors.js'
 import { pageLimit } from '../../lib/registry/paging.js'
 import { quote } from '../../lib/core/names.js'
-import { ClientPageSchema, ClientParamsSchema, ClientSchema, ClientsQuerySchema, ErrorSchema } from '../../lib/core/schemas.js'
+import { ClientPageSchema, ClientParamsSchema, ClientSchema, ClientsQuerySchema, errorResponses } from '../../lib/core/schemas.js'
 
 /**
  * `GET /clients` (paged, `?channel=` filters) and `GET /clients/:clientId`: who is connected.
@@ -15,8 +15,18 @@ const clients: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
     config: { access: 'presence' },
     schema: {
+      operationId: 'listClients',
+      summary: 'The connected clients, paged, in clientId order',
       querystring: ClientsQuerySchema,
-      response: { 200: ClientPageSchema, '4xx': ErrorSchema }
+      response: {
+        200: ClientPageSchema,
+        ...errorResponses({
+          400: 'a bad channel, limit or cursor, or a parameter given twice',
+          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
+          403: 'the token does not allow presence reads (a JWT without hub.presence)',
+          503: 'cluster mode: Redis did not answer (SSE_HUB_BROKER_DOWN); retry later'
+        })
+      }
     }
   }, async (request) => {
     const { channel, limit, cursor } = request.query
@@ -26,8 +36,19 @@ const clients: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/*', {
     config: { access: 'presence' },
     schema: {
+      operationId: 'getClient',
+      summary: 'One connected client',
       params: ClientParamsSchema,
-      response: { 200: ClientSchema, '4xx': ErrorSchema }
+      response: {
+        200: ClientSchema,
+        ...errorResponses({
+          400: 'not a valid clientId',
+          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
+          403: 'the token does not allow presence reads (a JWT without hub.presence)',
+          404: 'no open connection has this clientId',
+          503: 'cluster mode: Redis did not answer (SSE_HUB_BROKER_DOWN); retry later'
+        })
+      }
     }
   }, async (request) => {
     const clientId = request.params['*']

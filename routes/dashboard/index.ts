@@ -47,7 +47,8 @@ const dashboard: FastifyPluginAsyncTypebox = async (fastify) => {
   const page = (await read('page.html')).replace('data-auth=""', `data-auth="${fastify.hubInsecure ? 'none' : 'token'}"`)
   const files = new Map(await Promise.all(Object.keys(FILES).map(async (name) => [name, await read(name)] as const)))
 
-  fastify.get('/', async (request, reply) => {
+  // A page, not part of the API: the API documentation leaves it out.
+  fastify.get('/', { schema: { hide: true } }, async (request, reply) => {
     const [path, query] = splitUrl(request.url)
     // Relative, so that it holds behind a proxy that rewrites the path: `/hub` → `hub/`.
     if (!path.endsWith('/')) return reply.redirect(`${path.slice(path.lastIndexOf('/') + 1)}/${query}`, 301)
@@ -55,7 +56,7 @@ const dashboard: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/dashboard/:file', {
-    schema: { params: Type.Object({ file: Type.String({ description: 'one of the page\'s files' }) }) }
+    schema: { hide: true, params: Type.Object({ file: Type.String({ description: 'one of the page\'s files' }) }) }
   }, async (request, reply) => {
     const { file } = request.params
     const text = files.get(file)

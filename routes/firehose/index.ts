@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorSchema, TokenQuerySchema } from '../../lib/core/schemas.js'
+import { errorResponses, FirehoseStreamResponse, TokenQuerySchema } from '../../lib/core/schemas.js'
 
 /**
  * `GET /firehose`: an SSE stream of every event published on any channel from the moment it
@@ -13,8 +13,17 @@ const firehose: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
     config: { access: 'presence' },
     schema: {
+      operationId: 'watchEverything',
+      summary: 'Every event of every channel, live: an SSE stream (the dashboard\'s log)',
       querystring: TokenQuerySchema,
-      response: { '4xx': ErrorSchema }
+      response: {
+        200: FirehoseStreamResponse,
+        ...errorResponses({
+          400: 'a parameter given twice',
+          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
+          403: 'the token does not allow presence reads (a JWT without hub.presence)'
+        })
+      }
     }
   }, async (_request, reply) => {
     const sink = await reply.openStream()

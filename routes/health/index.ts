@@ -9,7 +9,14 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
   const { hub } = fastify
 
   fastify.get('/', {
-    schema: { response: { 200: HealthReplySchema, 503: HealthReplySchema } }
+    schema: {
+      operationId: 'getHealth',
+      summary: 'Whether this node takes clients: for a load balancer',
+      response: {
+        200: { ...HealthReplySchema, description: 'serving: {"status":"ok"}' },
+        503: { ...HealthReplySchema, description: 'draining (SIGTERM or SIGINT received), or in cluster mode Redis unreachable: {"status":"draining"} or {"status":"broker-down"}' }
+      }
+    }
   }, async (_request, reply) => {
     if (hub.draining) return reply.code(503).send({ status: 'draining' })
     if (hub.broker.healthy?.() === false) return reply.code(503).send({ status: 'broker-down' })

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorSchema, MetricsReplySchema } from '../../lib/core/schemas.js'
+import { errorResponses, MetricsResponse } from '../../lib/core/schemas.js'
 
 /**
  * `GET /metrics`: the Prometheus text of this process and its hub (see `lib/core/metrics.ts`).
@@ -10,7 +10,16 @@ const metrics: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/', {
     config: { access: 'metrics' },
-    schema: { response: { 200: MetricsReplySchema, '4xx': ErrorSchema } }
+    schema: {
+      operationId: 'getMetrics',
+      summary: 'Prometheus metrics of this process and its hub',
+      response: {
+        200: MetricsResponse,
+        ...errorResponses({
+          401: 'with metricsToken set: no Bearer token, or another one; with WWW-Authenticate'
+        })
+      }
+    }
   }, async (_request, reply) => {
     const text = await hubMetrics.scrape()
     return reply.type(hubMetrics.contentType).send(text)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { parseChannelList } from '../../lib/core/names.js'
-import { ErrorSchema, PresenceQuerySchema } from '../../lib/core/schemas.js'
+import { errorResponses, PresenceQuerySchema, PresenceStreamResponse } from '../../lib/core/schemas.js'
 
 /**
  * `GET /presence[?channels=a,b]`: an SSE stream of who is online — `snapshot`, then `join` and
@@ -14,8 +14,17 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
     config: { access: 'presence' },
     schema: {
+      operationId: 'watchPresence',
+      summary: 'Who is online, live: an SSE stream of joins and leaves',
       querystring: PresenceQuerySchema,
-      response: { '4xx': ErrorSchema }
+      response: {
+        200: PresenceStreamResponse,
+        ...errorResponses({
+          400: 'bad channels, or a parameter given twice',
+          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
+          403: 'the token does not allow presence reads (a JWT without hub.presence)'
+        })
+      }
     }
   }, async (request, reply) => {
     const { channels } = request.query

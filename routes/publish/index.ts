@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorSchema, PublishReplySchema, publishBodySchema } from '../../lib/core/schemas.js'
+import { errorResponses, PublishReplySchema, publishBodySchema } from '../../lib/core/schemas.js'
 
 /**
  * `POST /publish {"events":[...]}`: a batch for any number of channels, all or nothing.
@@ -14,8 +14,21 @@ const publish: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { access: 'publish' },
     bodyLimit: hub.options.bodyLimit,
     schema: {
+      operationId: 'publish',
+      summary: 'Publish a batch of events, to any number of channels, all or nothing',
       body: publishBodySchema(hub.options.maxEventsPerPublish),
-      response: { 200: PublishReplySchema, '4xx': ErrorSchema }
+      response: {
+        200: PublishReplySchema,
+        ...errorResponses({
+          400: 'the body is not JSON or has no events, an event is bad (its index and the rule named), or too many events: nothing published',
+          401: 'no Authorization: Bearer token (a publish reads no other), or an invalid or expired one; with WWW-Authenticate',
+          403: 'the JWT does not cover a channel of the batch (hub.publish): nothing published',
+          413: 'the body is larger than bodyLimit',
+          415: 'the Content-Type is not application/json',
+          429: 'publishRateLimit: more publishes from this address in the last second; with Retry-After',
+          503: 'cluster mode: Redis did not answer (SSE_HUB_BROKER_DOWN); retry later (the events may have been stored)'
+        })
+      }
     }
   }, async (request) => {
     return hub.publish(request.body.events)

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorSchema, StatsSchema, TokenQuerySchema } from '../../lib/core/schemas.js'
+import { errorResponses, StatsSchema, TokenQuerySchema } from '../../lib/core/schemas.js'
 
 /**
  * `GET /stats`: the counters of this process (`Hub.counters()`) and its health status, as JSON,
@@ -12,8 +12,17 @@ const stats: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
     config: { access: 'presence' },
     schema: {
+      operationId: 'getStats',
+      summary: 'The counters of the process that answers, as JSON (the dashboard\'s)',
       querystring: TokenQuerySchema,
-      response: { 200: StatsSchema, '4xx': ErrorSchema }
+      response: {
+        200: StatsSchema,
+        ...errorResponses({
+          400: 'a parameter given twice',
+          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
+          403: 'the token does not allow presence reads (a JWT without hub.presence)'
+        })
+      }
     }
   }, async () => {
     const status = hub.draining ? 'draining' as const : hub.broker.healthy?.() === false ? 'broker-down' as const : 'ok' as const

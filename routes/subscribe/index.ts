@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkClientId, parseChannelList } from '../../lib/core/names.js'
 import { presenceFlag } from '../../lib/core/presence.js'
-import { ErrorSchema, SubscribeHeadersSchema, SubscribeQuerySchema } from '../../lib/core/schemas.js'
+import { errorResponses, SubscribeHeadersSchema, SubscribeQuerySchema, SubscribeStreamResponse } from '../../lib/core/schemas.js'
 
 /**
  * `GET /subscribe?channels=a,b`: one EventSource stream for all the given channels.
@@ -15,9 +15,18 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
     config: { access: 'subscribe' },
     schema: {
+      operationId: 'subscribe',
+      summary: 'Subscribe to channels: one SSE stream for all of them',
       querystring: SubscribeQuerySchema,
       headers: SubscribeHeadersSchema,
-      response: { '4xx': ErrorSchema }
+      response: {
+        200: SubscribeStreamResponse,
+        ...errorResponses({
+          400: 'channels missing or bad (a bad name, an empty item, too many), a bad clientId or presence, or a parameter given twice',
+          401: 'subscribeAuth: no JWT (token query parameter, sse_hub_token cookie or Bearer header), or an invalid or expired one; with WWW-Authenticate',
+          403: 'subscribeAuth: the JWT does not cover one of the channels (hub.subscribe), or presence=1 without hub.presence'
+        })
+      }
     }
   }, async (request, reply) => {
     const { channels, clientId, lastEventId, presence } = request.query
