@@ -161,6 +161,12 @@ export class Hub extends EventEmitter<HubEvents> {
     }
   }
 
+  /** What `/health` says: `ok`, else why a load balancer should send no client here. */
+  status (): 'ok' | 'draining' | 'broker-down' {
+    if (this.isDraining) return 'draining'
+    return this.broker.healthy?.() === false ? 'broker-down' : 'ok'
+  }
+
   /** True from `drain()` on: health reports 503 and subscribes are refused. */
   get draining (): boolean {
     return this.isDraining

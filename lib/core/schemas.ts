@@ -21,6 +21,12 @@ export function errorResponses<Status extends number> (descriptions: Record<Stat
   return responses
 }
 
+/** The 401 and 403 of every presence read (`/clients`, `/channels`, `/presence`, `/firehose`, `/stats`). */
+export const PRESENCE_READ_ERRORS = {
+  401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
+  403: 'the token does not allow presence reads (a JWT without hub.presence)'
+} as const
+
 /** One kind of frame of an SSE stream, as the API documentation lists it. */
 export interface StreamEventDoc {
   /** The `event:` line: a fixed name, or a schema of the names the publishers choose. */

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { pageLimit } from '../../lib/registry/paging.js'
-import { ChannelDetailSchema, ChannelPageSchema, ChannelParamsSchema, ChannelsQuerySchema, errorResponses } from '../../lib/core/schemas.js'
+import { ChannelDetailSchema, ChannelPageSchema, ChannelParamsSchema, ChannelsQuerySchema, errorResponses, PRESENCE_READ_ERRORS } from '../../lib/core/schemas.js'
 
 /**
  * `GET /channels` (the channels with subscribers, paged) and `GET /channels/:name` (any channel:
@@ -20,8 +20,7 @@ const channels: FastifyPluginAsyncTypebox = async (fastify) => {
         200: ChannelPageSchema,
         ...errorResponses({
           400: 'a bad limit or cursor, or a parameter given twice',
-          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
-          403: 'the token does not allow presence reads (a JWT without hub.presence)',
+          ...PRESENCE_READ_ERRORS,
           503: 'cluster mode: Redis did not answer (SSE_HUB_BROKER_DOWN); retry later'
         })
       }
@@ -41,8 +40,7 @@ const channels: FastifyPluginAsyncTypebox = async (fastify) => {
         200: ChannelDetailSchema,
         ...errorResponses({
           400: 'not a valid channel name',
-          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
-          403: 'the token does not allow presence reads (a JWT without hub.presence)',
+          ...PRESENCE_READ_ERRORS,
           503: 'cluster mode: Redis did not answer (SSE_HUB_BROKER_DOWN); retry later'
         })
       }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HubError } from '../../lib/core/errors.js'
 import { pageLimit } from '../../lib/registry/paging.js'
 import { quote } from '../../lib/core/names.js'
-import { ClientPageSchema, ClientParamsSchema, ClientSchema, ClientsQuerySchema, errorResponses } from '../../lib/core/schemas.js'
+import { ClientPageSchema, ClientParamsSchema, ClientSchema, ClientsQuerySchema, errorResponses, PRESENCE_READ_ERRORS } from '../../lib/core/schemas.js'
 
 /**
  * `GET /clients` (paged, `?channel=` filters) and `GET /clients/:clientId`: who is connected.
@@ -22,8 +22,7 @@ const clients: FastifyPluginAsyncTypebox = async (fastify) => {
         200: ClientPageSchema,
         ...errorResponses({
           400: 'a bad channel, limit or cursor, or a parameter given twice',
-          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
-          403: 'the token does not allow presence reads (a JWT without hub.presence)',
+          ...PRESENCE_READ_ERRORS,
           503: 'cluster mode: Redis did not answer (SSE_HUB_BROKER_DOWN); retry later'
         })
       }
@@ -43,8 +42,7 @@ const clients: FastifyPluginAsyncTypebox = async (fastify) => {
         200: ClientSchema,
         ...errorResponses({
           400: 'not a valid clientId',
-          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
-          403: 'the token does not allow presence reads (a JWT without hub.presence)',
+          ...PRESENCE_READ_ERRORS,
           404: 'no open connection has this clientId',
           503: 'cluster mode: Redis did not answer (SSE_HUB_BROKER_DOWN); retry later'
         })

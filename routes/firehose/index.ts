@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errorResponses, FirehoseStreamResponse, TokenQuerySchema } from '../../lib/core/schemas.js'
+import { errorResponses, FirehoseStreamResponse, PRESENCE_READ_ERRORS, TokenQuerySchema } from '../../lib/core/schemas.js'
 
 /**
  * `GET /firehose`: an SSE stream of every event published on any channel from the moment it
@@ -20,8 +20,7 @@ const firehose: FastifyPluginAsyncTypebox = async (fastify) => {
         200: FirehoseStreamResponse,
         ...errorResponses({
           400: 'a parameter given twice',
-          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
-          403: 'the token does not allow presence reads (a JWT without hub.presence)'
+          ...PRESENCE_READ_ERRORS
         })
       }
     }

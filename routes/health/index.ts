@@ -18,9 +18,8 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (_request, reply) => {
-    if (hub.draining) return reply.code(503).send({ status: 'draining' })
-    if (hub.broker.healthy?.() === false) return reply.code(503).send({ status: 'broker-down' })
-    return { status: 'ok' as const }
+    const status = hub.status()
+    return reply.code(status === 'ok' ? 200 : 503).send({ status })
   })
 }
 

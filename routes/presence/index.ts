@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { parseChannelList } from '../../lib/core/names.js'
-import { errorResponses, PresenceQuerySchema, PresenceStreamResponse } from '../../lib/core/schemas.js'
+import { errorResponses, PRESENCE_READ_ERRORS, PresenceQuerySchema, PresenceStreamResponse } from '../../lib/core/schemas.js'
 
 /**
  * `GET /presence[?channels=a,b]`: an SSE stream of who is online — `snapshot`, then `join` and
@@ -21,8 +21,7 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
         200: PresenceStreamResponse,
         ...errorResponses({
           400: 'bad channels, or a parameter given twice',
-          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
-          403: 'the token does not allow presence reads (a JWT without hub.presence)'
+          ...PRESENCE_READ_ERRORS
         })
       }
     }

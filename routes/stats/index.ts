@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errorResponses, StatsSchema, TokenQuerySchema } from '../../lib/core/schemas.js'
+import { errorResponses, PRESENCE_READ_ERRORS, StatsSchema, TokenQuerySchema } from '../../lib/core/schemas.js'
 
 /**
  * `GET /stats`: the counters of this process (`Hub.counters()`) and its health status, as JSON,
@@ -19,14 +19,12 @@ const stats: FastifyPluginAsyncTypebox = async (fastify) => {
         200: StatsSchema,
         ...errorResponses({
           400: 'a parameter given twice',
-          401: 'no token (Bearer header, token query parameter or sse_hub_token cookie), or an invalid or expired one; with WWW-Authenticate',
-          403: 'the token does not allow presence reads (a JWT without hub.presence)'
+          ...PRESENCE_READ_ERRORS
         })
       }
     }
   }, async () => {
-    const status = hub.draining ? 'draining' as const : hub.broker.healthy?.() === false ? 'broker-down' as const : 'ok' as const
-    return { status, ...hub.counters() }
+    return { status: hub.status(), ...hub.counters() }
   })
 }
 
