@@ -183,6 +183,11 @@ t.test('an insecure hub: the page never asks for a token', async (t) => {
   await page.click('#publish button[type=submit]')
   await watcher.waitFor((client) => client.ofType('message').length === 1, TIMEOUT, 'the page\'s event')
   t.same(data(watcher.ofType('message')[0]).payload, { text: 'hello' }, 'the form\'s default payload')
+
+  // A node being drained keeps its streams: the page says so and stays live.
+  hub.app.hub.drain()
+  await page.waitForFunction(() => document.getElementById('status-text')?.textContent === 'live, draining', undefined, { timeout: TIMEOUT })
+  t.pass('the status says draining')
   t.same(problems, [], 'no console errors, page errors or dialogs')
 })
 

@@ -103,7 +103,7 @@ async function poll (s) {
       showChannels(channels)
       previous = { stats, at }
       s.poll = 'live'
-      s.draining = stats.status !== 'ok'
+      s.health = stats.status
     } catch (err) {
       if (signal.aborted) return
       if (err instanceof Unauthorized) return askToken(err.message)
@@ -117,7 +117,7 @@ async function poll (s) {
 
 function start () {
   session?.abort.abort()
-  session = { abort: new AbortController(), poll: 'connecting', presence: 'connecting', firehose: 'connecting', draining: false }
+  session = { abort: new AbortController(), poll: 'connecting', presence: 'connecting', firehose: 'connecting', health: 'ok' }
   $('forget').hidden = !needsToken
   showStatus(session)
   poll(session)

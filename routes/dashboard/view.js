@@ -40,7 +40,8 @@ export function showStatus (session) {
   else if (session.poll === 'down') [state, text] = ['disconnected', 'hub unreachable, retrying']
   else if (session.poll === 'connecting') [state, text] = ['connecting', 'connecting']
   else if (session.presence !== 'live' || session.firehose !== 'live') [state, text] = ['reconnecting', 'reconnecting streams']
-  else if (session.draining) [state, text] = ['draining', 'live, draining']
+  else if (session.health === 'draining') [state, text] = ['draining', 'live, draining']
+  else if (session.health === 'broker-down') [state, text] = ['draining', 'live, Redis unreachable']
   $('status').dataset.state = state
   $('status-text').textContent = text
   // What is on screen was read before the hub went away: shown dimmed.
