@@ -1,5 +1,5 @@
 export { default, type SseHubOptions } from './app.js'
-export { Hub, type HubEvents, type HubOptions, type HubParts, type PublishResult, type Logger } from './lib/core/hub.js'
+export { Hub, type HubCounters, type HubEvents, type HubOptions, type HubParts, type PublishResult, type Logger } from './lib/core/hub.js'
 export type { ChannelDetail, ChannelPage, ChannelSummary, ClientQuery } from './lib/core/presence.js'
 export type { PageQuery } from './lib/registry/paging.js'
 export type { Broker, PublishedEvent, StartPoint, Deliver } from './lib/broker/broker.js'

@@ -10,6 +10,7 @@ import { type ChannelDetail, type ChannelPage, type ClientQuery, Presence } from
 import { type ClientInfo, type ClientPage, type ClientPresence, type ClientRegistry, MemoryClientRegistry } from '../registry/registry.js'
 import type { SseSink } from '../wire/sink.js'
 import { lastEventFrame, lastEventPayload, registeredFrame, retryFrame } from '../wire/sse.js'
+import type { Stats } from './schemas.js'
 import { StreamMonitor } from './stream-monitor.js'
 
 /** The limits and timings a hub runs with (documented in `HubConfigSchema`). */
@@ -64,25 +65,11 @@ export interface HubEvents {
 /** Why a subscribe is turned away for now (answered with `retry:` so browsers come back). */
 export type Refusal = 'draining' | 'max-connections' | 'rate-limit' | 'broker-down'
 
-/** A reading of a hub's gauges and counters (`Hub.counters`). */
-export interface HubCounters {
-  /** Open streams of this process: subscribers, presence watchers and firehoses. */
-  connections: number
-  /** Distinct clientIds with a subscriber stream in this process. */
-  clients: number
-  /** Channels with a subscriber stream in this process. */
-  channels: number
-  /** Events this process accepted (publishes answered 200). */
-  published: number
-  /** Event frames written to this process's streams. */
-  delivered: number
-  /** Events sent to resuming subscribers from history. */
-  replayed: number
-  /** Streams cut because their client fell behind. */
-  slowDisconnects: number
-  /** Subscribes turned away for now, by reason. */
-  refused: Record<Refusal, number>
-}
+/**
+ * A reading of a hub's gauges and counters (`Hub.counters`): what `GET /stats` answers but the
+ * status, each field described in `StatsSchema`.
+ */
+export type HubCounters = Omit<Stats, 'status'>
 
 const silentLogger: Logger = { debug () {}, info () {}, warn () {} }
 

@@ -303,3 +303,4 @@ export const StatsSchema = Type.Object({
     'broker-down': count('while the broker (Redis) was unreachable')
   }, { description: 'streams turned away for now (retry:) since start, by reason' })
 }, { description: 'the counters of the process that answers: in cluster mode, of that node only, not of the cluster' })
+export type Stats = Static<typeof StatsSchema>
