@@ -1,5 +1,6 @@
 export { default, type SseHubOptions } from './app.js'
-export { Hub, type HubCounters, type HubEvents, type HubOptions, type HubParts, type PublishResult, type Logger } from './lib/core/hub.js'
+export { Hub, type HubCounters, type HubEvents, type HubOptions, type HubParts, type PublishResult } from './lib/core/hub.js'
+export type { Logger } from './lib/base/logger.js'
 export type { ChannelDetail, ChannelPage, ChannelSummary, ClientQuery } from './lib/core/presence.js'
 export type { PageQuery } from './lib/registry/paging.js'
 export type { Broker, PublishedEvent, StartPoint, Deliver } from './lib/broker/broker.js'
@@ -9,6 +10,6 @@ export {
   type ChannelUse, type ChannelUsePage, type RegisteredConnection, MemoryClientRegistry
 } from './lib/registry/registry.js'
 export { type HubConfig, type HubConfigInput, HubConfigSchema, resolveConfig } from './lib/config/config.js'
-export type { EventInput } from './lib/core/names.js'
-export { HubError, ConfigError } from './lib/core/errors.js'
+export type { EventInput } from './lib/base/names.js'
+export { HubError, ConfigError } from './lib/base/errors.js'
 export { serverOptions } from './standalone.js'

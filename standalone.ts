@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
 import sseHub from './app.js'
 import { FILE_RESERVE, type HubConfig, openFileLimit, proxyList } from './lib/config/config.js'
-import { redactedRequest, redactUrl } from './lib/auth/redact.js'
+import { redactedRequest, redactUrl } from './lib/base/redact.js'
 import { SocketGuard } from './lib/wire/socket-guard.js'
 
 /** How often Node looks for requests past `headersTimeout` or `requestTimeout` (its default is 30 s). */

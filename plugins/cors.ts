@@ -1,6 +1,6 @@
 import cors from '@fastify/cors'
 import fp from 'fastify-plugin'
-import { HubError } from '../lib/core/errors.js'
+import { HubError } from '../lib/base/errors.js'
 
 export interface CorsPluginOptions {
   /** `*` or a comma-separated list of origins. */

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
 import fp from 'fastify-plugin'
-import { HubError } from '../lib/core/errors.js'
+import { HubError } from '../lib/base/errors.js'
 import { parseJson } from '../lib/wire/json.js'
 
 export interface ErrorsPluginOptions {

@@ -2,10 +2,9 @@ import { createHash, createPublicKey, randomBytes, timingSafeEqual } from 'node:
 import { Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { createVerifier, TokenError } from 'fast-jwt'
-import type { HubConfig } from '../config/config.js'
-import { HubError } from '../core/errors.js'
+import { HubError } from '../base/errors.js'
 import { HMAC_ALGORITHMS, keyAlgorithms } from './keys.js'
-import { CHANNEL_NAME_RULE, quote } from '../core/names.js'
+import { CHANNEL_NAME_RULE, quote } from '../base/names.js'
 
 /** A channel pattern: a channel name, a prefix (possibly empty) ending in `*`, or `*` alone. */
 const CHANNEL_PATTERN = /^(?:[A-Za-z0-9_\-.:@/]{0,127}\*|[A-Za-z0-9_\-.:@/]{1,128})$/
@@ -115,8 +114,15 @@ export function secretMatcher (secret: string): (token: string | undefined) => b
   return (token) => token !== undefined && token.length <= MAX_TOKEN_LENGTH && timingSafeEqual(digest(token), expected)
 }
 
-/** The options the authenticator reads (documented in `HubConfigSchema`). */
-export type AuthOptions = Pick<HubConfig, 'publishToken' | 'jwtSecret' | 'jwtPublicKey' | 'jwtIssuer' | 'jwtAudience'>
+/** The options the authenticator reads, as `HubConfigSchema` documents and checks them. */
+export interface AuthOptions {
+  publishToken?: string
+  jwtSecret?: string
+  /** PEM text (config resolution has already read a file path). */
+  jwtPublicKey?: string
+  jwtIssuer?: string
+  jwtAudience?: string
+}
 
 type Verify = (token: string) => Record<string, unknown>
 

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { ConfigError } from '../core/errors.js'
+import { ConfigError } from '../base/errors.js'
 
 /** The JWT algorithms a shared secret verifies: the HMAC family, never an asymmetric one. */
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const

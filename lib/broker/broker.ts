@@ -1,7 +1,6 @@
-import { HubError } from '../core/errors.js'
-import type { EventInput } from '../core/names.js'
+import { HubError } from '../base/errors.js'
+import type { EventInput } from '../base/names.js'
 import { eventData } from '../wire/sse.js'
-import { HubConfigSchema } from '../config/config.js'
 
 /** An event the broker accepted: numbered, stored, and framed once for every connection. */
 export interface PublishedEvent extends EventInput {
@@ -48,7 +47,7 @@ export type StartPoint =
   }
 
 /** Channels that keep a last event and history when a broker is not told otherwise. */
-export const DEFAULT_MAX_RETAINED_CHANNELS: number = HubConfigSchema.properties.maxRetainedChannels.default
+export const DEFAULT_MAX_RETAINED_CHANNELS = 100_000
 
 /**
  * Receives every accepted batch, in order, for fan-out to this process's connections. `more`:

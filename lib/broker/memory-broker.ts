@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, seqOf, serialiseBatch } from './broker.js'
 import { ChannelHistory } from './history.js'
-import type { EventInput } from '../core/names.js'
+import type { EventInput } from '../base/names.js'
 import { type ChannelState, RetainedChannels } from './retained-channels.js'
 import { eventFrame } from '../wire/sse.js'
 

@@ -1,5 +1,5 @@
 import { type ChainableCommander, Redis, type RedisOptions } from 'ioredis'
-import type { Logger } from '../core/hub.js'
+import type { Logger } from '../base/logger.js'
 
 /** ms a command may take before it fails: a publish during an outage is a 503 within 2 s. */
 export const COMMAND_TIMEOUT = 1500

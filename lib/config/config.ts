@@ -3,8 +3,9 @@ import { isIP } from 'node:net'
 import { parseArgs } from 'node:util'
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { ConfigError } from '../core/errors.js'
+import { ConfigError } from '../base/errors.js'
 import { publicKeyPem } from '../auth/keys.js'
+import { DEFAULT_MAX_RETAINED_CHANNELS } from '../broker/broker.js'
 
 /** Open files kept free for listening sockets, logs and outgoing connections. */
 export const FILE_RESERVE = 256
@@ -43,7 +44,7 @@ export const HubConfigSchema = Type.Object({
   slowClientTimeout: Type.Integer({ minimum: 0, default: 5000, env: 'SSE_HUB_SLOW_CLIENT_TIMEOUT', description: 'ms a stream may stay above maxBufferedBytes before it is cut' }),
   presenceInterval: Type.Integer({ minimum: 10, default: 1000, env: 'SSE_HUB_PRESENCE_INTERVAL', description: 'ms between two online-presence updates; changes in between are merged' }),
   presenceTtl: Type.Integer({ minimum: 300, default: 15000, env: 'SSE_HUB_PRESENCE_TTL', description: 'cluster mode: ms within which the clients of a node that died leave; each node renews its lease every third of it' }),
-  maxRetainedChannels: Type.Integer({ minimum: 1, default: 100000, env: 'SSE_HUB_MAX_RETAINED_CHANNELS', description: 'channels that keep a last event and history; past it the least recently published one without subscribers is forgotten' }),
+  maxRetainedChannels: Type.Integer({ minimum: 1, default: DEFAULT_MAX_RETAINED_CHANNELS, env: 'SSE_HUB_MAX_RETAINED_CHANNELS', description: 'channels that keep a last event and history; past it the least recently published one without subscribers is forgotten' }),
   headersTimeout: Type.Integer({ minimum: 1, default: 10000, env: 'SSE_HUB_HEADERS_TIMEOUT', description: 'ms for a request\'s headers to arrive, cut after (server only)' }),
   requestTimeout: Type.Integer({ minimum: 1, default: 30000, env: 'SSE_HUB_REQUEST_TIMEOUT', description: 'ms for a whole request, body included, to arrive, cut after; streams are exempt once they started (server only)' }),
   maxConnectionsPerAddress: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_MAX_CONNECTIONS_PER_ADDRESS', description: 'open TCP connections per client address, closed at once above (0: no limit; server only)' }),

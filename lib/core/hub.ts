@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Broker, PublishedEvent } from '../broker/broker.js'
+import { type Logger, silentLogger } from '../base/logger.js'
 import type { HubConfig } from '../config/config.js'
 import { type CloseReason, Connection } from './connection.js'
 import { MemoryBroker } from '../broker/memory-broker.js'
-import { checkEvents, type EventInput } from './names.js'
+import { checkEvents, type EventInput } from '../base/names.js'
 import type { PageQuery } from '../registry/paging.js'
 import { type ChannelDetail, type ChannelPage, type ClientQuery, Presence } from './presence.js'
 import { type ClientInfo, type ClientPage, type ClientPresence, type ClientRegistry, MemoryClientRegistry } from '../registry/registry.js'
@@ -18,13 +19,6 @@ export type HubOptions = Pick<HubConfig,
   'heartbeatInterval' | 'retry' | 'historySize' | 'historyTtl' | 'maxConnections' |
   'maxChannelsPerSubscription' | 'maxEventsPerPublish' | 'bodyLimit' | 'maxBufferedBytes' | 'slowClientTimeout' |
   'presenceInterval' | 'maxRetainedChannels'>
-
-/** The subset of a pino/Fastify logger the hub uses. */
-export interface Logger {
-  debug (msg: string): void
-  info (msg: string): void
-  warn (msg: string): void
-}
 
 export interface HubParts {
   /** Default: a `MemoryBroker` (one process). */
@@ -70,8 +64,6 @@ export type Refusal = 'draining' | 'max-connections' | 'rate-limit' | 'broker-do
  * status, each field described in `StatsSchema`.
  */
 export type HubCounters = Omit<Stats, 'status'>
-
-const silentLogger: Logger = { debug () {}, info () {}, warn () {} }
 
 /** ms a stream ended at shutdown gets to send what it has left before it is reset. */
 export const SHUTDOWN_GRACE = 1000

@@ -1,5 +1,5 @@
 import { type Static, type TSchema, type TString, Type } from '@sinclair/typebox'
-import { CHANNEL_NAME_RULE, EVENT_TYPE_RULE } from './names.js'
+import { CHANNEL_NAME_RULE, EVENT_TYPE_RULE } from '../base/names.js'
 
 /** The body of every error reply. */
 export const ErrorSchema = Type.Object({

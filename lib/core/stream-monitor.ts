@@ -1,4 +1,4 @@
-import type { Logger } from './hub.js'
+import type { Logger } from '../base/logger.js'
 import { HEARTBEAT_FRAME } from '../wire/sse.js'
 
 /** What the monitor needs of a stream. */

@@ -1,5 +1,5 @@
-import { HubError } from '../core/errors.js'
-import { isChannelName, quote } from '../core/names.js'
+import { HubError } from '../base/errors.js'
+import { isChannelName, quote } from '../base/names.js'
 
 /** The largest page, and the size of a page when none is asked for. */
 export const MAX_PAGE_SIZE = 1000

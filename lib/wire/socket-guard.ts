@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http'
 import type { Socket } from 'node:net'
-import { addressKey } from '../auth/rate-limit.js'
+import { addressKey } from '../base/address.js'
 
 /** ms between two reports of shed connections. */
 const SHED_REPORT_INTERVAL = 60_000

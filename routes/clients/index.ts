@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HubError } from '../../lib/core/errors.js'
+import { HubError } from '../../lib/base/errors.js'
 import { pageLimit } from '../../lib/registry/paging.js'
-import { quote } from '../../lib/core/names.js'
+import { quote } from '../../lib/base/names.js'
 import { ClientPageSchema, ClientParamsSchema, ClientSchema, ClientsQuerySchema, errorResponses, PRESENCE_READ_ERRORS } from '../../lib/core/schemas.js'
 
 /**

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HubError } from '../../lib/core/errors.js'
-import { CHANNEL_NAME_RULE, isChannelName, quote } from '../../lib/core/names.js'
+import { HubError } from '../../lib/base/errors.js'
+import { CHANNEL_NAME_RULE, isChannelName, quote } from '../../lib/base/names.js'
 import { errorResponses, LastEventQuerySchema, LastEventReplySchema } from '../../lib/core/schemas.js'
 
 /**

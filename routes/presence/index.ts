@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { parseChannelList } from '../../lib/core/names.js'
+import { parseChannelList } from '../../lib/base/names.js'
 import { errorResponses, PRESENCE_READ_ERRORS, PresenceQuerySchema, PresenceStreamResponse } from '../../lib/core/schemas.js'
 
 /**

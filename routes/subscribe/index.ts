@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { checkClientId, parseChannelList } from '../../lib/core/names.js'
+import { checkClientId, parseChannelList } from '../../lib/base/names.js'
 import { presenceFlag } from '../../lib/core/presence.js'
 import { errorResponses, SubscribeHeadersSchema, SubscribeQuerySchema, SubscribeStreamResponse } from '../../lib/core/schemas.js'
 

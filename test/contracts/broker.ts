@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import type { Broker, PublishedEvent } from '../../lib/broker/broker.js'
-import type { EventInput } from '../../lib/core/names.js'
+import type { EventInput } from '../../lib/base/names.js'
 import { waitUntil } from '../helper.js'
 
 /** A tap test, the top one or a subtest. */

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { bearerToken, ChannelPatterns, cookieValue, isChannelPattern } from '../../../lib/auth/auth.js'
-import { redactUrl } from '../../../lib/auth/redact.js'
+import { redactUrl } from '../../../lib/base/redact.js'
 
 t.test('channel patterns: a name, a prefix ending in *, or *', async (t) => {
   for (const pattern of ['orders', 'orders*', 'orders:*', '*', 'a/b@c.d-e_f:g*', 'x'.repeat(128), `${'x'.repeat(127)}*`]) {

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { addressKey, RateLimiter } from '../../../lib/auth/rate-limit.js'
+import { addressKey } from '../../../lib/base/address.js'
+import { RateLimiter } from '../../../lib/auth/rate-limit.js'
 
 /** A clock the test moves by hand. */
 function clock (start = 1_000_000): { now: () => number, advance: (ms: number) => void } {

@@ -1,5 +1,5 @@
 import { HubError } from './errors.js'
-import { redactUrl } from '../auth/redact.js'
+import { redactUrl } from './redact.js'
 
 /** 1..128 characters of A-Z a-z 0-9 _ - . : @ / */
 const CHANNEL_NAME = /^[A-Za-z0-9_\-.:@/]{1,128}$/
