@@ -186,3 +186,10 @@ t.test('the README\'s contents list each section that follows them', async (t) =
   t.ok(sections.length > 0, 'sections follow the contents')
   for (const title of sections) t.ok(listed.has(slug(title)), `the contents link "${title}"`)
 })
+
+t.test('the README\'s embedding code is on the embedding page, whose code test/package.test.ts compiles', async (t) => {
+  const shown = blocks(section('README.md', 'Embedding'), 'ts')
+  t.ok(shown.length > 0, 'the README shows the plugin in a ```ts block')
+  const full = blocks(page('docs/embedding.md'), 'ts')
+  for (const block of shown) t.ok(full.includes(block), `on docs/embedding.md as it is: ${block.split('\n')[0]}`)
+})
