@@ -193,3 +193,20 @@ t.test('the README\'s embedding code is on the embedding page, whose code test/p
   const full = blocks(page('docs/embedding.md'), 'ts')
   for (const block of shown) t.ok(full.includes(block), `on docs/embedding.md as it is: ${block.split('\n')[0]}`)
 })
+
+t.test('the original\'s publish, as the first screen says: a 401 by default, taken with a token or with --insecure', async (t) => {
+  const why = section('README.md', 'Why this hub')
+  t.match(why, /`--insecure`/, 'it names --insecure')
+  t.match(why, /`Authorization: Bearer <token>`/, 'it names the token')
+  const body = /-d '(\{[\s\S]*?\})'/.exec(section('README.md', 'Publish'))
+  if (body === null) throw new Error('no -d \'{...}\' body in the Publish example')
+  const batch = JSON.parse(body[1])
+
+  const secure = await build(t, { insecure: false })
+  t.equal((await secure.publish(batch)).statusCode, 401, 'without a token, by default')
+  const token = 'a-publish-token-of-the-app-0123456789'
+  const given = await build(t, { insecure: false, publishToken: token })
+  t.equal((await given.publish(batch, { authorization: `Bearer ${token}` })).statusCode, 200, 'with the publish token')
+  const open = await build(t, { insecure: true })
+  t.equal((await open.publish(batch)).statusCode, 200, 'with insecure, as the original took it')
+})
