@@ -28,17 +28,15 @@ async function sh (command: string, args: string[], cwd: string, timeout: number
   }
 }
 
-/** The ```ts blocks of the README's `## Embedding` section, in order, joined. */
+/** The ```ts blocks of docs/embedding.md, in order, joined. */
 async function embeddingSnippets (): Promise<string> {
-  const readme = await readFile(join(REPO, 'README.md'), 'utf8')
-  const section = /^## Embedding\n([\s\S]*?)(?=^## )/m.exec(readme)
-  if (section === null) throw new Error('README.md has no "## Embedding" section')
-  const blocks = [...section[1].matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1])
-  if (blocks.length === 0) throw new Error('the Embedding section of README.md has no ```ts block')
+  const page = await readFile(join(REPO, 'docs', 'embedding.md'), 'utf8')
+  const blocks = [...page.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1])
+  if (blocks.length === 0) throw new Error('docs/embedding.md has no ```ts block')
   return blocks.join('\n')
 }
 
-/** Compile-time checks appended to the README's code: each fails if `app.hub` were missing or `any`. */
+/** Compile-time checks appended to the embedding page's code: each fails if `app.hub` were missing or `any`. */
 const TYPE_CHECKS = `
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectType<T extends true> (): T | undefined { return undefined }
@@ -117,7 +115,7 @@ t.test('the packed package installs beside an older fastify 5, type-checks and r
   await writeFile(join(appDir, 'embedding.ts'), `${await embeddingSnippets()}\n${TYPE_CHECKS}`)
   await writeFile(join(appDir, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2))
   await t.resolves(sh(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], appDir, 90_000),
-    'the README\'s Embedding code and the typed checks compile against the package')
+    'the embedding page\'s code and the typed checks compile against the package')
 
   await writeFile(join(appDir, 'run.js'), RUN_SNIPPET)
   const result = JSON.parse(await sh(process.execPath, ['run.js'], appDir, 30_000))
