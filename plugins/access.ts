@@ -96,7 +96,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   fastify.decorate('hubAdmitsStream', (request: FastifyRequest) => connectLimit === undefined || connectLimit.take(request.ip) === 0)
   fastify.decorate('hubInsecure', config.insecure)
   fastify.decorateRequest('hubClientId', undefined)
-  // Only the grants of checked requests are kept, so an unchecked one reads nothing.
+  // With subscribeAuth only a checked request has a grant here: one that was not checked reads nothing.
   fastify.decorate('hubMayRead', (request: FastifyRequest, channel: string) =>
     config.insecure || !config.subscribeAuth || grants.get(request)?.subscribe.covers(channel) === true)
 
