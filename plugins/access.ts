@@ -17,11 +17,18 @@ declare module 'fastify' {
      *   channel of `query.channels` (and `hub.presence` for `presence=1`);
      * - `lastEvent`: `/lastEvent`; with `subscribeAuth`, the same grant for `query.channel`;
      * - `presence`: the presence reads (`/clients`, `/channels`, `/presence`) and the operator's
-     *   reads (`/firehose`, `/stats`), need the publish token or a JWT with `hub.presence`.
+     *   reads (`/firehose`, `/stats`), need the publish token or a JWT with `hub.presence`; a
+     *   payload in their answer is the route's to withhold (`hubMayRead`) or `payloads`' to refuse.
      * - `metrics`: `GET /metrics`, needs `metricsToken` as a Bearer token when one is set.
      * Routes without it (`/health`, the dashboard page) are open.
      */
     access?: 'publish' | 'subscribe' | 'lastEvent' | 'presence' | 'metrics'
+    /**
+     * `all`: a presence read that streams the payloads of every channel (`/firehose`). With
+     * `subscribeAuth` it also needs a grant that covers every channel: the publish token, or a
+     * JWT whose `hub.subscribe` holds `*`; payloads go only to who may subscribe to their channel.
+     */
+    payloads?: 'all'
   }
 
   interface FastifyRequest {
@@ -34,6 +41,12 @@ declare module 'fastify' {
     hubAdmitsStream (request: FastifyRequest): boolean
     /** True when the hub runs `insecure`: publishing and presence reads need no token (the dashboard then asks for none). */
     hubInsecure: boolean
+    /**
+     * Whether a request that passed the access check may be shown `channel`'s payloads: always
+     * without `subscribeAuth` (anyone may subscribe) and on an `insecure` hub; with it, when the
+     * request's grant covers the channel (the publish token covers all).
+     */
+    hubMayRead (request: FastifyRequest, channel: string): boolean
   }
 }
 
@@ -83,6 +96,9 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   fastify.decorate('hubAdmitsStream', (request: FastifyRequest) => connectLimit === undefined || connectLimit.take(request.ip) === 0)
   fastify.decorate('hubInsecure', config.insecure)
   fastify.decorateRequest('hubClientId', undefined)
+  // With subscribeAuth only a checked request has a grant here: one that was not checked reads nothing.
+  fastify.decorate('hubMayRead', (request: FastifyRequest, channel: string) =>
+    config.insecure || !config.subscribeAuth || grants.get(request)?.subscribe.covers(channel) === true)
 
   /** The grant of the request's token; a 401 (with `WWW-Authenticate`, RFC 6750) when it has none or a bad one. */
   function authenticate (request: FastifyRequest, reply: FastifyReply, sources: TokenSources, acceptStatic: boolean): Grant {
@@ -107,6 +123,11 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       if (config.insecure) return
       const grant = authenticate(request, reply, ANYWHERE, true)
       if (!grant.presence) throw new HubError(403, 'SSE_HUB_FORBIDDEN', 'presence: the token does not allow presence reads (hub.presence)')
+      if (!config.subscribeAuth) return
+      if (request.routeOptions.config.payloads === 'all' && !grant.subscribe.all) {
+        throw new HubError(403, 'SSE_HUB_FORBIDDEN', 'firehose: the token does not allow reading every channel (a JWT needs hub.subscribe ["*"] and hub.presence)')
+      }
+      grants.set(request, grant)
     } else if (access === 'metrics') {
       // Its own token, for a scraper: publishing and presence reads stay closed to it.
       if (isMetricsToken === undefined) return

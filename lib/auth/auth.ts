@@ -4,7 +4,7 @@ import { Value } from '@sinclair/typebox/value'
 import { createVerifier, TokenError } from 'fast-jwt'
 import { HubError } from '../base/errors.js'
 import { HMAC_ALGORITHMS, keyAlgorithms } from './keys.js'
-import { CHANNEL_NAME_RULE, quote } from '../base/names.js'
+import { CHANNEL_NAME_RULE } from '../base/names.js'
 
 /** A channel pattern: a channel name, a prefix (possibly empty) ending in `*`, or `*` alone. */
 const CHANNEL_PATTERN = /^(?:[A-Za-z0-9_\-.:@/]{0,127}\*|[A-Za-z0-9_\-.:@/]{1,128})$/
@@ -176,7 +176,7 @@ export class Authenticator {
   /**
    * The grant of a token: everything but subscribing for the static token (when `acceptStatic`),
    * else the `hub` claim of a valid JWT. Throws a 401 `HubError` for a missing or invalid token;
-   * its message never repeats the token.
+   * its message never repeats the token nor anything of an unverified one.
    */
   authenticate (token: string | undefined, acceptStatic: boolean): Grant {
     if (token === undefined || token === '') throw new HubError(401, 'SSE_HUB_NO_TOKEN', 'token: missing')
@@ -186,8 +186,9 @@ export class Authenticator {
     if (algorithm === undefined) throw unauthorized('is neither the publish token nor a well-formed JWT')
     const verify = this.verifiers.get(algorithm)
     if (verify === undefined) {
+      // The alg is the client's to write, and the message is sent back and logged: it names only what the hub accepts.
       const accepted = [...this.verifiers.keys()]
-      throw unauthorized(`algorithm ${quote(algorithm)} is not accepted${accepted.length === 0 ? ' (no JWT key is configured)' : ` (this hub accepts ${accepted.join(', ')})`}`)
+      throw unauthorized(`${TOKEN_PROBLEMS[TokenError.codes.invalidAlgorithm]} (${accepted.length === 0 ? 'no JWT key is configured' : `it accepts ${accepted.join(', ')}`})`)
     }
     let payload
     try {

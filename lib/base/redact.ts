@@ -7,9 +7,10 @@
 /**
  * `token=<value>` after `?`, `&` or `;`, the separators spelled out or percent-encoded, and the
  * key's letters percent-encoded or not (`%74oken=`): wherever it stands, in the path, the query
- * or inside another parameter's value (`?channels=a?token=...`), the value is a credential.
+ * or inside another parameter's value (`?channels=a?token=...`), the value is a credential. It
+ * runs to the next `&`, as the query parser reads it: a raw `"`, `#` or `;` is part of the token.
  */
-const TOKEN_PARAM = /((?:[?&;]|%3f|%26|%3b)(?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)(?:=|%3d))[^&#\s"]*/gi
+const TOKEN_PARAM = /((?:[?&;]|%3f|%26|%3b)(?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)(?:=|%3d))[^&]*/gi
 
 /** The text with the value of every `token` parameter in it replaced by `[redacted]`. */
 export function redactUrl (url: string): string {

@@ -190,7 +190,7 @@ export const ChannelDetailSchema = Type.Object({
       publishedAt: Type.String({ format: 'date-time' })
     }),
     Type.Null()
-  ], { description: 'null when nothing was published there' })
+  ], { description: 'null when nothing was published there, or (with subscribeAuth) when the token may not subscribe to the channel' })
 }, { description: 'the channel, used or not' })
 
 export const PresenceQuerySchema = Type.Object({

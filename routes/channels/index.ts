@@ -5,7 +5,8 @@ import { ChannelDetailSchema, ChannelPageSchema, ChannelParamsSchema, ChannelsQu
 /**
  * `GET /channels` (the channels with subscribers, paged) and `GET /channels/:name` (any channel:
  * zeros and a null `lastEvent` when unused; the name is a wildcard, see ChannelParamsSchema).
- * Presence reads, behind the hub's one access check.
+ * Presence reads, behind the hub's one access check. A last event's payload goes only to who may
+ * subscribe to its channel: with subscribeAuth, a grant that does not cover it reads `lastEvent: null`.
  */
 const channels: FastifyPluginAsyncTypebox = async (fastify) => {
   const { hub } = fastify
@@ -34,7 +35,7 @@ const channels: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { access: 'presence' },
     schema: {
       operationId: 'getChannel',
-      summary: 'One channel: its subscribers and its last event (zeros and null when unused)',
+      summary: 'One channel: its subscribers and its last event (zeros and null when unused; null too when the token may not subscribe to it)',
       params: ChannelParamsSchema,
       response: {
         200: ChannelDetailSchema,
@@ -46,7 +47,9 @@ const channels: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request) => {
-    return hub.channel(request.params['*'])
+    const name = request.params['*']
+    const detail = await hub.channel(name)
+    return fastify.hubMayRead(request, name) ? detail : { ...detail, lastEvent: null }
   })
 }
 

@@ -5,13 +5,14 @@ import { errorResponses, FirehoseStreamResponse, PRESENCE_READ_ERRORS, TokenQuer
  * `GET /firehose`: an SSE stream of every event published on any channel from the moment it
  * connects, as subscribers get them (`id:`, `event: <type>`, data `{"channelName","type","payload"}`);
  * no snapshots, no resume. Refusals (draining, maxConnections) are answered as on /subscribe. A
- * presence read, behind the hub's one access check: it shows every channel's traffic.
+ * presence read, behind the hub's one access check, that carries every channel's payloads: with
+ * subscribeAuth it needs a grant of every channel too (`payloads: 'all'`).
  */
 const firehose: FastifyPluginAsyncTypebox = async (fastify) => {
   const { hub } = fastify
 
   fastify.get('/', {
-    config: { access: 'presence' },
+    config: { access: 'presence', payloads: 'all' },
     schema: {
       operationId: 'watchEverything',
       summary: 'Every event of every channel, live: an SSE stream (the dashboard\'s log)',
@@ -20,7 +21,8 @@ const firehose: FastifyPluginAsyncTypebox = async (fastify) => {
         200: FirehoseStreamResponse,
         ...errorResponses({
           400: 'a parameter given twice',
-          ...PRESENCE_READ_ERRORS
+          ...PRESENCE_READ_ERRORS,
+          403: 'the token does not allow presence reads (a JWT without hub.presence) or, with subscribeAuth, reading every channel (a JWT whose hub.subscribe lacks *)'
         })
       }
     }

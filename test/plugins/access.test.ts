@@ -6,7 +6,11 @@ t.test('every route of the hub goes through the one access check with the right 
   const app = Fastify()
   t.teardown(() => app.close())
   const routes = new Map<string, string | undefined>()
-  app.addHook('onRoute', (route) => { routes.set(`${String(route.method)} ${route.url}`, route.config?.access) })
+  const payloads = new Set<string>()
+  app.addHook('onRoute', (route) => {
+    routes.set(`${String(route.method)} ${route.url}`, route.config?.access)
+    if (route.config?.payloads === 'all') payloads.add(route.url.replace(/\/$/, ''))
+  })
   await app.register(sseHub, { prefix: '/hub', insecure: true })
   await app.ready()
   // Every method (HEAD too) and both spellings (with and without a trailing slash) of a path; the
@@ -16,6 +20,7 @@ t.test('every route of the hub goes through the one access check with the right 
     [...new Set([...routes].filter(([route, flag]) => flag === access && !route.startsWith('OPTIONS'))
       .map(([route]) => route.split(' ')[1].replace(/\/$/, '')))].sort()
   t.same(paths('presence'), ['/hub/channels', '/hub/channels/*', '/hub/clients', '/hub/clients/*', '/hub/firehose', '/hub/presence', '/hub/stats'])
+  t.same([...payloads], ['/hub/firehose'], 'the one presence read that streams every channel\'s payloads says so')
   t.same(paths('subscribe'), ['/hub/subscribe'])
   t.same(paths('lastEvent'), ['/hub/lastEvent'])
   t.same(paths('publish'), ['/hub/publish'])

@@ -1,5 +1,7 @@
 import t from 'tap'
+import { mintToken } from '../../lib/cli/token.js'
 import { build, waitUntil } from '../helper.js'
+import { bearer, keys } from '../security/keys.js'
 
 t.test('GET /channels/:name: zeros and null for a channel nobody uses', async (t) => {
   const hub = await build(t)
@@ -90,4 +92,45 @@ t.test('bad /channels queries are 400s naming the value', async (t) => {
     t.equal(res.statusCode, 400, url)
     t.match(res.json(), { statusCode: 400, error: 'Bad Request', message }, url)
   }
+})
+
+t.test('subscribeAuth: /channels/:name gives a channel\'s last event only to a grant that covers the channel', async (t) => {
+  const publishToken = 'channels-static-token-0123'
+  const metricsToken = 'channels-metrics-token-0123'
+  const hub = await build(t, { subscribeAuth: true, publishToken, metricsToken, jwtSecret: keys.secret, insecure: false })
+  const minted = (...args: string[]): string => mintToken(args, { SSE_HUB_JWT_SECRET: keys.secret })
+  const clerk = await hub.subscribe(`/subscribe?channels=payroll&token=${minted('--subscribe', 'payroll', '--sub', 'clerk')}`)
+  await clerk.waitForCount(2)
+  const published = await hub.publish({ events: [{ channelName: 'payroll', type: 'salary', payload: { alice: 123456 } }] }, bearer(publishToken))
+  t.equal(published.statusCode, 200)
+  const lastEvent = { id: published.json.ids[0], type: 'salary', payload: { alice: 123456 } }
+  const read = async (headers: Record<string, string>): Promise<{ statusCode: number, body: any }> => {
+    const res = await hub.app.inject({ url: '/channels/payroll', headers })
+    return { statusCode: res.statusCode, body: res.json() }
+  }
+
+  // The README's browser token: the presence part, but not the payload of a channel it may not subscribe to.
+  const browser = await read(bearer(minted('--subscribe', 'orders*', '--presence', '--sub', 'alice')))
+  t.equal(browser.statusCode, 200)
+  t.same(browser.body, { name: 'payroll', subscribers: 1, clients: 1, lastEvent: null }, 'no payload for a presence grant that does not cover payroll')
+
+  for (const [what, headers] of [
+    ['the publish token', bearer(publishToken)],
+    ['presence and a grant of payroll', bearer(minted('--subscribe', 'payroll', '--presence'))],
+    ['presence and every channel', bearer(minted('--subscribe', '*', '--presence'))]
+  ] as const) {
+    const reply = await read(headers)
+    t.equal(reply.statusCode, 200, what)
+    t.match(reply.body, { name: 'payroll', subscribers: 1, clients: 1, lastEvent }, `${what}: the last event`)
+  }
+  t.equal((await read(bearer(minted('--subscribe', 'payroll')))).statusCode, 403, 'a grant of payroll without presence: no presence read')
+  t.equal((await read(bearer(metricsToken))).statusCode, 401, 'the metrics token opens nothing here')
+  t.notMatch((await hub.app.inject({ url: '/channels', headers: bearer(minted('--subscribe', 'orders*', '--presence')) })).body, '123456', 'the list carries no payload')
+})
+
+t.test('without subscribeAuth, a presence grant reads every channel\'s last event: anyone may subscribe to it', async (t) => {
+  const hub = await build(t, { jwtSecret: keys.secret, insecure: false })
+  await hub.app.hub.publish([{ channelName: 'payroll', type: 'salary', payload: 1 }])
+  const reply = await hub.app.inject({ url: '/channels/payroll', headers: bearer(mintToken(['--presence'], { SSE_HUB_JWT_SECRET: keys.secret })) })
+  t.match(reply.json(), { name: 'payroll', lastEvent: { type: 'salary', payload: 1 } })
 })

@@ -1,6 +1,7 @@
 import { connect } from 'node:net'
 import t from 'tap'
 import { RedisBroker } from '../../lib/broker/redis-broker.js'
+import { mintToken } from '../../lib/cli/token.js'
 import { build, data, waitUntil } from '../helper.js'
 import { redisClient, redisPrefix } from '../redis.js'
 import { bearer, keys, mint } from '../security/keys.js'
@@ -56,6 +57,54 @@ t.test('a presence read: 401 without a token, 403 without hub.presence, ?token= 
     firehose.close()
   }
   await waitUntil(() => hub.app.hub.connectionCount === 0, 5000, 'both closed')
+})
+
+/** The status of a GET over a real socket, and its JSON body unless it is a stream (a stream is cut, not awaited). */
+async function answer (url: string, headers: Record<string, string> = {}): Promise<{ status: number, json: any }> {
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(5000) })
+  if (res.headers.get('content-type') === 'text/event-stream') {
+    await res.body?.cancel()
+    return { status: res.status, json: undefined }
+  }
+  return { status: res.status, json: await res.json() }
+}
+
+t.test('subscribeAuth: the README\'s browser token (orders*, presence) does not open the firehose, and sees nothing of payroll', async (t) => {
+  const publishToken = 'firehose-static-token-0123'
+  const metricsToken = 'firehose-metrics-token-0123'
+  const hub = await build(t, { subscribeAuth: true, publishToken, metricsToken, jwtSecret: keys.secret, insecure: false })
+  const minted = (...args: string[]): string => mintToken(args, { SSE_HUB_JWT_SECRET: keys.secret })
+  const browser = minted('--subscribe', 'orders*', '--presence', '--sub', 'alice')
+  t.equal((await hub.app.inject(`/subscribe?channels=payroll&token=${browser}`)).statusCode, 403, 'it may not subscribe to payroll')
+
+  // As `curl -N "…/firehose?token=$T"`, then a publish to payroll.
+  const leak = await hub.subscribe(`/firehose?token=${browser}`)
+  await leak.waitFor((client) => client.ended || client.retry !== undefined, 5000, 'a refusal or the retry line')
+  await hub.publish({ events: [{ channelName: 'payroll', type: 'salary', payload: { alice: 123456 } }] }, bearer(publishToken))
+  await leak.waitFor((client) => client.ended || client.messages.length > 0, 5000, 'the end or an event')
+  t.equal(leak.status, 403, 'refused')
+  t.same(leak.messages, [], 'the salary event does not arrive')
+  const refusal = await answer(`${hub.url}/firehose?token=${browser}`)
+  t.equal(refusal.status, 403)
+  t.equal(refusal.json.message, 'firehose: the token does not allow reading every channel (a JWT needs hub.subscribe ["*"] and hub.presence)')
+  t.equal((await hub.app.inject(`/clients?token=${browser}`)).statusCode, 200, 'its presence reads stay open')
+
+  const refused: Array<[string, Record<string, string>, number]> = [
+    ['every channel but no presence', bearer(minted('--subscribe', '*')), 403],
+    ['presence and a prefix', bearer(minted('--subscribe', 'pay*', '--presence')), 403],
+    ['the metrics token', bearer(metricsToken), 401]
+  ]
+  for (const [what, headers, status] of refused) t.equal((await answer(`${hub.url}/firehose`, headers)).status, status, what)
+
+  for (const [what, headers] of [['the publish token', bearer(publishToken)], ['presence and every channel', bearer(minted('--subscribe', '*', '--presence'))]] as const) {
+    const firehose = await hub.subscribe('/firehose', { headers })
+    t.equal(firehose.status, 200, what)
+    await waitUntil(() => firehose.retry !== undefined, 5000, 'the retry line')
+    await hub.publish({ events: [{ channelName: 'payroll', type: 'salary', payload: 1 }] }, bearer(publishToken))
+    await firehose.waitForCount(1)
+    t.equal(data(firehose.messages[0]).channelName, 'payroll', `${what}: payroll's events`)
+    firehose.close()
+  }
 })
 
 t.test('refused while draining and at maxConnections; closing it detaches it', async (t) => {

@@ -116,6 +116,7 @@ t.test('sse-hub token refuses what would not work, naming the flag', async (t) =
   t.equal(failed.stdout, '', 'and prints no token')
   t.match(failed.stderr, /^sse-hub token: no key to sign with/)
   t.match(tokenHelpText(), /--publish <patterns>[\s\S]*--private-key <file>/)
+  t.match(tokenHelpText(), /--presence [\s\S]*not what is published: with subscribeAuth, \/firehose also needs\s+--subscribe '\*'/, 'it says what presence does not read')
   t.match(helpText(), /sse-hub token \[token options\]/, 'sse-hub --help mentions it')
 })
 

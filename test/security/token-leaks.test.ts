@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import t from 'tap'
-import { type HubProcess, startHub, type TestContext } from '../helper.js'
+import { type HubProcess, spawnHub, startHub, type TestContext } from '../helper.js'
 import { keys } from './keys.js'
 
 const SECRET = 'eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.leaked-if-you-see-this'
@@ -53,6 +53,18 @@ t.test('subscribeAuth: a token hidden in another parameter is refused (401) and 
   t.match(JSON.parse(answer.body), { statusCode: 401, code: 'SSE_HUB_NO_TOKEN' })
   await new Promise((resolve) => setTimeout(resolve, 200))
   t.notMatch(hub.log(), 'leaked-if-you-see-this', 'no token in the log')
+})
+
+t.test('a publish token with a raw " or # in the query is redacted whole in the log', async (t) => {
+  for (const token of ['Op3rator"Secret-leaked-if-you-see-this', 'Op3rator#Secret-leaked-if-you-see-this', 'Op3rator;Secret"x#y-leaked-if-you-see-this']) {
+    const hub = await startHub(t, [], spawnHub(['--port', '0', '--host', '127.0.0.1', '--log-level', 'trace'], { SSE_HUB_PUBLISH_TOKEN: token }))
+    const answer = await rawRequest(hub.port, `GET /clients?limit=1&token=${token} HTTP/1.1`)
+    t.equal(answer.status, 200, `${token.slice(0, 9)}: the token as sent is the publish token`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    t.match(hub.log(), /\/clients\?limit=1&token=\[redacted\]"/, 'the request was logged, the value redacted to the end of the URL')
+    t.notMatch(hub.log(), 'leaked-if-you-see-this', `${token.slice(0, 9)}: nothing of the token in the log`)
+    hub.child.kill('SIGKILL')
+  }
 })
 
 t.test('headers too large: a 431 with statusCode and code', async (t) => {

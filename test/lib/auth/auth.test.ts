@@ -42,4 +42,6 @@ t.test('tokens are redacted from logged URLs', async (t) => {
   t.equal(redactUrl('/x?%74oken=secret'), '/x?%74oken=[redacted]', 'an encoded key too')
   t.equal(redactUrl('/x?notoken=1&tokens=2'), '/x?notoken=1&tokens=2')
   t.equal(redactUrl('/health'), '/health')
+  t.equal(redactUrl('/clients?token=Op3rator"Secret&limit=1'), '/clients?token=[redacted]&limit=1', 'a raw " is part of the value')
+  t.equal(redactUrl('/clients?token=a#b;c d'), '/clients?token=[redacted]', 'as are #, ; and a space: the value runs to the next &')
 })
