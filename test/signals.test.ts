@@ -1,0 +1,37 @@
+import { once } from 'node:events'
+import t from 'tap'
+import { startHub, waitUntil } from './helper.js'
+import { SseClient } from './sse-client.js'
+
+const publish = (url: string, payload: string): Promise<Response> => fetch(`${url}/publish`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ events: [{ channelName: 'a', type: 'news', payload }] })
+})
+
+t.test('SIGHUP reloads and does not stop the hub: streams stay open, requests are answered; SIGTERM still stops it', async (t) => {
+  const { child, url, log } = await startHub(t)
+  const client = await SseClient.open(`${url}/subscribe?channels=a`)
+  t.teardown(() => { client.close() })
+  await client.waitForCount(2)
+
+  child.kill('SIGHUP')
+  await waitUntil(() => log().includes('SIGHUP received'), 5000, 'the SIGHUP log line')
+  const line = JSON.parse(log().split('\n').find((entry) => entry.includes('SIGHUP received')) ?? '{}') as { level: number, msg: string }
+  t.equal(line.level, 30, 'logged at info')
+  t.match(line.msg, /^SIGHUP received: nothing to reload/, 'says what it reloaded')
+
+  t.equal((await fetch(`${url}/health`)).status, 200, 'a new request is answered')
+  t.equal((await publish(url, 'after SIGHUP')).status, 200)
+  await client.waitFor((c) => c.ofType('news').length === 1, 3000, 'the event published after SIGHUP')
+  t.notOk(client.ended, 'the open stream stays open')
+  t.equal(child.exitCode, null, 'the process runs on')
+  t.notMatch(log(), /draining/, 'no stop began')
+
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  await client.waitForEnd(5000)
+  const [code] = await exited
+  t.equal(code, 0, 'SIGTERM drains and exits cleanly')
+  t.match(log(), /SIGTERM: draining/)
+})
