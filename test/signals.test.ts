@@ -1,5 +1,7 @@
 import { once } from 'node:events'
+import Fastify from 'fastify'
 import t from 'tap'
+import { Reloader } from '../standalone.js'
 import { startHub, waitUntil } from './helper.js'
 import { SseClient } from './sse-client.js'
 
@@ -34,4 +36,31 @@ t.test('SIGHUP reloads and does not stop the hub: streams stay open, requests ar
   const [code] = await exited
   t.equal(code, 0, 'SIGTERM drains and exits cleanly')
   t.match(log(), /SIGTERM: draining/)
+})
+
+t.test('a reload reloads each registered part in turn, logs each, and keeps the old one when a part fails', async (t) => {
+  const lines: Array<{ level: number, msg: string, err?: { message: string } }> = []
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+  t.teardown(() => app.close())
+  const reloader = new Reloader(app.log)
+  const order: string[] = []
+  let release = (): void => {}
+  reloader.onReload({ what: 'the certificate', reload: () => new Promise<void>((resolve) => { order.push('certificate'); release = resolve }) })
+  reloader.onReload({ what: 'the key list', reload: () => { order.push('keys'); throw new Error('no such file') } })
+
+  const first = reloader.reload('SIGHUP')
+  const second = reloader.reload('SIGHUP')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(order, ['certificate'], 'one part at a time')
+  release()
+  await first
+  t.same(order, ['certificate', 'keys', 'certificate'], 'the second reload begins once the first ended')
+  release()
+  await second
+  t.same(order, ['certificate', 'keys', 'certificate', 'keys'], 'a second signal waits for the reload in progress')
+  t.same(lines.slice(0, 2).map((line) => [line.level, line.msg]), [
+    [30, 'SIGHUP received: reloaded the certificate'],
+    [50, 'SIGHUP received: could not reload the key list; the one in use stays']
+  ])
+  t.equal(lines[1].err?.message, 'no such file')
 })
