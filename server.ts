@@ -31,6 +31,9 @@ try {
 
 const { port, host, shutdownDelay } = options
 let app
+// SIGHUP reloads, by convention, and never stops the hub, not even while it starts (with nothing to reload yet).
+const starting = (): void => {}
+process.on('SIGHUP', starting)
 try {
   // Before anything starts or is printed (a generated token): a port in use is all the user sees.
   await checkPort(port, host)
@@ -42,9 +45,9 @@ try {
 }
 app.log.info(`open-file limit ${openFileLimit() ?? 'unknown'}, maxConnections ${options.maxConnections}`)
 
-// SIGHUP reloads, by convention, and does not stop the hub: what it reloads registers with `reloader`.
+// What SIGHUP reloads registers with `reloader`.
 const reloader = new Reloader(app.log)
-process.on('SIGHUP', () => { reloader.reload('SIGHUP').catch(() => {}) })
+process.removeListener('SIGHUP', starting).on('SIGHUP', () => { reloader.reload('SIGHUP').catch(() => {}) })
 
 // SIGTERM or SIGINT: the graceful stop (standalone.ts); a second signal exits at once. Should the
 // stop hang all the same, the process exits (code 1) a second after the stop should have ended.

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import Fastify from 'fastify'
 import t from 'tap'
 import { Reloader } from '../standalone.js'
-import { startHub, waitUntil } from './helper.js'
+import { listeningPort, spawnHub, startHub, waitUntil } from './helper.js'
 import { SseClient } from './sse-client.js'
 
 const publish = (url: string, payload: string): Promise<Response> => fetch(`${url}/publish`, {
@@ -36,6 +36,21 @@ t.test('SIGHUP reloads and does not stop the hub: streams stay open, requests ar
   const [code] = await exited
   t.equal(code, 0, 'SIGTERM drains and exits cleanly')
   t.match(log(), /SIGTERM: draining/)
+})
+
+t.test('SIGHUP while the hub starts does not stop it', async (t) => {
+  // Without a token configured, the hub logs the one it generates while it starts, before it listens.
+  const child = spawnHub(['--port', '0', '--host', '127.0.0.1'])
+  t.teardown(() => { child.kill('SIGKILL') })
+  const listening = listeningPort(child)
+  child.stdout!.on('data', function hangUp (chunk: Buffer) {
+    if (!chunk.toString().includes('shown only now')) return
+    child.stdout!.off('data', hangUp)
+    child.kill('SIGHUP')
+  })
+  const port = await listening
+  t.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200, 'it listens and answers')
+  t.equal(child.exitCode, null)
 })
 
 t.test('a reload reloads each registered part in turn, logs each, and keeps the old one when a part fails', async (t) => {
