@@ -1,6 +1,6 @@
 import { type Server, STATUS_CODES } from 'node:http'
-import type { Socket } from 'node:net'
-import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
+import { createServer, type Socket } from 'node:net'
+import Fastify, { type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
 import sseHub from './app.js'
 import { FILE_RESERVE, type HubConfig, openFileLimit, proxyList } from './lib/config/config.js'
 import { redactedRequest, redactUrl } from './lib/base/redact.js'
@@ -100,4 +100,62 @@ export async function stopGracefully (app: FastifyInstance, shutdownDelay: numbe
   await app.close()
   clearInterval(idle)
   clearTimeout(force)
+}
+
+/**
+ * Fails as the server's listen would (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`) when `port` on
+ * `host` cannot be had, by listening and closing at once; port 0 always can.
+ */
+export async function checkPort (port: number, host: string): Promise<void> {
+  if (port === 0) return
+  const probe = createServer()
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject)
+    probe.listen({ port, host, exclusive: true }, resolve)
+  })
+  await new Promise((resolve) => probe.close(resolve))
+}
+
+/** One thing the server reloads on SIGHUP, named for the log. */
+export interface Reloadable {
+  /** What it reloads, as the log says it: `the TLS certificate`. */
+  what: string
+  /** Reloads it; a failure leaves the one in use in place. */
+  reload: () => void | Promise<void>
+}
+
+/**
+ * What SIGHUP does: reload what registered with `onReload`, one thing after the other, each logged;
+ * a failure is logged and the server goes on with what it had. The options are read at start only.
+ */
+export class Reloader {
+  private readonly parts: Reloadable[] = []
+  private running: Promise<void> = Promise.resolve()
+
+  constructor (private readonly log: FastifyBaseLogger) {}
+
+  onReload (part: Reloadable): void {
+    this.parts.push(part)
+  }
+
+  /** Reloads every part, after any reload still running. @param signal what asked for it, for the log */
+  reload (signal: string): Promise<void> {
+    this.running = this.running.then(() => this.run(signal))
+    return this.running
+  }
+
+  private async run (signal: string): Promise<void> {
+    if (this.parts.length === 0) {
+      this.log.info(`${signal} received: nothing to reload (the options are read at start only; a restart applies new ones)`)
+      return
+    }
+    for (const part of this.parts) {
+      try {
+        await part.reload()
+        this.log.info(`${signal} received: reloaded ${part.what}`)
+      } catch (err) {
+        this.log.error({ err }, `${signal} received: could not reload ${part.what}; the one in use stays`)
+      }
+    }
+  }
 }

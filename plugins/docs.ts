@@ -57,6 +57,16 @@ const TAGS: Record<Access | 'none', string> = {
   none: 'operations'
 }
 
+/**
+ * The Swagger UI page may load its own scripts, styles and images (inline `data:` icons) and talk
+ * to its own origin (the document, and "Try it out"), nothing else: no inline script or style, no
+ * other site (@fastify/swagger-ui turns the validator badge off), no framing, no form posted anywhere.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "img-src 'self' data:",
+  "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"
+].join('; ')
+
 const DESCRIPTION = 'A Server-Sent Events pub/sub hub. Subscribers open one EventSource on `subscribe` for all their ' +
   'channels; publishers `POST` batches of events to `publish`; presence reads say who is connected. Every error is ' +
   'JSON `{statusCode, code, error, message}` with a stable `code`; so are the answers the server gives before any ' +
@@ -135,11 +145,23 @@ export default fp<DocsPluginOptions>(async function docsPlugin (fastify, { confi
     },
     transform
   })
-  await fastify.register(swaggerUi, {
-    routePrefix: '/docs',
-    // The page's links to its scripts and styles are absolute: they need the hub's prefix.
-    indexPrefix: fastify.prefix,
-    theme: { title: 'fastify-sse-hub API' }
+  // A scope of its own, so that the headers below go to the documentation's routes only.
+  await fastify.register(async function docsPages (scope) {
+    // Like the dashboard's page: never sniffed or framed (X-Frame-Options for browsers without CSP).
+    scope.addHook('onRequest', async (_request, reply) => {
+      reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer')
+    })
+    await scope.register(swaggerUi, {
+      routePrefix: '/docs',
+      // The page's links to its scripts and styles are absolute: they need the hub's prefix.
+      indexPrefix: fastify.prefix,
+      theme: { title: 'fastify-sse-hub API' },
+      // The page without Swagger's top bar, whose logo is an SVG with an inline style the policy
+      // blocks, and whose box loads any document from any URL: this page shows the hub's own.
+      uiConfig: { layout: 'BaseLayout' },
+      // On the page, its scripts and styles, and the document.
+      staticCSP: CONTENT_SECURITY_POLICY
+    })
   })
 }, { name: 'sse-hub-docs', fastify: '5.x' })
 

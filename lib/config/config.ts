@@ -14,29 +14,30 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 /**
  * Every option of the hub, in one schema: its type, range, default, environment variable (`env`)
- * and help text. The CLI flag is the kebab-case name (`heartbeatInterval` → `--heartbeat-interval`).
- * `maxConnections` has no static default: it follows the open-file limit (see `defaultMaxConnections`).
+ * and help text; `secret` marks those whose value no error message may echo. The CLI flag is the
+ * kebab-case name (`heartbeatInterval` → `--heartbeat-interval`). `maxConnections` has no static
+ * default: it follows the open-file limit (see `defaultMaxConnections`).
  */
 export const HubConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 9090, env: 'PORT', description: 'TCP port to listen on (server only)' }),
   host: Type.String({ minLength: 1, default: '0.0.0.0', env: 'HOST', description: 'address to listen on (server only)' }),
   corsOrigins: Type.String({ minLength: 1, default: '*', env: 'SSE_HUB_CORS_ORIGINS', description: 'allowed CORS origins, comma-separated, or *' }),
-  publishToken: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, env: 'SSE_HUB_PUBLISH_TOKEN', description: 'static token (16+ characters) for publishing and presence reads, sent as Bearer' })),
-  jwtSecret: Type.Optional(Type.String({ minLength: 32, env: 'SSE_HUB_JWT_SECRET', description: 'secret (32+ characters) that HS256 JWTs are verified with' })),
+  publishToken: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, secret: true, env: 'SSE_HUB_PUBLISH_TOKEN', description: 'static token (16+ characters) for publishing and presence reads, sent as Bearer' })),
+  jwtSecret: Type.Optional(Type.String({ minLength: 32, secret: true, env: 'SSE_HUB_JWT_SECRET', description: 'secret (32+ characters) that HS256 JWTs are verified with' })),
   jwtPublicKey: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_PUBLIC_KEY', description: 'RSA or EC public key, PEM text or file, that RS256/ES256 JWTs are verified with' })),
   jwtIssuer: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_ISSUER', description: 'JWTs must carry this iss' })),
   jwtAudience: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_AUDIENCE', description: 'JWTs must carry this aud' })),
   subscribeAuth: Type.Boolean({ default: false, env: 'SSE_HUB_SUBSCRIBE_AUTH', description: 'subscribing and /lastEvent need a JWT that covers the channels' }),
   insecure: Type.Boolean({ default: false, env: 'SSE_HUB_INSECURE', description: 'publishing and presence reads need no token (a warning at start)' }),
   dashboard: Type.Boolean({ default: true, env: 'SSE_HUB_DASHBOARD', description: 'serve the dashboard page at GET / (false: an embedding app keeps its own GET /)' }),
-  metricsToken: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, env: 'SSE_HUB_METRICS_TOKEN', description: 'token (16+ characters) that GET /metrics needs, sent as Bearer (default: /metrics is open)' })),
+  metricsToken: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, secret: true, env: 'SSE_HUB_METRICS_TOKEN', description: 'token (16+ characters) that GET /metrics needs, sent as Bearer' })),
   connectRateLimit: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_CONNECT_RATE_LIMIT', description: 'new streams per client address per second, refused with retry: above (0: no limit)' }),
   publishRateLimit: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_PUBLISH_RATE_LIMIT', description: 'publishes per client address per second, 429 above (0: no limit)' }),
   heartbeatInterval: Type.Integer({ minimum: 100, default: 15000, env: 'SSE_HUB_HEARTBEAT_INTERVAL', description: 'ms of silence before a stream gets a comment line' }),
   retry: Type.Integer({ minimum: 0, default: 2000, env: 'SSE_HUB_RETRY', description: 'reconnection delay (ms) sent to EventSource clients' }),
   historySize: Type.Integer({ minimum: 0, default: 1000, env: 'SSE_HUB_HISTORY_SIZE', description: 'events kept per channel for resume' }),
   historyTtl: Type.Integer({ minimum: 0, default: 3600000, env: 'SSE_HUB_HISTORY_TTL', description: 'ms an event is kept for resume (0: no age limit)' }),
-  maxConnections: Type.Integer({ minimum: 1, env: 'SSE_HUB_MAX_CONNECTIONS', description: `open streams per process (default: the open-file limit less ${FILE_RESERVE})` }),
+  maxConnections: Type.Integer({ minimum: 1, env: 'SSE_HUB_MAX_CONNECTIONS', description: 'open streams per process' }),
   maxChannelsPerSubscription: Type.Integer({ minimum: 1, default: 64, env: 'SSE_HUB_MAX_CHANNELS', description: 'channels one subscribe may ask for' }),
   maxEventsPerPublish: Type.Integer({ minimum: 1, default: 1000, env: 'SSE_HUB_MAX_EVENTS', description: 'events one publish may carry' }),
   bodyLimit: Type.Integer({ minimum: 1, default: 102400, env: 'SSE_HUB_BODY_LIMIT', description: 'bytes of a publish body (413 above)' }),
@@ -50,7 +51,7 @@ export const HubConfigSchema = Type.Object({
   maxConnectionsPerAddress: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_MAX_CONNECTIONS_PER_ADDRESS', description: 'open TCP connections per client address, closed at once above (0: no limit; server only)' }),
   trustProxy: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_TRUST_PROXY', description: 'addresses or CIDR ranges of the proxies in front (comma-separated): the X-Forwarded-For they send gives the client address for logs and the rate limits (server only)' })),
   shutdownDelay: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_SHUTDOWN_DELAY', description: 'ms between SIGTERM (health turns 503) and the stop of the server' }),
-  redisUrl: Type.Optional(Type.String({ minLength: 1, pattern: '^rediss?://', env: 'REDIS_URL', description: 'cluster mode: events, history and last events in this Redis (redis:// or rediss://), shared by every node' })),
+  redisUrl: Type.Optional(Type.String({ minLength: 1, pattern: '^rediss?://', secret: true, env: 'REDIS_URL', description: 'cluster mode: events, history and last events in this Redis (redis:// or rediss://), shared by every node' })),
   redisPrefix: Type.String({ minLength: 1, default: 'sse-hub:', env: 'SSE_HUB_REDIS_PREFIX', description: 'start of every Redis key, so several hubs can share one Redis' }),
   logLevel: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { default: 'info', env: 'LOG_LEVEL', description: LOG_LEVELS.join(', ') })
 })
@@ -68,13 +69,21 @@ export function flagName (option: string): string {
   return option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
 }
 
-/** The `env` and `description` every option schema carries. */
-function describe (option: OptionName): TSchema & { env: string, description: string } {
-  return HubConfigSchema.properties[option] as unknown as TSchema & { env: string, description: string }
+/** The `env` and `description` every option schema carries, and `secret` on some. */
+function describe (option: OptionName): TSchema & { env: string, description: string, secret?: true } {
+  return HubConfigSchema.properties[option] as unknown as TSchema & { env: string, description: string, secret?: true }
 }
 
 function envName (option: OptionName): string {
   return describe(option).env
+}
+
+/** Where the user gave an option: a flag, an environment variable, or an option of the plugin. */
+export type OptionSource = 'flag' | 'env' | 'option'
+
+/** The option as a user of that source spells it: `--jwt-secret`, `SSE_HUB_JWT_SECRET`, `jwtSecret`. */
+export function spelled (option: OptionName, source: OptionSource): string {
+  return source === 'flag' ? `--${flagName(option)}` : source === 'env' ? envName(option) : option
 }
 
 /** Checks beyond the schema, for options whose value must be read: a public key's PEM is loaded (from a file if need be) and parsed. */
@@ -84,7 +93,8 @@ const REFINE: Partial<Record<OptionName, (value: string, label: string) => strin
 
 /** What `--help` shows for options without a static default. */
 const DEFAULT_TEXT: Partial<Record<OptionName, () => string>> = {
-  maxConnections: () => `${defaultMaxConnections()} here`,
+  maxConnections: () => `the open-file limit less ${FILE_RESERVE}, ${defaultMaxConnections()} here`,
+  metricsToken: () => 'none, /metrics is open',
   publishToken: () => 'generated at start and logged once, unless a JWT key or insecure is set'
 }
 
@@ -97,7 +107,9 @@ function checkOption (option: OptionName, value: unknown, label: string): unknow
   const converted = typeof value === 'string' ? fromString(schema, value) : value
   if (Value.Check(schema, converted)) return REFINE[option]?.(converted as string, label) ?? converted
   const error = Value.Errors(schema, converted).First()
-  throw new ConfigError(`invalid ${label}: ${error?.message ?? 'invalid value'}, got ${JSON.stringify(value)}`)
+  // A secret's value stays out of the message, which ends up in terminals and logs.
+  const got = describe(option).secret === true && typeof value === 'string' ? `${value.length} characters (not shown: the value is secret)` : JSON.stringify(value)
+  throw new ConfigError(`invalid ${label}: ${error?.message ?? 'invalid value'}, got ${got}`)
 }
 
 /**
@@ -114,30 +126,37 @@ function fromString (schema: TSchema, text: string): unknown {
  * Fills in the defaults and checks every option. Options Fastify itself passes to a plugin
  * (`prefix`, `logLevel`, ...) are allowed; any other unknown name is an error, so that a typo
  * does not silently fall back to a default.
+ * @param sources where each option came from, so that an error names it as the user spelled it
+ *   (an option not listed is a plugin option)
  */
-export function resolveConfig (input: Record<string, unknown> = {}): HubConfig {
+export function resolveConfig (input: Record<string, unknown> = {}, sources: Partial<Record<string, OptionSource>> = {}): HubConfig {
   const ignored = new Set(['prefix', 'logSerializers'])
   for (const key of Object.keys(input)) {
     if (!OPTION_NAMES.includes(key as OptionName) && !ignored.has(key)) {
       throw new ConfigError(`unknown option ${JSON.stringify(key)}; known options: ${OPTION_NAMES.join(', ')}`)
     }
   }
+  const source = (option: OptionName): OptionSource => sources[option] ?? 'option'
+  const label = (option: OptionName): string => source(option) === 'option' ? `option ${option}` : spelled(option, source(option))
   const config: Record<string, unknown> = {}
   for (const option of OPTION_NAMES) {
     const given = input[option]
     const schema = HubConfigSchema.properties[option]
-    config[option] = given === undefined ? schema.default : checkOption(option, given, `option ${option}`)
+    config[option] = given === undefined ? schema.default : checkOption(option, given, label(option))
   }
   config.maxConnections ??= defaultMaxConnections()
   if (config.subscribeAuth === true && config.jwtSecret === undefined && config.jwtPublicKey === undefined) {
-    throw new ConfigError('invalid option subscribeAuth: it needs jwtSecret or jwtPublicKey to verify subscriber tokens')
+    // An option the user did not give is named the way they gave the one in error.
+    const [secret, key] = (['jwtSecret', 'jwtPublicKey'] as const).map((other) => spelled(other, source('subscribeAuth')))
+    throw new ConfigError(`invalid ${label('subscribeAuth')}: it needs ${secret} or ${key} to verify subscriber tokens`)
   }
   if (config.headersTimeout as number > (config.requestTimeout as number)) {
-    throw new ConfigError(`invalid option headersTimeout: ${String(config.headersTimeout)} ms is longer than requestTimeout (${String(config.requestTimeout)} ms), which covers the headers too`)
+    const requestTimeout = spelled('requestTimeout', sources.requestTimeout ?? source('headersTimeout'))
+    throw new ConfigError(`invalid ${label('headersTimeout')}: ${String(config.headersTimeout)} ms is longer than ${requestTimeout} (${String(config.requestTimeout)} ms), which covers the headers too`)
   }
   const badProxy = proxyList(config.trustProxy as string | undefined).find((entry) => !isAddressOrRange(entry))
   if (badProxy !== undefined) {
-    throw new ConfigError(`invalid option trustProxy: ${JSON.stringify(badProxy)} is not an IP address or a CIDR range (such as 10.0.0.0/8)`)
+    throw new ConfigError(`invalid ${label('trustProxy')}: ${JSON.stringify(badProxy)} is not an IP address or a CIDR range (such as 10.0.0.0/8)`)
   }
   return config as HubConfig
 }
@@ -164,28 +183,57 @@ export function configFromEnv (env: NodeJS.ProcessEnv): HubConfigInput {
   return config
 }
 
+/** The flags of the boolean options → their option. */
+const BOOLEAN_FLAGS = new Map(OPTION_NAMES.filter((option) => HubConfigSchema.properties[option].type === 'boolean').map((option) => [flagName(option), option]))
+
 /**
  * Options from command-line flags (`--heartbeat-interval 5000` or `--heartbeat-interval=5000`).
+ * A boolean option is a bare flag (`--insecure`), `--flag=true|false|1|0` or `--no-flag`; a
+ * negative number may follow its flag (`--retry -1`, refused then for its range).
  * @returns the options, and whether `--help`/`-h` or `--version`/`-v` was given
  */
 export function configFromArgs (args: string[]): { help: boolean, version: boolean, config: HubConfigInput } {
-  // A boolean option is a bare flag (`--insecure`); its environment variable takes 1/true/0/false.
-  const flags = Object.fromEntries(OPTION_NAMES.map((option) =>
-    [flagName(option), { type: HubConfigSchema.properties[option].type === 'boolean' ? 'boolean' as const : 'string' as const }]))
+  const booleans: Record<string, boolean> = {}
+  const rest: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]
+    const match = /^--(no-)?([a-z-]+)(?:=(.*))?$/s.exec(arg)
+    const option = match === null ? undefined : BOOLEAN_FLAGS.get(match[2])
+    if (arg === '--') {
+      rest.push(...args.slice(i))
+      break
+    } else if (match !== null && option !== undefined) {
+      booleans[option] = booleanFlag(match[2], match[1] !== undefined, match[3])
+    } else if (/^--[a-z-]+$/.test(arg) && /^-\d/.test(args[i + 1] ?? '')) {
+      // parseArgs takes a value that starts with a dash for a flag of its own.
+      rest.push(`${arg}=${args[++i]}`)
+    } else {
+      rest.push(arg)
+    }
+  }
+  const flags = Object.fromEntries(OPTION_NAMES.map((option) => [flagName(option), { type: 'string' as const }]))
   let parsed
   try {
-    parsed = parseArgs({ args, options: { ...flags, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } }, strict: true, allowPositionals: false })
+    parsed = parseArgs({ args: rest, options: { ...flags, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } }, strict: true, allowPositionals: false })
   } catch (err) {
     throw new ConfigError(`${(err as Error).message}; see --help`)
   }
   const values: Record<string, string | boolean | undefined> = parsed.values
-  const config: Record<string, unknown> = {}
+  const config: Record<string, unknown> = { ...booleans }
   for (const option of OPTION_NAMES) {
     const value = values[flagName(option)]
     if (typeof value === 'string') config[option] = checkOption(option, value, `--${flagName(option)}`)
-    else if (typeof value === 'boolean') config[option] = value
   }
   return { help: values.help === true, version: values.version === true, config }
+}
+
+/** `--insecure` → true, `--insecure=false` → false, `--no-insecure` → false. */
+function booleanFlag (flag: string, negated: boolean, value: string | undefined): boolean {
+  if (negated && value !== undefined) throw new ConfigError(`invalid --no-${flag}: it takes no value; use --${flag}=false or --no-${flag}`)
+  if (value === undefined) return !negated
+  const bool = /^(true|1)$/.test(value) ? true : /^(false|0)$/.test(value) ? false : undefined
+  if (bool === undefined) throw new ConfigError(`invalid --${flag}: must be true or false (or 1 or 0), got ${JSON.stringify(value)}`)
+  return bool
 }
 
 /** The text of `sse-hub --help`, generated from the schema. */
@@ -200,7 +248,8 @@ export function helpText (): string {
     '       sse-hub token [token options]   prints a signed JWT for publishers and subscribers (sse-hub token --help)',
     '',
     'Starts the SSE pub/sub hub. Each option can also be set by its environment variable;',
-    'a flag wins over the environment. A boolean option is a bare flag (--insecure).',
+    'a flag wins over the environment. A boolean option is a bare flag (--insecure), takes',
+    'true or false (--dashboard=false) or is turned off by --no-<flag> (--no-dashboard).',
     '',
     `  ${'flag'.padEnd(34)} ${'environment'.padEnd(36)} meaning`,
     ...rows,

@@ -1,6 +1,6 @@
 import type { PublishedEvent } from '../broker/broker.js'
 import type { SseSink } from '../wire/sink.js'
-import type { MonitoredStream, StreamMonitor } from './stream-monitor.js'
+import type { MonitoredStream, StreamKind, StreamMonitor } from './stream-monitor.js'
 
 /** No frames; never written to (`more.length = 0` on it changes nothing). */
 const NONE: Buffer[] = []
@@ -22,6 +22,8 @@ export class Connection implements MonitoredStream {
   wroteAt: number
   /** True while the monitor counts this stream as behind (see `StreamMonitor`). */
   behind = false
+  /** What the stream serves; the hub sets it for a watcher. */
+  kind: StreamKind = 'subscriber'
   private closed = false
   private closeReason: CloseReason = 'client'
   /**

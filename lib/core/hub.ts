@@ -241,6 +241,7 @@ export class Hub extends EventEmitter<HubEvents> {
    */
   async watchPresence (sink: SseSink, channelNames?: readonly string[]): Promise<Connection> {
     const connection = new Connection(sink, '', channelNames ?? [], this.monitor, this.detachWatcher)
+    connection.kind = 'presence'
     this.connections.add(connection)
     await this.presence.watch(connection, channelNames)
     return connection
@@ -255,6 +256,7 @@ export class Hub extends EventEmitter<HubEvents> {
    */
   watchAll (sink: SseSink): Connection {
     const connection = new Connection(sink, '', [], this.monitor, this.detachWatcher)
+    connection.kind = 'firehose'
     this.connections.add(connection)
     this.firehoses.add(connection)
     // Seqs start at 1: every event delivered from now on is live for it.

@@ -1,8 +1,20 @@
 import type { Logger } from '../base/logger.js'
 import { HEARTBEAT_FRAME } from '../wire/sse.js'
 
+/** What a stream serves, for the log: a `/subscribe` client, a `/presence` watcher or a `/firehose` reader. */
+export type StreamKind = 'subscriber' | 'presence' | 'firehose'
+
+/** How the log names a cut stream of each kind, and what its client gets when it reconnects. */
+const CUT_TEXT: Record<StreamKind, [string, string]> = {
+  subscriber: ['slow client', 'it resumes from history when it reconnects'],
+  presence: ['a slow /presence watcher', 'it gets a fresh snapshot when it reconnects'],
+  firehose: ['a slow /firehose reader', 'it gets the events published after it reconnects']
+}
+
 /** What the monitor needs of a stream. */
 export interface MonitoredStream {
+  readonly kind: StreamKind
+  /** The subscriber's clientId; empty for the other kinds. */
   readonly clientId: string
   /** The monitor's `tick` at the stream's last write. */
   readonly wroteAt: number
@@ -128,8 +140,8 @@ export class StreamMonitor {
       return
     }
     const others = this.unloggedCuts > 0 ? ` (and ${this.unloggedCuts} more slow streams cut since the last such line)` : ''
-    const who = stream.clientId === '' ? 'a /presence watcher' : `client ${stream.clientId}`
-    this.logger.info(`cut slow ${who}: ${why}; it resumes from history when it reconnects${others}`)
+    const [who, next] = CUT_TEXT[stream.kind]
+    this.logger.info(`cut ${who}${stream.kind === 'subscriber' ? ` ${stream.clientId}` : ''}: ${why}; ${next}${others}`)
     this.lastSlowLog = now
     this.unloggedCuts = 0
   }

@@ -277,6 +277,29 @@ t.test('the docs follow the prefix, are open, and the page loads its scripts and
   t.equal((await get(`${hub.url}/docs/json`)).status, 404, 'nothing outside the prefix')
 })
 
+t.test('the docs are served with a Content-Security-Policy, never framed or sniffed; the other routes keep their own headers', async (t) => {
+  const hub = await build(t, { prefix: '/events' })
+  const page = await fetch(`${hub.url}/events/docs`)
+  const links = [...(await page.text()).matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => new URL(match[1], `${hub.url}/events/docs`).pathname)
+  t.ok(links.length >= 3, 'the page links its files')
+  for (const path of ['/events/docs', '/events/docs/', ...links, '/events/docs/static/swagger-initializer.js', '/events/docs/json']) {
+    const res = await fetch(`${hub.url}${path}`)
+    await res.arrayBuffer()
+    t.equal(res.status, 200, path)
+    const policy = res.headers.get('content-security-policy') ?? ''
+    const directives = new Map(policy.split(';').map((directive) => directive.trim().split(/\s+/)).map(([name, ...values]) => [name, values.join(' ')]))
+    t.equal(directives.get('frame-ancestors'), "'none'", `${path}: never framed`)
+    t.equal(directives.get('default-src'), "'none'", `${path}: nothing that is not listed`)
+    t.equal(directives.get('script-src'), "'self'", `${path}: scripts from the hub only, none inline`)
+    t.notMatch(policy, /unsafe/, `${path}: no unsafe- source`)
+    t.equal(res.headers.get('x-frame-options'), 'DENY', path)
+    t.equal(res.headers.get('x-content-type-options'), 'nosniff', path)
+  }
+  const health = await fetch(`${hub.url}/events/health`)
+  t.equal(health.headers.get('content-security-policy'), null, 'the hub\'s other routes are not the docs\' scope')
+  t.equal(health.headers.get('x-frame-options'), null)
+})
+
 t.test('two hubs under two prefixes in one app have two documents', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
