@@ -65,15 +65,16 @@ async function client (): Promise<void> {
   process.send?.({ started: true })
 }
 
-/** Heap used after a full collection, in bytes. */
-async function settledHeap (): Promise<number> {
+/** Heap used and resident set size after a full collection, in bytes. */
+async function settledHeap (): Promise<{ heap: number, rss: number }> {
   const gc = (globalThis as { gc?: () => void }).gc
   if (gc === undefined) throw new Error('run with node --expose-gc')
   for (let i = 0; i < 4; i++) {
     gc()
     await new Promise((resolve) => setImmediate(resolve))
   }
-  return process.memoryUsage().heapUsed
+  const { heapUsed, rss } = process.memoryUsage()
+  return { heap: heapUsed, rss }
 }
 
 async function main (): Promise<void> {
@@ -120,9 +121,10 @@ async function main (): Promise<void> {
     await reply()
     if (app.hub.connectionCount !== connections) throw new Error(`${app.hub.connectionCount} streams open, expected ${connections}`)
     const after = await settledHeap()
-    const bytes = (after - before) / connections
+    const bytes = (after.heap - before.heap) / connections
     perStream.push(bytes)
-    console.log(`${round.label.padEnd(24)} ${(bytes / 1024).toFixed(1).padStart(7)} KiB per stream  (+${((after - before) / 2 ** 20).toFixed(1)} MiB)`)
+    const kib = (value: number): string => (value / 1024).toFixed(1).padStart(6)
+    console.log(`${round.label.padEnd(24)} heap ${kib(bytes)} KiB, RSS ${kib((after.rss - before.rss) / connections)} KiB per stream`)
     child.send({ close: true })
     await reply()
     const deadline = Date.now() + 30_000
