@@ -1,41 +1,14 @@
 import type { Broker } from '../broker/broker.js'
 import type { Connection } from './connection.js'
 import { HubError } from '../base/errors.js'
-import { CHANNEL_NAME_RULE, checkClientId, isChannelName, quote } from '../base/names.js'
-import { pageLimit, type PageQuery } from '../registry/paging.js'
-import type { ClientInfo, ClientPage, ClientPresence, ClientRegistry, PresenceChange, PresenceSnapshot } from '../registry/registry.js'
+import { quote } from '../base/names.js'
+import type { PageQuery } from '../registry/paging.js'
+import type { ClientInfo, ClientPage, ClientRegistry, PresenceChange, PresenceSnapshot } from '../registry/registry.js'
 import { chunk } from '../wire/sse.js'
+import { joinText, leaveText, onlinePresenceFrame, snapshotText } from './presence/frames.js'
+import { type ChannelDetail, type ChannelPage, type ClientQuery, PresenceReads } from './presence/reads.js'
 
-/** A page request for clients, optionally only those on one channel. */
-export interface ClientQuery extends PageQuery {
-  channel?: string
-}
-
-/** A channel in the `/channels` listing. */
-export interface ChannelSummary {
-  name: string
-  /** Open connections on it. */
-  subscribers: number
-  /** ISO 8601 time of its last event; null when nothing was published there. */
-  lastEventAt: string | null
-}
-
-/** A page of channels with at least one subscriber, in name order. */
-export interface ChannelPage {
-  total: number
-  channels: ChannelSummary[]
-  nextCursor?: string
-}
-
-/** One channel, in use or not (then zeros and null). */
-export interface ChannelDetail {
-  name: string
-  /** Open connections on it. */
-  subscribers: number
-  /** Distinct clientIds among them. */
-  clients: number
-  lastEvent: { id: string, type: string, payload: unknown, publishedAt: string } | null
-}
+export type { ChannelDetail, ChannelPage, ChannelSummary, ClientQuery } from './presence/reads.js'
 
 /** The timing presence runs with (documented in `HubConfigSchema`). */
 export interface PresenceOptions {
@@ -91,14 +64,16 @@ export class Presence {
   private updateTimer: NodeJS.Timeout | undefined
   private updating = false
   private closed = false
+  private readonly reads: PresenceReads
 
   /** `onClient` hears of every client that joins or leaves (the hub's own events). */
   constructor (
     private readonly registry: ClientRegistry,
-    private readonly broker: Broker,
+    broker: Broker,
     private readonly options: PresenceOptions,
     private readonly onClient: (change: PresenceChange) => void
   ) {
+    this.reads = new PresenceReads(registry, broker)
     registry.onChange(this.apply)
     registry.onReset?.(this.restart)
   }
@@ -170,37 +145,23 @@ export class Presence {
   }
 
   /** `GET /clients`: a page of clients in clientId order. Throws a 400 `HubError` on a bad query. */
-  async clients (query: ClientQuery = {}): Promise<ClientPage> {
-    const limit = pageLimit(query.limit)
-    const channel = query.channel === undefined ? undefined : checkChannel(query.channel, 'channel')
-    return this.registry.clients({ channel, limit, cursor: query.cursor })
+  clients (query: ClientQuery = {}): Promise<ClientPage> {
+    return this.reads.clients(query)
   }
 
   /** `GET /clients/:clientId`: undefined when it has no open connection. */
-  async client (clientId: string): Promise<ClientInfo | undefined> {
-    return this.registry.get(checkClientId(clientId))
+  client (clientId: string): Promise<ClientInfo | undefined> {
+    return this.reads.client(clientId)
   }
 
   /** `GET /channels`: a page of the channels with at least one subscriber, in name order. */
-  async channels (query: PageQuery = {}): Promise<ChannelPage> {
-    const page = await this.registry.channels({ limit: pageLimit(query.limit), cursor: query.cursor })
-    const lastEvents = await Promise.all(page.channels.map(({ name }) => this.broker.lastEvent(name)))
-    const channels = page.channels.map(({ name, subscribers }, i): ChannelSummary => {
-      const last = lastEvents[i]
-      return { name, subscribers, lastEventAt: last === undefined ? null : new Date(last.publishedAt).toISOString() }
-    })
-    const { total, nextCursor } = page
-    return nextCursor === undefined ? { total, channels } : { total, channels, nextCursor }
+  channels (query: PageQuery = {}): Promise<ChannelPage> {
+    return this.reads.channels(query)
   }
 
   /** `GET /channels/:name`: who is on it and its last event; zeros and null for an unused channel. */
-  async channel (name: string): Promise<ChannelDetail> {
-    checkChannel(name, 'name')
-    const [use, last] = await Promise.all([this.registry.channel(name), this.broker.lastEvent(name)])
-    const lastEvent = last === undefined
-      ? null
-      : { id: last.id, type: last.type, payload: last.payload, publishedAt: new Date(last.publishedAt).toISOString() }
-    return { name, subscribers: use.subscribers, clients: use.clients, lastEvent }
+  channel (name: string): Promise<ChannelDetail> {
+    return this.reads.channel(name)
   }
 
   /** Stops the update timer; the streams themselves are ended by the hub. */
@@ -351,40 +312,4 @@ export function presenceFlag (value: string | undefined): boolean {
   if (value === undefined || value === '0' || value === 'false') return false
   if (value === '1' || value === 'true') return true
   throw new HubError(400, 'SSE_HUB_BAD_PRESENCE', `presence: ${quote(value)} is not 1, true, 0 or false`)
-}
-
-function checkChannel (name: string, label: string): string {
-  if (!isChannelName(name)) {
-    throw new HubError(400, 'SSE_HUB_BAD_CHANNELS', `${label}: ${quote(name)} is not a valid channel name (${CHANNEL_NAME_RULE})`)
-  }
-  return name
-}
-
-/**
- * The SSE text of a presence frame, to be wrapped by `chunk` (lib/wire/sse.ts) alone or with others.
- * Presence frames carry no `id:`: they are not part of the event sequence, and must not move an
- * EventSource's resume position.
- */
-function presenceText (event: string, data: unknown): string {
-  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
-}
-
-/** `event: snapshot`, data `{"clients":[{"clientId","channels"}]}`. */
-export function snapshotText (clients: readonly ClientPresence[]): string {
-  return presenceText('snapshot', { clients })
-}
-
-/** `event: join`, data `{"clientId","channels"}`. */
-export function joinText (clientId: string, channels: readonly string[]): string {
-  return presenceText('join', { clientId, channels })
-}
-
-/** `event: leave`, data `{"clientId"}`. */
-export function leaveText (clientId: string): string {
-  return presenceText('leave', { clientId })
-}
-
-/** The compat `online-presence` frame: the list is a JSON *string* in `payload`, as in the original. */
-export function onlinePresenceFrame (clientIds: readonly string[]): Buffer {
-  return chunk(presenceText('online-presence', { type: 'online-presence', payload: JSON.stringify(clientIds) }))
 }
