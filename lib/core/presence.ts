@@ -1,20 +1,14 @@
 import type { Broker } from '../broker/broker.js'
 import type { Connection } from './connection.js'
-import { HubError } from '../base/errors.js'
-import { quote } from '../base/names.js'
 import type { PageQuery } from '../registry/paging.js'
 import type { ClientInfo, ClientPage, ClientRegistry, PresenceChange, PresenceSnapshot } from '../registry/registry.js'
 import { chunk } from '../wire/sse.js'
-import { joinText, leaveText, onlinePresenceFrame, snapshotText } from './presence/frames.js'
+import { joinText, leaveText, snapshotText } from './presence/frames.js'
+import { OnlineList, type PresenceOptions } from './presence/online-list.js'
 import { type ChannelDetail, type ChannelPage, type ClientQuery, PresenceReads } from './presence/reads.js'
 
 export type { ChannelDetail, ChannelPage, ChannelSummary, ClientQuery } from './presence/reads.js'
-
-/** The timing presence runs with (documented in `HubConfigSchema`). */
-export interface PresenceOptions {
-  /** ms: at most one `online-presence` update per interval. */
-  presenceInterval: number
-}
+export { presenceFlag, type PresenceOptions } from './presence/online-list.js'
 
 /** A `/presence` stream. */
 interface Watcher {
@@ -54,15 +48,7 @@ export class Presence {
   private readonly pendingFiltered = new Set<Watcher>()
   private flushImmediate: NodeJS.Immediate | undefined
 
-  /** `presence=1` connections → the version of the list they were last sent. */
-  private readonly online = new Map<Connection, number>()
-  /** Bumped whenever a clientId joins or leaves. */
-  private version = 0
-  /** The last `online-presence` frame built, and the version it shows. */
-  private latest: { version: number, frame: Buffer } | undefined
-  private lastUpdateAt = -Infinity
-  private updateTimer: NodeJS.Timeout | undefined
-  private updating = false
+  private readonly online: OnlineList
   private closed = false
   private readonly reads: PresenceReads
 
@@ -70,10 +56,11 @@ export class Presence {
   constructor (
     private readonly registry: ClientRegistry,
     broker: Broker,
-    private readonly options: PresenceOptions,
+    options: PresenceOptions,
     private readonly onClient: (change: PresenceChange) => void
   ) {
     this.reads = new PresenceReads(registry, broker)
+    this.online = new OnlineList(registry, options)
     registry.onChange(this.apply)
     registry.onReset?.(this.restart)
   }
@@ -85,7 +72,7 @@ export class Presence {
 
   /** Unregisters a closed connection; the registry reports what it changed. */
   remove (connection: Connection): void {
-    this.online.delete(connection)
+    this.online.forget(connection)
     this.registry.remove(connection)
   }
 
@@ -135,13 +122,7 @@ export class Presence {
    * burst of such connects builds the list once per interval, not once per connect.
    */
   followOnline (connection: Connection): void {
-    if (this.latest !== undefined && this.latest.version === this.version) {
-      connection.writeNow(this.latest.frame)
-      this.online.set(connection, this.version)
-    } else {
-      this.online.set(connection, -1)
-      this.requestUpdate()
-    }
+    this.online.follow(connection)
   }
 
   /** `GET /clients`: a page of clients in clientId order. Throws a 400 `HubError` on a bad query. */
@@ -164,10 +145,10 @@ export class Presence {
     return this.reads.channel(name)
   }
 
-  /** Stops the update timer; the streams themselves are ended by the hub. */
+  /** Stops the timers; the streams themselves are ended by the hub. */
   close (): void {
     this.closed = true
-    clearTimeout(this.updateTimer)
+    this.online.close()
     if (this.flushImmediate !== undefined) clearImmediate(this.flushImmediate)
   }
 
@@ -176,13 +157,13 @@ export class Presence {
     if (this.closed) return
     if (change.whole) this.onClient(change)
     if (this.watchers.size > 0) this.announce(change)
-    if (change.whole) this.changed()
+    if (change.whole) this.online.changed()
   }
 
   /** Changes were lost: watchers start again with a snapshot (they reconnect), followers get the list anew. */
   private readonly restart = (): void => {
     for (const watcher of this.watchers.values()) watcher.connection.close('shutdown')
-    this.changed()
+    this.online.changed()
   }
 
   /**
@@ -225,59 +206,6 @@ export class Presence {
     }
     this.pendingFiltered.clear()
   }
-
-  /** The set of clientIds changed: `online-presence` followers are due an update. */
-  private changed (): void {
-    this.version++
-    if (this.online.size > 0) this.requestUpdate()
-  }
-
-  /**
-   * Coalescing: an update goes out at once when the last one is at least `presenceInterval` old,
-   * else when it is; changes until then are merged into that one update, which reads the set
-   * when it is built. One update in flight at a time: one that finds the set changed meanwhile
-   * asks for the next.
-   */
-  private requestUpdate (): void {
-    if (this.updateTimer !== undefined || this.updating || this.closed) return
-    const wait = this.lastUpdateAt + this.options.presenceInterval - Date.now()
-    if (wait <= 0) this.update()
-    else this.updateTimer = setTimeout(this.onUpdateTimer, wait).unref()
-  }
-
-  private readonly onUpdateTimer = (): void => {
-    this.updateTimer = undefined
-    this.update()
-  }
-
-  /** Reads the set once, for every follower. */
-  private update (): void {
-    if (this.online.size === 0 || this.closed) return
-    this.updating = true
-    this.lastUpdateAt = Date.now()
-    const version = this.version
-    this.registry.clientIds().then((clientIds) => {
-      this.updating = false
-      this.send(version, clientIds)
-    }, () => {
-      // A store that is down for now: try again one interval later.
-      this.updating = false
-      this.requestUpdate()
-    })
-  }
-
-  /** Builds the frame once and writes that one Buffer to every follower that has not seen it. */
-  private send (version: number, clientIds: readonly string[]): void {
-    if (this.closed) return
-    const frame = onlinePresenceFrame(clientIds)
-    this.latest = { version, frame }
-    for (const [connection, sent] of this.online) {
-      if (sent >= version) continue
-      connection.writeNow(frame)
-      this.online.set(connection, version)
-    }
-    if (this.version !== version) this.requestUpdate()
-  }
 }
 
 /** Whether a change moves a client into (join) or out of (leave) the view of a channel filter. */
@@ -305,11 +233,4 @@ function afterSnapshot (snapshot: PresenceSnapshot, held: readonly HeldChange[])
     text += change.text
   }
   return text
-}
-
-/** The `presence` flag of a subscribe: `1`/`true` on, `0`/`false`/absent off, anything else a 400. */
-export function presenceFlag (value: string | undefined): boolean {
-  if (value === undefined || value === '0' || value === 'false') return false
-  if (value === '1' || value === 'true') return true
-  throw new HubError(400, 'SSE_HUB_BAD_PRESENCE', `presence: ${quote(value)} is not 1, true, 0 or false`)
 }
