@@ -13,6 +13,7 @@ import type { SseSink } from '../wire/sink.js'
 import { lastEventFrame, lastEventPayload, registeredFrame, retryFrame } from '../wire/sse.js'
 import type { Stats } from './schemas.js'
 import { StreamMonitor } from './stream-monitor.js'
+import { ownCopy, SubscriberIndex } from './subscriber-index.js'
 
 /** The limits and timings a hub runs with (documented in `HubConfigSchema`). */
 export type HubOptions = Pick<HubConfig,
@@ -85,7 +86,7 @@ export class Hub extends EventEmitter<HubEvents> {
     refused: { draining: 0, 'max-connections': 0, 'rate-limit': 0, 'broker-down': 0 } satisfies Record<Refusal, number>
   }
 
-  private readonly subscribers = new Map<string, Set<Connection>>()
+  private readonly subscribers = new SubscriberIndex()
   private readonly connections = new Set<Connection>()
   /** `/firehose` streams: every event of every channel. */
   private readonly firehoses = new Set<Connection>()
@@ -198,18 +199,14 @@ export class Hub extends EventEmitter<HubEvents> {
    * the missed events (resume) or the `lastEvent` snapshots.
    */
   async subscribe (sink: SseSink, request: SubscribeRequest): Promise<Connection> {
-    const { channelNames, clientId, lastEventId } = request
-    const connection = new Connection(sink, clientId, channelNames, this.monitor, this.detach)
+    const { lastEventId } = request
+    // Copies, not slices of the request URL: the stream keeps them for its lifetime.
+    const clientId = ownCopy(request.clientId)
+    const connection = this.subscribers.join(request.channelNames, (channelNames) =>
+      new Connection(sink, clientId, channelNames, this.monitor, this.detach))
+    const { channelNames } = connection
     this.connections.add(connection)
     this.presence.add(connection)
-    for (const name of channelNames) {
-      let set = this.subscribers.get(name)
-      if (set === undefined) {
-        set = new Set()
-        this.subscribers.set(name, set)
-      }
-      set.add(connection)
-    }
 
     let start
     try {
@@ -315,13 +312,7 @@ export class Hub extends EventEmitter<HubEvents> {
    */
   private readonly fanOut = (events: readonly PublishedEvent[], more = false): void => {
     const dirty = this.dirty
-    for (const event of events) {
-      const subscribers = this.subscribers.get(event.channelName)
-      if (subscribers === undefined) continue
-      for (const connection of subscribers) {
-        if (connection.enqueue(event)) dirty.push(connection)
-      }
-    }
+    for (const event of events) this.subscribers.enqueue(event, dirty)
     // One size check per batch while no firehose is open.
     if (this.firehoses.size > 0) this.fanOutAll(events)
     if (dirty.length > 0 && !this.flushScheduled && !more) {
@@ -351,12 +342,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (!this.connections.delete(connection)) return
     this.monitor.forget(connection)
     this.presence.remove(connection)
-    for (const name of connection.channelNames) {
-      const set = this.subscribers.get(name)
-      if (set === undefined) continue
-      set.delete(connection)
-      if (set.size === 0) this.subscribers.delete(name)
-    }
+    this.subscribers.leave(connection)
     if (reason === 'slow') this.stats.slowDisconnects++
   }
 

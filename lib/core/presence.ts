@@ -1,104 +1,36 @@
 import type { Broker } from '../broker/broker.js'
 import type { Connection } from './connection.js'
-import { HubError } from '../base/errors.js'
-import { CHANNEL_NAME_RULE, checkClientId, isChannelName, quote } from '../base/names.js'
-import { pageLimit, type PageQuery } from '../registry/paging.js'
-import type { ClientInfo, ClientPage, ClientPresence, ClientRegistry, PresenceChange, PresenceSnapshot } from '../registry/registry.js'
-import { chunk } from '../wire/sse.js'
+import type { PageQuery } from '../registry/paging.js'
+import type { ClientInfo, ClientPage, ClientRegistry, PresenceChange } from '../registry/registry.js'
+import { OnlineList, type PresenceOptions } from './presence/online-list.js'
+import { type ChannelDetail, type ChannelPage, type ClientQuery, PresenceReads } from './presence/reads.js'
+import { PresenceWatchers } from './presence/watchers.js'
 
-/** A page request for clients, optionally only those on one channel. */
-export interface ClientQuery extends PageQuery {
-  channel?: string
-}
-
-/** A channel in the `/channels` listing. */
-export interface ChannelSummary {
-  name: string
-  /** Open connections on it. */
-  subscribers: number
-  /** ISO 8601 time of its last event; null when nothing was published there. */
-  lastEventAt: string | null
-}
-
-/** A page of channels with at least one subscriber, in name order. */
-export interface ChannelPage {
-  total: number
-  channels: ChannelSummary[]
-  nextCursor?: string
-}
-
-/** One channel, in use or not (then zeros and null). */
-export interface ChannelDetail {
-  name: string
-  /** Open connections on it. */
-  subscribers: number
-  /** Distinct clientIds among them. */
-  clients: number
-  lastEvent: { id: string, type: string, payload: unknown, publishedAt: string } | null
-}
-
-/** The timing presence runs with (documented in `HubConfigSchema`). */
-export interface PresenceOptions {
-  /** ms: at most one `online-presence` update per interval. */
-  presenceInterval: number
-}
-
-/** A `/presence` stream. */
-interface Watcher {
-  readonly connection: Connection
-  /** Only clients on one of these channels; undefined: every client. */
-  readonly filter: ReadonlySet<string> | undefined
-  /** Changes that happened before its snapshot was written; null once it was. */
-  held: HeldChange[] | null
-  /** SSE text for a filtered watcher, written as one chunk at the end of the loop turn. */
-  pending: string
-}
-
-interface HeldChange {
-  join: boolean
-  clientId: string
-  text: string
-  seq: number | undefined
-}
+export type { ChannelDetail, ChannelPage, ChannelSummary, ClientQuery } from './presence/reads.js'
+export { presenceFlag, type PresenceOptions } from './presence/online-list.js'
 
 /**
  * Presence on top of the registry: keeps it up to date as this node's connections open and close,
- * and turns the changes it reports (of every node, in a cluster) into `/presence` streams
- * (snapshot, join, leave), the compat `online-presence` list and the hub's join and leave events. The frames of one loop turn reach a watcher as one chunk in one write, and every
- * watcher of all clients gets the same Buffer, so a burst of connects costs each watcher a few
- * writes, not one per connect.
+ * and hands the changes it reports (of every node, in a cluster) to the hub's join and leave
+ * events, the `/presence` streams (presence/watchers.ts) and the compat `online-presence` list
+ * (presence/online-list.ts). Reads of who is where are presence/reads.ts.
  */
 export class Presence {
-  private readonly watchers = new Map<Connection, Watcher>()
-  /** Watchers waiting for their snapshot. */
-  private readonly starting = new Set<Watcher>()
-  /** Started watchers of every client: they all get the same frames. */
-  private readonly everyone = new Set<Watcher>()
-  /** Started watchers of some channels: each gets the changes that cross its view. */
-  private readonly filtered = new Set<Watcher>()
-  /** SSE text for `everyone` this loop turn. */
-  private shared = ''
-  private readonly pendingFiltered = new Set<Watcher>()
-  private flushImmediate: NodeJS.Immediate | undefined
-
-  /** `presence=1` connections → the version of the list they were last sent. */
-  private readonly online = new Map<Connection, number>()
-  /** Bumped whenever a clientId joins or leaves. */
-  private version = 0
-  /** The last `online-presence` frame built, and the version it shows. */
-  private latest: { version: number, frame: Buffer } | undefined
-  private lastUpdateAt = -Infinity
-  private updateTimer: NodeJS.Timeout | undefined
-  private updating = false
+  private readonly watchers: PresenceWatchers
+  private readonly online: OnlineList
+  private readonly reads: PresenceReads
   private closed = false
 
   /** `onClient` hears of every client that joins or leaves (the hub's own events). */
   constructor (
     private readonly registry: ClientRegistry,
-    private readonly broker: Broker,
-    private readonly options: PresenceOptions,
+    broker: Broker,
+    options: PresenceOptions,
     private readonly onClient: (change: PresenceChange) => void
   ) {
+    this.watchers = new PresenceWatchers(registry)
+    this.online = new OnlineList(registry, options)
+    this.reads = new PresenceReads(registry, broker)
     registry.onChange(this.apply)
     registry.onReset?.(this.restart)
   }
@@ -110,281 +42,67 @@ export class Presence {
 
   /** Unregisters a closed connection; the registry reports what it changed. */
   remove (connection: Connection): void {
-    this.online.delete(connection)
+    this.online.forget(connection)
     this.registry.remove(connection)
   }
 
   /**
    * Starts a `/presence` stream: the snapshot of the clients in its view (all of them, or those
    * on one of `channels`), then a `join` when a client enters that view and a `leave` when it
-   * exits. Changes during the (asynchronous) snapshot read are held and follow it.
+   * exits.
    */
-  async watch (connection: Connection, channels?: readonly string[]): Promise<void> {
-    // Frames already batched describe changes the snapshot will show: they are not for this one.
-    this.flushWatchers()
-    const watcher: Watcher = { connection, filter: channels === undefined ? undefined : new Set(channels), held: [], pending: '' }
-    this.watchers.set(connection, watcher)
-    this.starting.add(watcher)
-    let snapshot
-    try {
-      snapshot = await this.registry.snapshot(channels)
-    } catch (err) {
-      connection.close('shutdown')
-      throw err
-    }
-    if (this.watchers.get(connection) !== watcher) return
-    // The same again: `shared` may hold changes this watcher also holds.
-    this.flushWatchers()
-    const text = snapshotText(snapshot.clients) + afterSnapshot(snapshot, watcher.held ?? [])
-    watcher.held = null
-    this.starting.delete(watcher)
-    if (watcher.filter === undefined) this.everyone.add(watcher)
-    else this.filtered.add(watcher)
-    connection.start([chunk(text)], Infinity)
+  watch (connection: Connection, channels?: readonly string[]): Promise<void> {
+    return this.watchers.watch(connection, channels)
   }
 
   /** Forgets a closed `/presence` stream. */
   unwatch (connection: Connection): void {
-    const watcher = this.watchers.get(connection)
-    if (watcher === undefined) return
-    this.watchers.delete(connection)
-    this.starting.delete(watcher)
-    this.everyone.delete(watcher)
-    this.filtered.delete(watcher)
-    this.pendingFiltered.delete(watcher)
+    this.watchers.unwatch(connection)
   }
 
-  /**
-   * Sends a `presence=1` connection the list of connected clientIds, and again whenever it
-   * changes. Now when the last list built is current; otherwise with the next update, so that a
-   * burst of such connects builds the list once per interval, not once per connect.
-   */
+  /** Sends a `presence=1` connection the list of connected clientIds, and again whenever it changes. */
   followOnline (connection: Connection): void {
-    if (this.latest !== undefined && this.latest.version === this.version) {
-      connection.writeNow(this.latest.frame)
-      this.online.set(connection, this.version)
-    } else {
-      this.online.set(connection, -1)
-      this.requestUpdate()
-    }
+    this.online.follow(connection)
   }
 
   /** `GET /clients`: a page of clients in clientId order. Throws a 400 `HubError` on a bad query. */
-  async clients (query: ClientQuery = {}): Promise<ClientPage> {
-    const limit = pageLimit(query.limit)
-    const channel = query.channel === undefined ? undefined : checkChannel(query.channel, 'channel')
-    return this.registry.clients({ channel, limit, cursor: query.cursor })
+  clients (query: ClientQuery = {}): Promise<ClientPage> {
+    return this.reads.clients(query)
   }
 
   /** `GET /clients/:clientId`: undefined when it has no open connection. */
-  async client (clientId: string): Promise<ClientInfo | undefined> {
-    return this.registry.get(checkClientId(clientId))
+  client (clientId: string): Promise<ClientInfo | undefined> {
+    return this.reads.client(clientId)
   }
 
   /** `GET /channels`: a page of the channels with at least one subscriber, in name order. */
-  async channels (query: PageQuery = {}): Promise<ChannelPage> {
-    const page = await this.registry.channels({ limit: pageLimit(query.limit), cursor: query.cursor })
-    const lastEvents = await Promise.all(page.channels.map(({ name }) => this.broker.lastEvent(name)))
-    const channels = page.channels.map(({ name, subscribers }, i): ChannelSummary => {
-      const last = lastEvents[i]
-      return { name, subscribers, lastEventAt: last === undefined ? null : new Date(last.publishedAt).toISOString() }
-    })
-    const { total, nextCursor } = page
-    return nextCursor === undefined ? { total, channels } : { total, channels, nextCursor }
+  channels (query: PageQuery = {}): Promise<ChannelPage> {
+    return this.reads.channels(query)
   }
 
   /** `GET /channels/:name`: who is on it and its last event; zeros and null for an unused channel. */
-  async channel (name: string): Promise<ChannelDetail> {
-    checkChannel(name, 'name')
-    const [use, last] = await Promise.all([this.registry.channel(name), this.broker.lastEvent(name)])
-    const lastEvent = last === undefined
-      ? null
-      : { id: last.id, type: last.type, payload: last.payload, publishedAt: new Date(last.publishedAt).toISOString() }
-    return { name, subscribers: use.subscribers, clients: use.clients, lastEvent }
+  channel (name: string): Promise<ChannelDetail> {
+    return this.reads.channel(name)
   }
 
-  /** Stops the update timer; the streams themselves are ended by the hub. */
+  /** Stops the timers; the streams themselves are ended by the hub. */
   close (): void {
     this.closed = true
-    clearTimeout(this.updateTimer)
-    if (this.flushImmediate !== undefined) clearImmediate(this.flushImmediate)
+    this.online.close()
+    this.watchers.close()
   }
 
   /** A change the registry reported: to the hub's listeners, the watchers, the online list. */
   private readonly apply = (change: PresenceChange): void => {
     if (this.closed) return
     if (change.whole) this.onClient(change)
-    if (this.watchers.size > 0) this.announce(change)
-    if (change.whole) this.changed()
+    if (this.watchers.size > 0) this.watchers.announce(change)
+    if (change.whole) this.online.changed()
   }
 
   /** Changes were lost: watchers start again with a snapshot (they reconnect), followers get the list anew. */
   private readonly restart = (): void => {
-    for (const watcher of this.watchers.values()) watcher.connection.close('shutdown')
-    this.changed()
+    this.watchers.restart()
+    this.online.changed()
   }
-
-  /**
-   * Queues a join or leave for every watcher whose view it changes. A watcher of every client
-   * sees `whole` changes (first connection, last connection); a watcher of some channels sees a
-   * client enter when it gets onto its first of them and leave when it is on none any more.
-   */
-  private announce ({ join, clientId, whole, changed, channels: now, seq }: PresenceChange): void {
-    let text: string | undefined
-    const textOf = (): string => (text ??= join ? joinText(clientId, now) : leaveText(clientId))
-    if (whole && this.everyone.size > 0) this.shared += textOf()
-    for (const watcher of this.filtered) {
-      if (!crosses(watcher.filter as ReadonlySet<string>, join, changed, now)) continue
-      watcher.pending += textOf()
-      this.pendingFiltered.add(watcher)
-    }
-    for (const watcher of this.starting) {
-      if (watcher.filter === undefined ? !whole : !crosses(watcher.filter, join, changed, now)) continue
-      watcher.held?.push({ join, clientId, text: textOf(), seq })
-    }
-    if (this.flushImmediate === undefined && (this.shared !== '' || this.pendingFiltered.size > 0)) {
-      this.flushImmediate = setImmediate(this.flushWatchers)
-    }
-  }
-
-  /** Writes what this loop turn queued: one chunk, the same Buffer for every unfiltered watcher. */
-  private readonly flushWatchers = (): void => {
-    if (this.flushImmediate !== undefined) {
-      clearImmediate(this.flushImmediate)
-      this.flushImmediate = undefined
-    }
-    if (this.shared !== '') {
-      const frames = chunk(this.shared)
-      this.shared = ''
-      for (const watcher of this.everyone) watcher.connection.writeNow(frames)
-    }
-    for (const watcher of this.pendingFiltered) {
-      watcher.connection.writeNow(chunk(watcher.pending))
-      watcher.pending = ''
-    }
-    this.pendingFiltered.clear()
-  }
-
-  /** The set of clientIds changed: `online-presence` followers are due an update. */
-  private changed (): void {
-    this.version++
-    if (this.online.size > 0) this.requestUpdate()
-  }
-
-  /**
-   * Coalescing: an update goes out at once when the last one is at least `presenceInterval` old,
-   * else when it is; changes until then are merged into that one update, which reads the set
-   * when it is built. One update in flight at a time: one that finds the set changed meanwhile
-   * asks for the next.
-   */
-  private requestUpdate (): void {
-    if (this.updateTimer !== undefined || this.updating || this.closed) return
-    const wait = this.lastUpdateAt + this.options.presenceInterval - Date.now()
-    if (wait <= 0) this.update()
-    else this.updateTimer = setTimeout(this.onUpdateTimer, wait).unref()
-  }
-
-  private readonly onUpdateTimer = (): void => {
-    this.updateTimer = undefined
-    this.update()
-  }
-
-  /** Reads the set once, for every follower. */
-  private update (): void {
-    if (this.online.size === 0 || this.closed) return
-    this.updating = true
-    this.lastUpdateAt = Date.now()
-    const version = this.version
-    this.registry.clientIds().then((clientIds) => {
-      this.updating = false
-      this.send(version, clientIds)
-    }, () => {
-      // A store that is down for now: try again one interval later.
-      this.updating = false
-      this.requestUpdate()
-    })
-  }
-
-  /** Builds the frame once and writes that one Buffer to every follower that has not seen it. */
-  private send (version: number, clientIds: readonly string[]): void {
-    if (this.closed) return
-    const frame = onlinePresenceFrame(clientIds)
-    this.latest = { version, frame }
-    for (const [connection, sent] of this.online) {
-      if (sent >= version) continue
-      connection.writeNow(frame)
-      this.online.set(connection, version)
-    }
-    if (this.version !== version) this.requestUpdate()
-  }
-}
-
-/** Whether a change moves a client into (join) or out of (leave) the view of a channel filter. */
-function crosses (filter: ReadonlySet<string>, join: boolean, changed: readonly string[], now: readonly string[]): boolean {
-  if (!changed.some((name) => filter.has(name))) return false
-  // join: `now` includes the channels just entered; in view before only through another one.
-  if (join) return !now.some((name) => filter.has(name) && !changed.includes(name))
-  return !now.some((name) => filter.has(name))
-}
-
-/**
- * The held changes a snapshot does not already show. With the in-memory registry that is all of
- * them (the snapshot is taken before any is held); a shared one numbers its changes and its
- * snapshots, and reports every change a snapshot shows before it answers.
- */
-function afterSnapshot (snapshot: PresenceSnapshot, held: readonly HeldChange[]): string {
-  if (held.length === 0) return ''
-  const present = new Set(snapshot.clients.map((client) => client.clientId))
-  let text = ''
-  for (const change of held) {
-    if (snapshot.seq !== undefined && change.seq !== undefined && change.seq <= snapshot.seq) continue
-    if (change.join === present.has(change.clientId)) continue
-    if (change.join) present.add(change.clientId)
-    else present.delete(change.clientId)
-    text += change.text
-  }
-  return text
-}
-
-/** The `presence` flag of a subscribe: `1`/`true` on, `0`/`false`/absent off, anything else a 400. */
-export function presenceFlag (value: string | undefined): boolean {
-  if (value === undefined || value === '0' || value === 'false') return false
-  if (value === '1' || value === 'true') return true
-  throw new HubError(400, 'SSE_HUB_BAD_PRESENCE', `presence: ${quote(value)} is not 1, true, 0 or false`)
-}
-
-function checkChannel (name: string, label: string): string {
-  if (!isChannelName(name)) {
-    throw new HubError(400, 'SSE_HUB_BAD_CHANNELS', `${label}: ${quote(name)} is not a valid channel name (${CHANNEL_NAME_RULE})`)
-  }
-  return name
-}
-
-/**
- * The SSE text of a presence frame, to be wrapped by `chunk` (lib/wire/sse.ts) alone or with others.
- * Presence frames carry no `id:`: they are not part of the event sequence, and must not move an
- * EventSource's resume position.
- */
-function presenceText (event: string, data: unknown): string {
-  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
-}
-
-/** `event: snapshot`, data `{"clients":[{"clientId","channels"}]}`. */
-export function snapshotText (clients: readonly ClientPresence[]): string {
-  return presenceText('snapshot', { clients })
-}
-
-/** `event: join`, data `{"clientId","channels"}`. */
-export function joinText (clientId: string, channels: readonly string[]): string {
-  return presenceText('join', { clientId, channels })
-}
-
-/** `event: leave`, data `{"clientId"}`. */
-export function leaveText (clientId: string): string {
-  return presenceText('leave', { clientId })
-}
-
-/** The compat `online-presence` frame: the list is a JSON *string* in `payload`, as in the original. */
-export function onlinePresenceFrame (clientIds: readonly string[]): Buffer {
-  return chunk(presenceText('online-presence', { type: 'online-presence', payload: JSON.stringify(clientIds) }))
 }

@@ -115,8 +115,8 @@ export interface ClientRegistry {
 
 /**
  * The open connections of one clientId and the channels they are on. Most clients have a single
- * connection, whose channels are then the client's: the Set and the channel counts (about 550
- * bytes, a tenth of an idle stream) are made only when a second connection opens.
+ * connection, whose channels are then the client's: the Set and the channel counts are made only
+ * when a second connection opens.
  */
 class ClientEntry {
   /** Its connection while it has only one. */
@@ -187,19 +187,25 @@ class ClientEntry {
   }
 }
 
+/**
+ * A channel with more than one connection. A channel with one is only its clientId in the map: a
+ * subscribe to many channels of its own then costs a map entry per channel, no object.
+ */
 interface ChannelEntry {
   /** Connections on the channel. */
   subscribers: number
   /** ClientIds with at least one connection on the channel. */
   readonly clients: Set<string>
-  readonly order: SortedKeys
+  /** Made by the first page of its clients. */
+  order: SortedKeys | undefined
 }
 
 /** The registry of one process: changes are reported as they happen. Every write is O(channels of the connection). */
 export class MemoryClientRegistry implements ClientRegistry {
   private readonly listeners: Array<(change: PresenceChange) => void> = []
   private readonly clientEntries = new Map<string, ClientEntry>()
-  private readonly channelEntries = new Map<string, ChannelEntry>()
+  /** Channel → the clientId of its only connection, or its entry. */
+  private readonly channelEntries = new Map<string, string | ChannelEntry>()
   private readonly clientOrder = new SortedKeys(() => this.clientEntries.keys())
   private readonly channelOrder = new SortedKeys(() => this.channelEntries.keys())
   private connections = 0
@@ -224,11 +230,13 @@ export class MemoryClientRegistry implements ClientRegistry {
       enteredChannels = client.add(connection)
     }
     this.connections++
-    for (const name of connection.channelNames) this.channelEntry(name).subscribers++
+    for (const name of connection.channelNames) this.addSubscriber(name, clientId)
     for (const name of enteredChannels) {
-      const channel = this.channelEntry(name)
+      const channel = this.channelEntries.get(name)
+      // A string: the channel is new, and already says this client.
+      if (typeof channel !== 'object') continue
       channel.clients.add(clientId)
-      channel.order.add(clientId)
+      channel.order?.add(clientId)
     }
     if (enteredChannels.length > 0) this.report({ join: true, clientId, whole: joined, changed: enteredChannels, channels: client.channels() })
   }
@@ -241,12 +249,14 @@ export class MemoryClientRegistry implements ClientRegistry {
     const leftChannels = client.remove(connection)
     for (const name of leftChannels) {
       const channel = this.channelEntries.get(name)
-      channel?.clients.delete(clientId)
-      channel?.order.delete(clientId)
+      if (typeof channel !== 'object') continue
+      channel.clients.delete(clientId)
+      channel.order?.delete(clientId)
     }
     for (const name of connection.channelNames) {
       const channel = this.channelEntries.get(name)
-      if (channel !== undefined && --channel.subscribers <= 0) {
+      if (channel === undefined) continue
+      if (typeof channel === 'string' || --channel.subscribers <= 0) {
         this.channelEntries.delete(name)
         this.channelOrder.delete(name)
       }
@@ -275,7 +285,11 @@ export class MemoryClientRegistry implements ClientRegistry {
     if (query.channel !== undefined) {
       const channel = this.channelEntries.get(query.channel)
       if (channel === undefined) return { total: 0, clients: [] }
-      order = channel.order
+      if (typeof channel === 'string') {
+        const clients = after === undefined || channel > after ? [info(channel, this.clientEntries.get(channel) as ClientEntry)] : []
+        return { total: 1, clients }
+      }
+      order = channel.order ??= new SortedKeys(() => channel.clients)
       total = channel.clients.size
     }
     const { keys, more } = order.page(after, query.limit)
@@ -295,20 +309,26 @@ export class MemoryClientRegistry implements ClientRegistry {
     if (channels === undefined) return { clients: [...this.clientEntries.keys()].map(presence) }
     const seen = new Set<string>()
     for (const name of channels) {
-      for (const clientId of this.channelEntries.get(name)?.clients ?? []) seen.add(clientId)
+      const channel = this.channelEntries.get(name)
+      if (typeof channel === 'string') seen.add(channel)
+      else for (const clientId of channel?.clients ?? []) seen.add(clientId)
     }
     return { clients: [...seen].map(presence) }
   }
 
   async channel (name: string): Promise<ChannelUse> {
     const channel = this.channelEntries.get(name)
+    if (typeof channel === 'string') return { subscribers: 1, clients: 1 }
     return { subscribers: channel?.subscribers ?? 0, clients: channel?.clients.size ?? 0 }
   }
 
   async channels (query: { limit: number, cursor?: string }): Promise<ChannelUsePage> {
     const after = decodeCursor(query.cursor)
     const { keys, more } = this.channelOrder.page(after, query.limit)
-    const channels = keys.map((name) => ({ name, subscribers: (this.channelEntries.get(name) as ChannelEntry).subscribers }))
+    const channels = keys.map((name) => {
+      const channel = this.channelEntries.get(name) as string | ChannelEntry
+      return { name, subscribers: typeof channel === 'string' ? 1 : channel.subscribers }
+    })
     const total = this.channelEntries.size
     return more ? { total, channels, nextCursor: encodeCursor(keys[keys.length - 1]) } : { total, channels }
   }
@@ -317,15 +337,17 @@ export class MemoryClientRegistry implements ClientRegistry {
     for (const listener of this.listeners) listener(change)
   }
 
-  private channelEntry (name: string): ChannelEntry {
-    let channel = this.channelEntries.get(name)
+  /** Counts one more connection on a channel; the caller adds the client to it where it entered. */
+  private addSubscriber (name: string, clientId: string): void {
+    const channel = this.channelEntries.get(name)
     if (channel === undefined) {
-      const clients = new Set<string>()
-      channel = { subscribers: 0, clients, order: new SortedKeys(() => clients) }
-      this.channelEntries.set(name, channel)
+      this.channelEntries.set(name, clientId)
       this.channelOrder.add(name)
+    } else if (typeof channel === 'string') {
+      this.channelEntries.set(name, { subscribers: 2, clients: new Set([channel]), order: undefined })
+    } else {
+      channel.subscribers++
     }
-    return channel
   }
 }
 
