@@ -51,7 +51,6 @@ function reaper (pid: number, dir: string): ChildProcess {
  */
 async function spawnServer (port: number, dir: string, options: string[]): Promise<ChildProcess | undefined> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...options], { stdio: 'ignore' })
-  child.unref()
   const failed = await once(child, 'spawn').then(() => undefined, (error: NodeJS.ErrnoException) => error)
   if (failed !== undefined) throw new Error(failed.code === 'ENOENT' ? MISSING : `redis-server: ${failed.message}`)
   const reap = reaper(child.pid!, dir)
@@ -77,7 +76,12 @@ async function startServer (options: string[] = []): Promise<{ child: ChildProce
  * of their own there), else a redis-server of this test file's own, started on import. Never
  * REDIS_URL, which is the hub's own switch into cluster mode.
  */
-export const REDIS_URL = process.env.SSE_HUB_TEST_REDIS_URL ?? `redis://127.0.0.1:${(await startServer()).port}`
+export const REDIS_URL = process.env.SSE_HUB_TEST_REDIS_URL ?? await (async () => {
+  const { child, port } = await startServer()
+  // It lives as long as this process and does not keep it alive; the reaper stops it.
+  child.unref()
+  return `redis://127.0.0.1:${port}`
+})()
 
 /** A connection to the test Redis, closed at teardown. */
 export function redisClient (t: TestContext): Redis {
