@@ -101,9 +101,8 @@ t.test('Redis restarts empty: the node recovers by itself, in a new epoch where 
 
 t.test('Redis restarts with its data (AOF, every write synced): a new epoch all the same, so a Redis that came back with less could never reuse an id', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sse-hub-aof-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
   const redis = await ownRedis(t, ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir])
-  // Redis stopped before its directory is removed: it may still be writing there.
-  t.teardown(async () => { await redis.stop(); rmSync(dir, { recursive: true, force: true }) })
   const hub = await build(t, { redisUrl: `redis://127.0.0.1:${redis.port}`, redisPrefix: 'aof:' })
   const stream = await hub.subscribe('/subscribe?channels=x')
   await stream.waitForCount(2)
