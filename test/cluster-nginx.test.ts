@@ -57,7 +57,7 @@ async function freePort (): Promise<number> {
  */
 async function startNginx (t: TestContext, nodes: HubProcess[], replace: Record<string, string> = {}): Promise<{ url: string, log: () => string }> {
   const nginx = nginxBinary()
-  if (nginx === undefined) throw new Error('nginx is not installed (apt-get install nginx; .ci/run installs it)')
+  if (nginx === undefined) throw new Error('nginx is not installed: apt-get install nginx (npm test installs it when run as root)')
   const dir = await mkdtemp(join(tmpdir(), 'sse-hub-nginx-'))
   const port = await freePort()
   const site = siteConf(await readFile(SHIPPED, 'utf8'), nodes.map((node) => `127.0.0.1:${node.port}`), port, replace)
@@ -78,7 +78,8 @@ async function startNginx (t: TestContext, nodes: HubProcess[], replace: Record<
     '}',
     ''
   ].join('\n'))
-  const child = spawn(nginx, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // -e: the log nginx opens before it reads the file is stderr too, not the system's (which a user may not write).
+  const child = spawn(nginx, ['-p', dir, '-e', 'stderr', '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout!.on('data', (chunk) => { log += chunk })
   child.stderr!.on('data', (chunk) => { log += chunk })

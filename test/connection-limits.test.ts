@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import t from 'tap'
-import { rawConnection, startHub, waitUntil } from './helper.js'
+import { hubEnv, rawConnection, startHub, waitUntil } from './helper.js'
 import { SseClient } from './sse-client.js'
 
 /** fetch that gives up after `timeout` ms. */
@@ -14,7 +14,7 @@ t.test('a flood of half-sent requests near the open-file limit: /health, /publis
   const root = join(import.meta.dirname, '..')
   const child = spawn('bash', ['-c', `ulimit -n ${fileLimit} && exec "$0" --import tsx server.ts --port 0 --host 127.0.0.1 --insecure`, process.execPath], {
     cwd: root,
-    env: { ...process.env, FASTIFY_AUTOLOAD_TYPESCRIPT: '1' },
+    env: hubEnv(),
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const { port, url, log } = await startHub(t, [], child)

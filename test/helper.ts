@@ -88,11 +88,21 @@ export function rawSubscriber (port: number, query: string): Promise<Socket> {
   })
 }
 
+/**
+ * The environment of a hub that a test spawns: this process's, without the variables the hub
+ * reads its configuration from (REDIS_URL, LOG_LEVEL, PORT, HOST, SSE_HUB_*), so that a shell
+ * that sets them changes no test; then `env`, what the test gives it.
+ */
+export function hubEnv (env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(([name]) => !/^(REDIS_URL|LOG_LEVEL|PORT|HOST|SSE_HUB_.*)$/.test(name))
+  return { ...Object.fromEntries(inherited), FASTIFY_AUTOLOAD_TYPESCRIPT: '1', ...env }
+}
+
 /** Runs `sse-hub` from source, as `npm start` runs it from dist/. */
 export function spawnHub (args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'server.ts', ...args], {
     cwd: join(import.meta.dirname, '..'),
-    env: { ...process.env, FASTIFY_AUTOLOAD_TYPESCRIPT: '1', ...env },
+    env: hubEnv(env),
     stdio: ['ignore', 'pipe', 'pipe']
   })
 }
