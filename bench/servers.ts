@@ -53,7 +53,7 @@ export function killChildrenOnExit (): void {
 }
 
 export interface Server {
-  name: 'hub' | 'nchan'
+  name: 'hub' | 'nchan' | 'floor'
   protocol: PublishProtocol
   host: string
   port: number
@@ -183,6 +183,32 @@ export async function startHub (options: StartOptions): Promise<Server> {
   await waitUntilUp(port, child, '/health', log)
   return {
     name: 'hub',
+    protocol: 'hub',
+    host: '127.0.0.1',
+    port,
+    pid: child.pid as number,
+    subscribePath: '/subscribe?channels=',
+    log,
+    stop: () => stopChild(child)
+  }
+}
+
+/**
+ * The floor (floor-server.ts): a Fastify app that only delivers, from source through tsx, with the
+ * hub's Node flags, so that the two differ only in what the hub does per request.
+ */
+export async function startFloor (options: StartOptions): Promise<Server> {
+  const port = await freePort(19190)
+  const log = join(options.workDir, `floor-${port}.log`)
+  const entry = join(REPO, 'bench', 'floor-server.ts')
+  const nodeArgs = [...hubNodeFlags(), '--import', 'tsx', ...options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]]
+  const [command, args] = pinned(options.core, process.execPath, [...nodeArgs, entry, '--port', String(port), '--host', '127.0.0.1'])
+  const fd = openSync(log, 'a')
+  const child = spawn(command, args, { cwd: REPO, stdio: ['ignore', fd, fd] })
+  track(child)
+  await waitUntilUp(port, child, '/health', log)
+  return {
+    name: 'floor',
     protocol: 'hub',
     host: '127.0.0.1',
     port,
