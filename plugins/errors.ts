@@ -3,6 +3,7 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
 import fp from 'fastify-plugin'
 import { HubError } from '../lib/base/errors.js'
+import { afterSchemaOf } from '../lib/core/schemas.js'
 import { parseJson } from '../lib/wire/json.js'
 
 export interface ErrorsPluginOptions {
@@ -20,7 +21,22 @@ export interface ErrorsPluginOptions {
  */
 export default fp<ErrorsPluginOptions>(async function errorsPlugin (fastify, { bodyLimit }) {
   fastify.setValidatorCompiler((route) => {
-    const validate = TypeBoxValidatorCompiler(route as Parameters<typeof TypeBoxValidatorCompiler>[0])
+    const typeBox = TypeBoxValidatorCompiler(route as Parameters<typeof TypeBoxValidatorCompiler>[0])
+    // What the schema cannot say, checked once it accepted the value, which the parsed one replaces.
+    const after = afterSchemaOf(route.schema)
+    const validate = after === undefined
+      ? typeBox
+      : (value: unknown) => {
+          // The type provider's validator answers `{ value }` or `{ error }`, never a boolean.
+          const result = typeBox(value) as { value?: unknown, error?: Error }
+          if (result.error !== undefined) return result
+          try {
+            return { value: after(result.value) }
+          } catch (err) {
+            if (!(err instanceof HubError)) throw err
+            return { error: err }
+          }
+        }
     if (route.httpPart !== 'querystring') return validate
     // The route's own parameters: another route's, given twice or not, are ignored.
     const names = Object.keys((route.schema as { properties?: object }).properties ?? {})
