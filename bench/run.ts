@@ -257,7 +257,7 @@ async function main (): Promise<number> {
         await deployment?.stop()
       }
       if (profileDir !== undefined) {
-        run.profile = summariseProfiles(profileDir)
+        run.profile = summariseProfiles(profileDir, 25, name)
         if (run.profile !== '') console.log(run.profile)
       }
     }
