@@ -131,6 +131,7 @@ const USAGE = `Usage: node --import tsx bench/run.ts [options]
   --threads N       worker threads per load generator process (default 2)
   --addresses N     loopback source addresses 127.0.0.1 .. 127.0.0.N (default 4)
   --no-pin          do not pin the servers (core 0) and the load generator (core 1)
+  --hub-repo DIR    run the hub from DIR/dist (another checkout, built), e.g. to compare versions against the floor
   --help            this text`
 
 /** What a run starts: the hub, nginx + nchan, the floor, or a cluster of hub nodes and its Redis. */
@@ -151,6 +152,7 @@ async function main (): Promise<number> {
       threads: { type: 'string', default: '2' },
       addresses: { type: 'string', default: '4' },
       'no-pin': { type: 'boolean', default: false },
+      'hub-repo': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     },
     strict: true
@@ -228,7 +230,7 @@ async function main (): Promise<number> {
       const profileDir = values.profile && name !== 'nchan' ? join(workDir, `profile-${scenario.id}${name === 'hub' ? '' : `-${name}`}`) : undefined
       let deployment: Deployment | undefined
       try {
-        deployment = await deploy(name, scenario, { core: pin ? 0 : undefined, workDir, profileDir })
+        deployment = await deploy(name, scenario, { core: pin ? 0 : undefined, workDir, profileDir, hubRepo: values['hub-repo'] })
         const load = { ...common, ...scenario.load, ...name === 'hub' ? scenario.cluster?.single : undefined }
         const { host, port } = deployment.load
         const observers = scenario.observers === undefined ? undefined : await attachObservers({ host, port, ...scenario.observers })
