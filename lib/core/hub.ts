@@ -28,6 +28,9 @@ export interface HubParts {
   logger?: Logger
 }
 
+/** The key of `Hub`'s publish of a checked batch, for the hub's own route (see `publish`). */
+export const PUBLISH_CHECKED = Symbol('sse-hub.publishChecked')
+
 /** The reply to a publish: how many events were accepted and their ids, in order. */
 export interface PublishResult {
   published: number
@@ -157,14 +160,15 @@ export class Hub extends EventEmitter<HubEvents> {
    * otherwise resolves with the ids once the broker stored it.
    */
   publish (events: readonly EventInput[]): Promise<PublishResult> {
-    return this.publishChecked(checkEvents(events, this.options.maxEventsPerPublish))
+    return this[PUBLISH_CHECKED](checkEvents(events, this.options.maxEventsPerPublish))
   }
 
   /**
    * `publish` for a batch already checked (`checkEvents`, or the publish route's schema and
    * `checkEventNames`): each event is checked once, and the hub's route does not pay twice.
+   * Keyed by a symbol the package does not export, so that an app's batch always goes through `publish`.
    */
-  publishChecked (events: CheckedEvents): Promise<PublishResult> {
+  [PUBLISH_CHECKED] (events: CheckedEvents): Promise<PublishResult> {
     return this.broker.publish(events).then((published) => {
       this.stats.published += published.length
       return { published: published.length, ids: published.map((event) => event.id) }

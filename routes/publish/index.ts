@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { PUBLISH_CHECKED } from '../../lib/core/hub.js'
 import { errorResponses, type PublishBody, PublishReplySchema, publishBodySchema } from '../../lib/core/schemas.js'
 
 /**
@@ -32,7 +33,7 @@ const publish: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     // Checked once, by the schema and its names check: the hub does not look again.
-    return hub.publishChecked((request.body as unknown as PublishBody).events)
+    return hub[PUBLISH_CHECKED]((request.body as unknown as PublishBody).events)
   })
 }
 
