@@ -136,6 +136,8 @@ export interface LoadResult {
     eventsPublished: number
     eventsPerSecond: number
     requestsPerSecond: number
+    /** Publish requests acknowledged in the window ÷ the server's CPU seconds in it. */
+    requestsPerServerCpuSecond: number
     /** Every server process and the store. */
     serverCpu: number
     serverCpuShare: number
@@ -443,6 +445,7 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
         eventsPublished: events,
         eventsPerSecond: events / windowSeconds,
         requestsPerSecond: requests / windowSeconds,
+        requestsPerServerCpuSecond: serverCpu > 0 ? requests / serverCpu : NaN,
         serverCpu,
         serverCpuShare: serverCpu / windowSeconds,
         deliveriesPerServerCpuSecond: serverCpu > 0 ? deliveries / serverCpu : NaN,

@@ -28,7 +28,7 @@ function where (url: string): string {
 }
 
 /** Self time by function and by file of every .cpuprofile in `dir`, as text; '' when none. */
-export function summariseProfiles (dir: string, top = 25): string {
+export function summariseProfiles (dir: string, top = 25, server = 'hub'): string {
   if (!existsSync(dir)) return ''
   const byFunction = new Map<string, number>()
   const byFile = new Map<string, number>()
@@ -54,7 +54,7 @@ export function summariseProfiles (dir: string, top = 25): string {
     .slice(0, n)
     .map(([name, us]) => `    ${(100 * us / total).toFixed(1).padStart(5)} %  ${name}`)
   return [
-    `  hub CPU profile (${(total / 1e6).toFixed(2)} s busy, idle excluded), self time by function:`,
+    `  ${server} CPU profile (${(total / 1e6).toFixed(2)} s busy, idle excluded), self time by function:`,
     ...list(byFunction, top),
     '  by module or file:',
     ...list(byFile, 15)

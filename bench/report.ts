@@ -55,6 +55,7 @@ export const TRAFFIC_ROWS: Row[] = [
   ['subscribers ready', (r) => r.subscribers.ready, 0, false],
   ['connects/s', (r) => r.connect.perSecond, 0],
   ['publish requests/s', (r) => r.window.requestsPerSecond, 0],
+  ['publish requests per server CPU-s', (r) => r.window.requestsPerServerCpuSecond, 0],
   ['events published/s', (r) => r.window.eventsPerSecond, 0],
   ['deliveries/s', (r) => r.window.deliveriesPerSecond, 0],
   ['server CPU, % of a core', (r) => r.window.serverCpuShare * 100, 1],
@@ -85,6 +86,7 @@ export const IDLE_ROWS: Row[] = [
   ['connect time, s', (r) => r.connect.seconds, 2],
   ['connects/s', (r) => r.connect.perSecond, 0],
   ['server CPU for the connects, s', (r) => r.connect.serverCpu, 2],
+  ['server CPU per connect, µs', (r) => r.connect.serverCpu / r.subscribers.ready * 1e6, 1],
   ['server RSS before, MiB', (r) => r.memory.startKiB / 1024, 1],
   ['server RSS connected, MiB', (r) => r.memory.connectedKiB / 1024, 1],
   ['* RSS per connection, KiB', (r) => r.memory.perConnectionKiB, 2],
@@ -111,4 +113,15 @@ export function table (rows: Row[], columns: Column[], ratio: string): string {
   const all = [header, ...lines]
   const widths = header.map((_, c) => Math.max(...all.map((row) => row[c].length)))
   return all.map((row) => row.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join('  ')).join('\n')
+}
+
+/** The cost scenarios' verdict: the hub's figure over the floor's, publishes per CPU-second or connect CPU. */
+export function floorLine (idle: boolean, hub: LoadResult | undefined, floor: LoadResult | undefined): string {
+  if (hub === undefined || floor === undefined) return 'hub/floor: a run failed'
+  if (idle) {
+    return `connect CPU: hub ${fmt(hub.connect.serverCpu, 2)} s, floor ${fmt(floor.connect.serverCpu, 2)} s for ` +
+      `${fmt(hub.subscribers.ready)} and ${fmt(floor.subscribers.ready)} connects: hub/floor ${fmt(hub.connect.serverCpu / floor.connect.serverCpu, 2)}×`
+  }
+  return `publishes per server CPU-s: hub ${fmt(hub.window.requestsPerServerCpuSecond)}, floor ${fmt(floor.window.requestsPerServerCpuSecond)}: ` +
+    `hub/floor ${fmt(hub.window.requestsPerServerCpuSecond / floor.window.requestsPerServerCpuSecond, 2)}×`
 }

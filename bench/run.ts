@@ -15,8 +15,8 @@ import { attachObservers, type ObserverStats } from './observers.js'
 import { summariseProfiles } from './profile.js'
 import { type CommandStat, REDIS_SERVER, redisInstalled, redisVersion, startCluster } from './cluster.js'
 import { clusterRows, clusterTargets, type Pair } from './cluster-report.js'
-import { type Column, fmt, IDLE_ROWS, oneLine, problems, RSS_STRETCH_SECONDS, rssStretches, table, TRAFFIC_ROWS } from './report.js'
-import { installNchan, killChildrenOnExit, nginxVersion, REPO, type StartOptions, startHub, startNchan } from './servers.js'
+import { type Column, floorLine, fmt, IDLE_ROWS, oneLine, problems, RSS_STRETCH_SECONDS, rssStretches, table, TRAFFIC_ROWS } from './report.js'
+import { installNchan, killChildrenOnExit, nginxVersion, REPO, type StartOptions, startFloor, startHub, startNchan } from './servers.js'
 
 interface Scenario {
   id: string
@@ -32,6 +32,8 @@ interface Scenario {
    * top of the load (by default the same load).
    */
   cluster?: { nodes: number, single?: Partial<LoadOptions> }
+  /** Against the floor (floor-server.ts) rather than nchan: what the hub costs per request above delivery alone. */
+  floor?: boolean
 }
 
 /** C3's publishes, one at a time, each to all 100,000. */
@@ -54,6 +56,18 @@ const SCENARIOS: Scenario[] = [
     title: 'P1 presence: the same burst with 100 /presence watchers and 100 presence=1 subscribers attached',
     load: { subscribers: 10_000, idle: true, duration: 2 },
     observers: { watchers: 100, presenceSubscribers: 100 }
+  },
+  {
+    id: 'F1',
+    title: 'F1 publish cost: 1 event per POST, 5,000 channels with one subscriber each, 64 POSTs in flight, max rate; the hub against the floor',
+    load: { subscribers: 5000, channels: 5000, batch: 1, depth: 64 },
+    floor: true
+  },
+  {
+    id: 'F2',
+    title: 'F2 connect cost: 19,000 connects, held 2 s; the hub against the floor',
+    load: { subscribers: 19_000, idle: true, duration: 2 },
+    floor: true
   },
   {
     id: 'M1-1k',
@@ -104,23 +118,24 @@ const QUICK: Scenario = {
 const USAGE = `Usage: node --import tsx bench/run.ts [options]
 
   --only LIST       scenarios to run, comma-separated prefixes of W1-1k, W1-10k, W2, W3, W4-10k, W4-19k, P0, P1,
-                    C1-fanout, C1-latency, C2 (e.g. --only W1 or --only W1-1k,W4,C1), or M1-1k, M1-10k
+                    F1, F2, C1-fanout, C1-latency, C2 (e.g. --only W1 or --only W1-1k,W4,C1), or M1-1k, M1-10k
                     (3 minutes per server each) and C3 (100,000 subscribers on 6 nodes), never run by default;
                     C scenarios need ${REDIS_SERVER}, and are skipped without it unless named
   --duration S      seconds measured per run (default 10)
   --warmup S        seconds of publishing before the measured window (default 2)
   --quick           smoke run: a few subscribers for about a second; exits 1 on any loss
-  --hub-only        skip nginx + nchan
+  --hub-only        skip nginx + nchan (F1 and F2 still run the floor)
   --profile         write a CPU profile of the hub per run (node --cpu-prof) and print its top functions
   --window N        flow control: undelivered events per subscriber at most (default 16, 0: off)
   --depth N         unanswered publish requests at most (default 16)
   --threads N       worker threads per load generator process (default 2)
   --addresses N     loopback source addresses 127.0.0.1 .. 127.0.0.N (default 4)
   --no-pin          do not pin the servers (core 0) and the load generator (core 1)
+  --hub-repo DIR    run the hub from DIR/dist (another checkout, built), e.g. to compare versions against the floor
   --help            this text`
 
-/** What a run starts: the hub, nginx + nchan, or a cluster of hub nodes and its Redis. */
-type ServerName = 'hub' | 'nchan' | 'cluster'
+/** What a run starts: the hub, nginx + nchan, the floor, or a cluster of hub nodes and its Redis. */
+type ServerName = 'hub' | 'nchan' | 'floor' | 'cluster'
 interface Run { scenario: string, server: ServerName, result?: LoadResult, observers?: ObserverStats, redisCommands?: CommandStat[], error?: string, profile?: string }
 
 async function main (): Promise<number> {
@@ -137,6 +152,7 @@ async function main (): Promise<number> {
       threads: { type: 'string', default: '2' },
       addresses: { type: 'string', default: '4' },
       'no-pin': { type: 'boolean', default: false },
+      'hub-repo': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     },
     strict: true
@@ -211,10 +227,10 @@ async function main (): Promise<number> {
     for (const name of setupsOf(scenario, servers)) {
       const run: Run = { scenario: scenario.id, server: name }
       runs.push(run)
-      const profileDir = values.profile && name !== 'nchan' ? join(workDir, `profile-${scenario.id}${name === 'cluster' ? '-cluster' : ''}`) : undefined
+      const profileDir = values.profile && name !== 'nchan' ? join(workDir, `profile-${scenario.id}${name === 'hub' ? '' : `-${name}`}`) : undefined
       let deployment: Deployment | undefined
       try {
-        deployment = await deploy(name, scenario, { core: pin ? 0 : undefined, workDir, profileDir })
+        deployment = await deploy(name, scenario, { core: pin ? 0 : undefined, workDir, profileDir, hubRepo: values['hub-repo'] })
         const load = { ...common, ...scenario.load, ...name === 'hub' ? scenario.cluster?.single : undefined }
         const { host, port } = deployment.load
         const observers = scenario.observers === undefined ? undefined : await attachObservers({ host, port, ...scenario.observers })
@@ -243,14 +259,18 @@ async function main (): Promise<number> {
         await deployment?.stop()
       }
       if (profileDir !== undefined) {
-        run.profile = summariseProfiles(profileDir)
+        run.profile = summariseProfiles(profileDir, 25, name)
         if (run.profile !== '') console.log(run.profile)
       }
     }
     const hub = resultOf(scenario.id, 'hub')
     const nchan = resultOf(scenario.id, 'nchan')
     console.log('')
-    if (scenario.cluster === undefined) {
+    if (scenario.floor === true) {
+      const floor = resultOf(scenario.id, 'floor')
+      console.log(table(scenario.load.idle === true ? IDLE_ROWS : TRAFFIC_ROWS, [{ header: 'hub', result: hub }, { header: 'floor', result: floor }], 'hub/floor'))
+      console.log(floorLine(scenario.load.idle === true, hub, floor))
+    } else if (scenario.cluster === undefined) {
       const columns: Column[] = [{ header: 'hub', result: hub }]
       if (setupsOf(scenario, servers).includes('nchan')) columns.push({ header: 'nchan', result: nchan })
       console.log(table(scenario.load.idle === true ? IDLE_ROWS : TRAFFIC_ROWS, columns, 'hub/nchan'))
@@ -293,6 +313,7 @@ async function main (): Promise<number> {
 /** The setups a scenario runs, in the order of its table's columns. */
 function setupsOf (scenario: Scenario, servers: ServerName[]): ServerName[] {
   if (scenario.cluster !== undefined) return ['cluster', 'hub']
+  if (scenario.floor === true) return ['hub', 'floor']
   if (scenario.observers !== undefined) return ['hub']
   return servers
 }
@@ -325,7 +346,7 @@ async function deploy (name: ServerName, scenario: Scenario, start: StartOptions
       stop: () => cluster.stop()
     }
   }
-  const server = name === 'hub' ? await startHub(start) : await startNchan(start)
+  const server = name === 'hub' ? await startHub(start) : name === 'floor' ? await startFloor(start) : await startNchan(start)
   const { host, port, protocol, subscribePath, pid } = server
   return { load: { host, port, protocol, subscribePath, serverPids: [pid] }, stop: () => server.stop() }
 }

@@ -53,7 +53,7 @@ export function killChildrenOnExit (): void {
 }
 
 export interface Server {
-  name: 'hub' | 'nchan'
+  name: 'hub' | 'nchan' | 'floor'
   protocol: PublishProtocol
   host: string
   port: number
@@ -76,6 +76,8 @@ export interface StartOptions {
   profileDir?: string
   /** Environment of the hub on top of the bench's (a cluster node: REDIS_URL, SSE_HUB_REDIS_PREFIX). */
   env?: Record<string, string>
+  /** The checkout whose dist/ the hub runs from (another version, to compare); default this one. */
+  hubRepo?: string
 }
 
 export function pinned (core: number | undefined, command: string, args: string[]): [string, string[]] {
@@ -164,7 +166,7 @@ export function hubNodeFlags (entry = join(REPO, 'dist', 'server.js')): string[]
  * `--insecure`: the load generator publishes and watches presence without a token, as nchan's.
  */
 export async function startHub (options: StartOptions): Promise<Server> {
-  const entry = join(REPO, 'dist', 'server.js')
+  const entry = join(options.hubRepo ?? REPO, 'dist', 'server.js')
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`)
   const port = await freePort(19090)
   const log = join(options.workDir, `hub-${port}.log`)
@@ -175,7 +177,7 @@ export async function startHub (options: StartOptions): Promise<Server> {
   // A node of its own (memory broker) unless options.env names a Redis: never one from the shell.
   const { REDIS_URL: _url, SSE_HUB_REDIS_PREFIX: _prefix, ...inherited } = process.env
   const child = spawn(command, args, {
-    cwd: REPO,
+    cwd: options.hubRepo ?? REPO,
     env: { ...inherited, LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', fd, fd]
   })
@@ -183,6 +185,32 @@ export async function startHub (options: StartOptions): Promise<Server> {
   await waitUntilUp(port, child, '/health', log)
   return {
     name: 'hub',
+    protocol: 'hub',
+    host: '127.0.0.1',
+    port,
+    pid: child.pid as number,
+    subscribePath: '/subscribe?channels=',
+    log,
+    stop: () => stopChild(child)
+  }
+}
+
+/**
+ * The floor (floor-server.ts): a Fastify app that only delivers, from source through tsx, with the
+ * hub's Node flags, so that the two differ only in what the hub does per request.
+ */
+export async function startFloor (options: StartOptions): Promise<Server> {
+  const port = await freePort(19190)
+  const log = join(options.workDir, `floor-${port}.log`)
+  const entry = join(REPO, 'bench', 'floor-server.ts')
+  const nodeArgs = [...hubNodeFlags(), '--import', 'tsx', ...options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]]
+  const [command, args] = pinned(options.core, process.execPath, [...nodeArgs, entry, '--port', String(port), '--host', '127.0.0.1'])
+  const fd = openSync(log, 'a')
+  const child = spawn(command, args, { cwd: REPO, stdio: ['ignore', fd, fd] })
+  track(child)
+  await waitUntilUp(port, child, '/health', log)
+  return {
+    name: 'floor',
     protocol: 'hub',
     host: '127.0.0.1',
     port,

@@ -1,8 +1,11 @@
 import { STATUS_CODES } from 'node:http'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
-import type { FastifyError } from 'fastify'
+import { Kind, type TSchema } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import type { FastifyError, FastifySchemaValidationError } from 'fastify'
 import fp from 'fastify-plugin'
 import { HubError } from '../lib/base/errors.js'
+import { afterSchemaOf } from '../lib/core/schemas.js'
 import { parseJson } from '../lib/wire/json.js'
 
 export interface ErrorsPluginOptions {
@@ -20,7 +23,24 @@ export interface ErrorsPluginOptions {
  */
 export default fp<ErrorsPluginOptions>(async function errorsPlugin (fastify, { bodyLimit }) {
   fastify.setValidatorCompiler((route) => {
-    const validate = TypeBoxValidatorCompiler(route as Parameters<typeof TypeBoxValidatorCompiler>[0])
+    const typeBox = route.httpPart !== 'body' && onlyStrings(route.schema)
+      ? checkOnly(route.schema as TSchema)
+      : TypeBoxValidatorCompiler(route as Parameters<typeof TypeBoxValidatorCompiler>[0])
+    // What the schema cannot say, checked once it accepted the value, which the parsed one replaces.
+    const after = afterSchemaOf(route.schema)
+    const validate = after === undefined
+      ? typeBox
+      : (value: unknown) => {
+          // The type provider's validator answers `{ value }` or `{ error }`, never a boolean.
+          const result = typeBox(value) as { value?: unknown, error?: Error }
+          if (result.error !== undefined) return result
+          try {
+            return { value: after(result.value) }
+          } catch (err) {
+            if (!(err instanceof HubError)) throw err
+            return { error: err }
+          }
+        }
     if (route.httpPart !== 'querystring') return validate
     // The route's own parameters: another route's, given twice or not, are ignored.
     const names = Object.keys((route.schema as { properties?: object }).properties ?? {})
@@ -62,3 +82,21 @@ export default fp<ErrorsPluginOptions>(async function errorsPlugin (fastify, { b
     return reply.code(statusCode).send({ statusCode, code: error.code ?? 'SSE_HUB_ERROR', error: STATUS_CODES[statusCode], message })
   })
 }, { name: 'sse-hub-errors', fastify: '5.x' })
+
+/**
+ * Whether every property of an object schema is a string. A query or headers object holds only
+ * strings (a repeated parameter is refused before), so TypeBox's conversion, which the type
+ * provider runs on them, would change nothing and only copy the object, on every subscribe.
+ */
+function onlyStrings (schema: unknown): boolean {
+  const { [Kind]: kind, properties } = schema as { [Kind]?: string, properties?: Record<string, { [Kind]?: string }> }
+  return kind === 'Object' && properties !== undefined && Object.values(properties).every((property) => property[Kind] === 'String')
+}
+
+/** The type provider's validator without the conversion: the same answers, `{ value }` or the same `{ error }` list. */
+function checkOnly (schema: TSchema): ReturnType<typeof TypeBoxValidatorCompiler> {
+  const check = TypeCompiler.Compile(schema)
+  return (value: unknown) => check.Check(value)
+    ? { value }
+    : { error: [...check.Errors(value)].map((error) => ({ message: error.message, instancePath: error.path })) as unknown as FastifySchemaValidationError[] }
+}

@@ -20,6 +20,13 @@ export interface EventInput {
   payload: unknown
 }
 
+declare const checked: unique symbol
+/**
+ * A batch that passed `checkEvents`, or the publish route's schema and then `checkEventNames`:
+ * the hub publishes it without looking at it again.
+ */
+export type CheckedEvents = readonly EventInput[] & { readonly [checked]: true }
+
 export function isChannelName (value: unknown): value is string {
   return typeof value === 'string' && CHANNEL_NAME.test(value)
 }
@@ -72,7 +79,7 @@ export function checkClientId (clientId: string): string {
  * Works on untyped input, because an embedding app calls `hub.publish` without a schema in front.
  * The message names the index and the rule, e.g. `events/2/type: "registered" is reserved`.
  */
-export function checkEvents (events: unknown, maxEvents: number): readonly EventInput[] {
+export function checkEvents (events: unknown, maxEvents: number): CheckedEvents {
   if (!Array.isArray(events)) {
     throw new HubError(400, 'SSE_HUB_BAD_EVENT', 'events: must be an array of events')
   }
@@ -85,7 +92,33 @@ export function checkEvents (events: unknown, maxEvents: number): readonly Event
       throw new HubError(400, 'SSE_HUB_BAD_EVENT', `events/${i}${problem}`)
     }
   }
-  return events
+  return events as unknown as CheckedEvents
+}
+
+/**
+ * What a schema cannot say about a batch it accepted (an array of at most the limit of events,
+ * each with a string channelName and type and a payload): the alphabets and the reserved types,
+ * with the messages of `checkEvents`.
+ */
+export function checkEventNames (events: readonly EventInput[]): CheckedEvents {
+  for (let i = 0; i < events.length; i++) {
+    const { channelName, type } = events[i]
+    const problem = !CHANNEL_NAME.test(channelName) ? badChannelName(channelName) : typeProblem(type)
+    if (problem !== undefined) {
+      throw new HubError(400, 'SSE_HUB_BAD_EVENT', `events/${i}${problem}`)
+    }
+  }
+  return events as CheckedEvents
+}
+
+function badChannelName (channelName: unknown): string {
+  return `/channelName: ${quote(channelName)} is not a valid channel name (${CHANNEL_NAME_RULE})`
+}
+
+function typeProblem (type: string): string | undefined {
+  if (!EVENT_TYPE.test(type)) return `/type: ${quote(type)} is not a valid event type (${EVENT_TYPE_RULE})`
+  if (RESERVED_TYPES.has(type)) return `/type: ${quote(type)} is reserved`
+  return undefined
 }
 
 function eventProblem (event: unknown): string | undefined {
@@ -94,10 +127,11 @@ function eventProblem (event: unknown): string | undefined {
   }
   const { channelName, type } = event as Record<string, unknown>
   if (channelName === undefined) return '/channelName: is required'
-  if (!isChannelName(channelName)) return `/channelName: ${quote(channelName)} is not a valid channel name (${CHANNEL_NAME_RULE})`
+  if (!isChannelName(channelName)) return badChannelName(channelName)
   if (type === undefined) return '/type: is required'
-  if (typeof type !== 'string' || !EVENT_TYPE.test(type)) return `/type: ${quote(type)} is not a valid event type (${EVENT_TYPE_RULE})`
-  if (RESERVED_TYPES.has(type)) return `/type: ${quote(type)} is reserved`
+  if (typeof type !== 'string') return `/type: ${quote(type)} is not a valid event type (${EVENT_TYPE_RULE})`
+  const problem = typeProblem(type)
+  if (problem !== undefined) return problem
   if ((event as Record<string, unknown>).payload === undefined) return '/payload: is required (null is a valid payload)'
   return undefined
 }

@@ -5,7 +5,7 @@ import { type Logger, silentLogger } from '../base/logger.js'
 import type { HubConfig } from '../config/config.js'
 import { type CloseReason, Connection } from './connection.js'
 import { MemoryBroker } from '../broker/memory-broker.js'
-import { checkEvents, type EventInput } from '../base/names.js'
+import { type CheckedEvents, checkEvents, type EventInput } from '../base/names.js'
 import type { PageQuery } from '../registry/paging.js'
 import { type ChannelDetail, type ChannelPage, type ClientQuery, Presence } from './presence.js'
 import { type ClientInfo, type ClientPage, type ClientPresence, type ClientRegistry, MemoryClientRegistry } from '../registry/registry.js'
@@ -28,6 +28,9 @@ export interface HubParts {
   registry?: ClientRegistry
   logger?: Logger
 }
+
+/** The key of `Hub`'s publish of a checked batch, for the hub's own route (see `publish`). */
+export const PUBLISH_CHECKED = Symbol('sse-hub.publishChecked')
 
 /** The reply to a publish: how many events were accepted and their ids, in order. */
 export interface PublishResult {
@@ -158,8 +161,16 @@ export class Hub extends EventEmitter<HubEvents> {
    * otherwise resolves with the ids once the broker stored it.
    */
   publish (events: readonly EventInput[]): Promise<PublishResult> {
-    const checked = checkEvents(events, this.options.maxEventsPerPublish)
-    return this.broker.publish(checked).then((published) => {
+    return this[PUBLISH_CHECKED](checkEvents(events, this.options.maxEventsPerPublish))
+  }
+
+  /**
+   * `publish` for a batch already checked (`checkEvents`, or the publish route's schema and
+   * `checkEventNames`): each event is checked once, and the hub's route does not pay twice.
+   * Keyed by a symbol the package does not export, so that an app's batch always goes through `publish`.
+   */
+  [PUBLISH_CHECKED] (events: CheckedEvents): Promise<PublishResult> {
+    return this.broker.publish(events).then((published) => {
       this.stats.published += published.length
       return { published: published.length, ids: published.map((event) => event.id) }
     })

@@ -1,5 +1,24 @@
 import { type Static, type TSchema, type TString, Type } from '@sinclair/typebox'
-import { CHANNEL_NAME_RULE, EVENT_TYPE_RULE } from '../base/names.js'
+import { CHANNEL_NAME_RULE, type CheckedEvents, checkEventNames, EVENT_TYPE_RULE, parseChannelList } from '../base/names.js'
+
+/** Where a schema keeps its `afterSchema` step (a symbol: it never reaches the API documentation). */
+export const AFTER_SCHEMA = Symbol('sse-hub.afterSchema')
+
+/**
+ * Gives a schema a step that runs once the schema accepted a value: the checks a schema cannot
+ * express (with messages that quote the bad value), throwing a `HubError`, and the parsing, so
+ * that the route and the access check read the parsed value and nothing is checked twice. The
+ * validator of the hub's routes (plugins/errors.ts) runs it; the value it returns replaces the
+ * request's (its body or query).
+ */
+export function withAfterSchema<T extends TSchema, Parsed> (schema: T, after: (value: Static<T>) => Parsed): T {
+  return Object.assign(schema, { [AFTER_SCHEMA]: after })
+}
+
+/** The `afterSchema` step of a schema, if it has one. */
+export function afterSchemaOf (schema: unknown): ((value: unknown) => unknown) | undefined {
+  return (schema as { [AFTER_SCHEMA]?: (value: unknown) => unknown } | undefined)?.[AFTER_SCHEMA]
+}
 
 /** The body of every error reply. */
 export const ErrorSchema = Type.Object({
@@ -67,8 +86,8 @@ export function eventStreamResponse (description: string, events: StreamEventDoc
 export const ChannelNameSchema = Type.String({ description: CHANNEL_NAME_RULE })
 
 /**
- * One published event. Names are only typed here: the hub checks their alphabet itself (it must,
- * for `hub.publish` calls from an embedding app), with messages that quote the bad value.
+ * One published event. Names are only typed here: their alphabets are checked after the schema
+ * (`checkEventNames`), with messages that quote the bad value.
  */
 export const EventSchema = Type.Object({
   channelName: ChannelNameSchema,
@@ -76,12 +95,14 @@ export const EventSchema = Type.Object({
   payload: Type.Unknown({ description: 'any JSON value, null included' })
 })
 
+/** The body of `POST /publish`, then its names checked (once: the access check and the hub read the result). */
 export function publishBodySchema (maxEventsPerPublish: number) {
-  return Type.Object({
+  return withAfterSchema(Type.Object({
     events: Type.Array(EventSchema, { maxItems: maxEventsPerPublish })
-  })
+  }), (body): PublishBody => ({ events: checkEventNames(body.events) }))
 }
-export type PublishBody = Static<ReturnType<typeof publishBodySchema>>
+/** A publish body as the route and the access check read it: a checked batch. */
+export interface PublishBody { events: CheckedEvents }
 
 export const PublishReplySchema = Type.Object({
   published: Type.Integer({ description: 'events accepted' }),
@@ -100,6 +121,15 @@ export const SubscribeQuerySchema = Type.Object({
   presence: Type.Optional(Type.String({ description: '1 or true: also receive online-presence events (0 or false: not)' })),
   ...tokenQuery
 })
+
+/** The query of `GET /subscribe` as the route and the access check read it: `channels` parsed into distinct names. */
+export type SubscribeQuery = Omit<Static<typeof SubscribeQuerySchema>, 'channels'> & { channels: readonly string[] }
+
+/** `SubscribeQuerySchema`, then its channel list parsed (once: the access check and the route read the result). */
+export function subscribeQuerySchema (maxChannelsPerSubscription: number) {
+  return withAfterSchema(Type.Object(SubscribeQuerySchema.properties),
+    (query): SubscribeQuery => ({ ...query, channels: parseChannelList(query.channels, maxChannelsPerSubscription) }))
+}
 
 export const SubscribeHeadersSchema = Type.Object({
   'last-event-id': Type.Optional(Type.String({ description: 'the id of the last event received (EventSource sends it on a reconnect): resume from there' }))

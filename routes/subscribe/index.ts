@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { checkClientId, parseChannelList } from '../../lib/base/names.js'
+import { checkClientId } from '../../lib/base/names.js'
 import { presenceFlag } from '../../lib/core/presence.js'
-import { errorResponses, SubscribeHeadersSchema, SubscribeQuerySchema, SubscribeStreamResponse } from '../../lib/core/schemas.js'
+import { errorResponses, SubscribeHeadersSchema, type SubscribeQuery, subscribeQuerySchema, SubscribeStreamResponse } from '../../lib/core/schemas.js'
 
 /**
  * `GET /subscribe?channels=a,b`: one EventSource stream for all the given channels.
@@ -17,7 +17,7 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       operationId: 'subscribe',
       summary: 'Subscribe to channels: one SSE stream for all of them',
-      querystring: SubscribeQuerySchema,
+      querystring: subscribeQuerySchema(hub.options.maxChannelsPerSubscription),
       headers: SubscribeHeadersSchema,
       response: {
         200: SubscribeStreamResponse,
@@ -29,8 +29,8 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request, reply) => {
-    const { channels, clientId, lastEventId, presence } = request.query
-    const channelNames = parseChannelList(channels, hub.options.maxChannelsPerSubscription)
+    // The channel list was parsed with the query (subscribeQuerySchema), once.
+    const { channels: channelNames, clientId, lastEventId, presence } = request.query as unknown as SubscribeQuery
     // With subscribeAuth the token's sub is the identity (set by the access check).
     const id = request.hubClientId ?? (clientId === undefined ? hub.newClientId() : checkClientId(clientId))
     const followPresence = presenceFlag(presence)
