@@ -2,8 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Authenticator, bearerToken, cookieValue, FULL_GRANT, type Grant, generateToken, secretMatcher, TOKEN_COOKIE } from '../lib/auth/auth.js'
 import type { HubConfig } from '../lib/config/config.js'
-import { HubError } from '../lib/base/errors.js'
-import { CHANNEL_NAME_RULE, isChannelName, quote } from '../lib/base/names.js'
+import { badToken, firehoseNotGranted, type HubError, noToken, notAClientId, presenceNotGranted, publishNotGranted, rateLimited, subscribeNotGranted } from '../lib/base/errors.js'
+import { isChannelName } from '../lib/base/rules.js'
 import { presenceFlag } from '../lib/core/presence.js'
 import type { PublishBody, SubscribeQuery } from '../lib/core/schemas.js'
 import { RateLimiter } from '../lib/auth/rate-limit.js'
@@ -117,16 +117,16 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       const wait = publishLimit?.take(request.ip) ?? 0
       if (wait > 0) {
         reply.header('retry-after', retryAfterSeconds(wait))
-        throw new HubError(429, 'SSE_HUB_RATE_LIMITED', `publish: more than ${config.publishRateLimit} per second from this address; retry in ${retryAfterSeconds(wait)} s`)
+        throw rateLimited('publish', config.publishRateLimit, retryAfterSeconds(wait))
       }
       grants.set(request, config.insecure ? FULL_GRANT : authenticate(request, reply, BEARER_ONLY, true))
     } else if (access === 'presence') {
       if (config.insecure) return
       const grant = authenticate(request, reply, ANYWHERE, true)
-      if (!grant.presence) throw new HubError(403, 'SSE_HUB_FORBIDDEN', 'presence: the token does not allow presence reads (hub.presence)')
+      if (!grant.presence) throw presenceNotGranted()
       if (!config.subscribeAuth) return
       if (request.routeOptions.config.payloads === 'all' && !grant.subscribe.all) {
-        throw new HubError(403, 'SSE_HUB_FORBIDDEN', 'firehose: the token does not allow reading every channel (a JWT needs hub.subscribe ["*"] and hub.presence)')
+        throw firehoseNotGranted()
       }
       grants.set(request, grant)
     } else if (access === 'metrics') {
@@ -136,14 +136,14 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       if (isMetricsToken(token)) return
       reply.header('www-authenticate', `Bearer realm="sse-hub-metrics"${token === undefined ? '' : ', error="invalid_token"'}`)
       throw token === undefined
-        ? new HubError(401, 'SSE_HUB_NO_TOKEN', 'token: missing; /metrics needs metricsToken as a Bearer token')
-        : new HubError(401, 'SSE_HUB_BAD_TOKEN', 'token: is not the metrics token')
+        ? noToken('/metrics needs metricsToken as a Bearer token')
+        : badToken('is not the metrics token')
     } else if ((access === 'subscribe' || access === 'lastEvent') && config.subscribeAuth) {
       // Only a JWT: the static token is a publisher's secret and has no place in a browser.
       const grant = authenticate(request, reply, ANYWHERE, false)
       if (grant.sub !== undefined && !isChannelName(grant.sub)) {
         reply.header('www-authenticate', 'Bearer realm="sse-hub", error="invalid_token"')
-        throw new HubError(401, 'SSE_HUB_BAD_TOKEN', `token: sub ${quote(grant.sub)} is not a valid clientId (${CHANNEL_NAME_RULE})`)
+        throw badToken(`sub ${notAClientId(grant.sub)}`)
       }
       grants.set(request, grant)
     }
@@ -159,29 +159,25 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       const { events } = request.body as PublishBody
       const index = events.findIndex((event) => !grant.publish.covers(event.channelName))
       if (index >= 0) {
-        throw new HubError(403, 'SSE_HUB_FORBIDDEN', `events/${index}/channelName: the token does not allow publishing to ${quote(events[index].channelName)}`)
+        throw publishNotGranted(index, events[index].channelName)
       }
     } else if (access === 'subscribe') {
       // Each route's own parameters, as its schema checked and parsed them: another route's never count.
       const query = request.query as SubscribeQuery
       const uncovered = grant.subscribe.firstUncovered(query.channels)
-      if (uncovered !== undefined) throw notGranted(uncovered)
+      if (uncovered !== undefined) throw subscribeNotGranted(uncovered)
       if (presenceFlag(query.presence) && !grant.presence) {
-        throw new HubError(403, 'SSE_HUB_FORBIDDEN', 'presence: the token does not allow presence reads (hub.presence), which presence=1 is')
+        throw presenceNotGranted('presence=1')
       }
       // The token is the subscriber's identity: its sub, else a fresh id, never the query's clientId.
       request.hubClientId = grant.sub ?? fastify.hub.newClientId()
     } else if (access === 'lastEvent') {
       const { channel } = request.query as { channel: string }
       // A bad name is the route's 400.
-      if (isChannelName(channel) && !grant.subscribe.covers(channel)) throw notGranted(channel)
+      if (isChannelName(channel) && !grant.subscribe.covers(channel)) throw subscribeNotGranted(channel)
     }
   })
 }, { name: 'sse-hub-access', fastify: '5.x', dependencies: ['sse-hub-core'] })
-
-function notGranted (channel: string): HubError {
-  return new HubError(403, 'SSE_HUB_FORBIDDEN', `channels: the token does not allow subscribing to ${quote(channel)}`)
-}
 
 /**
  * The token a request carries: `Authorization: Bearer`, else (where allowed) the `token` query
@@ -192,7 +188,7 @@ function requestToken (request: FastifyRequest, sources: TokenSources): string |
   if (bearer !== undefined) return bearer
   if (sources.query) {
     const token = (request.query as Record<string, unknown> | undefined)?.token
-    if (Array.isArray(token)) throw new HubError(401, 'SSE_HUB_BAD_TOKEN', 'token: given more than once')
+    if (Array.isArray(token)) throw badToken('given more than once')
     if (typeof token === 'string' && token !== '') return token
   }
   return sources.cookie ? cookieValue(request.headers.cookie, TOKEN_COOKIE) : undefined

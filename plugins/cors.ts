@@ -1,6 +1,6 @@
 import cors from '@fastify/cors'
 import fp from 'fastify-plugin'
-import { HubError } from '../lib/base/errors.js'
+import { notPreflight } from '../lib/base/errors.js'
 
 export interface CorsPluginOptions {
   /** `*` or a comma-separated list of origins. */
@@ -20,7 +20,7 @@ export default fp<CorsPluginOptions>(async function corsPlugin (fastify, { origi
     if (request.raw.method !== 'OPTIONS') return done()
     const { origin, 'access-control-request-method': method } = request.headers
     if (origin !== undefined && method !== undefined) return done()
-    done(new HubError(400, 'SSE_HUB_NOT_PREFLIGHT', 'OPTIONS: only CORS preflight requests are answered, with Origin and Access-Control-Request-Method headers'))
+    done(notPreflight())
   })
   const list = origins.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
   await fastify.register(cors, {

@@ -4,7 +4,7 @@ import { Kind, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyError, FastifySchemaValidationError } from 'fastify'
 import fp from 'fastify-plugin'
-import { HubError } from '../lib/base/errors.js'
+import { badJson, HubError, repeatedParameter } from '../lib/base/errors.js'
 import { afterSchemaOf } from '../lib/core/schemas.js'
 import { parseJson } from '../lib/wire/json.js'
 
@@ -46,7 +46,7 @@ export default fp<ErrorsPluginOptions>(async function errorsPlugin (fastify, { b
     const names = Object.keys((route.schema as { properties?: object }).properties ?? {})
     return (query: Record<string, unknown>) => {
       for (const name of names) {
-        if (Array.isArray(query[name])) return { error: new HubError(400, 'SSE_HUB_REPEATED_PARAMETER', `${name}: given more than once`) }
+        if (Array.isArray(query[name])) return { error: repeatedParameter(name) }
       }
       return validate(query)
     }
@@ -54,11 +54,11 @@ export default fp<ErrorsPluginOptions>(async function errorsPlugin (fastify, { b
 
   fastify.removeContentTypeParser('application/json')
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    if (body === '') return done(new HubError(400, 'SSE_HUB_BAD_JSON', 'body: empty; expected a JSON object'), undefined)
+    if (body === '') return done(badJson(), undefined)
     try {
       done(null, parseJson(body as string))
     } catch (err) {
-      done(new HubError(400, 'SSE_HUB_BAD_JSON', `body: not valid JSON (${(err as Error).message})`), undefined)
+      done(badJson((err as Error).message), undefined)
     }
   })
 

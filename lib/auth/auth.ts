@@ -2,9 +2,9 @@ import { createHash, createPublicKey, randomBytes, timingSafeEqual } from 'node:
 import { Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { createVerifier, TokenError } from 'fast-jwt'
-import { HubError } from '../base/errors.js'
+import { badToken, noToken } from '../base/errors.js'
 import { HMAC_ALGORITHMS, keyAlgorithms } from './keys.js'
-import { CHANNEL_NAME_RULE } from '../base/names.js'
+import { CHANNEL_NAME_RULE } from '../base/rules.js'
 
 /** A channel pattern: a channel name, a prefix (possibly empty) ending in `*`, or `*` alone. */
 const CHANNEL_PATTERN = /^(?:[A-Za-z0-9_\-.:@/]{0,127}\*|[A-Za-z0-9_\-.:@/]{1,128})$/
@@ -138,10 +138,6 @@ const TOKEN_PROBLEMS: Partial<Record<string, string>> = {
   [TokenError.codes.invalidClaimType]: 'has a claim of the wrong type'
 }
 
-function unauthorized (problem: string): HubError {
-  return new HubError(401, 'SSE_HUB_BAD_TOKEN', `token: ${problem}`)
-}
-
 /**
  * Checks credentials: the static publish token (compared in constant time) and JWTs signed with the
  * configured secret (HS256/384/512) or public key (RS256/384/512 for RSA, the curve's ES algorithm
@@ -179,23 +175,23 @@ export class Authenticator {
    * its message never repeats the token nor anything of an unverified one.
    */
   authenticate (token: string | undefined, acceptStatic: boolean): Grant {
-    if (token === undefined || token === '') throw new HubError(401, 'SSE_HUB_NO_TOKEN', 'token: missing')
-    if (token.length > MAX_TOKEN_LENGTH) throw unauthorized(`longer than ${MAX_TOKEN_LENGTH} characters`)
+    if (token === undefined || token === '') throw noToken()
+    if (token.length > MAX_TOKEN_LENGTH) throw badToken(`longer than ${MAX_TOKEN_LENGTH} characters`)
     if (acceptStatic && this.staticDigest !== undefined && timingSafeEqual(digest(token), this.staticDigest)) return FULL_GRANT
     const algorithm = tokenAlgorithm(token)
-    if (algorithm === undefined) throw unauthorized('is neither the publish token nor a well-formed JWT')
+    if (algorithm === undefined) throw badToken('is neither the publish token nor a well-formed JWT')
     const verify = this.verifiers.get(algorithm)
     if (verify === undefined) {
       // The alg is the client's to write, and the message is sent back and logged: it names only what the hub accepts.
       const accepted = [...this.verifiers.keys()]
-      throw unauthorized(`${TOKEN_PROBLEMS[TokenError.codes.invalidAlgorithm]} (${accepted.length === 0 ? 'no JWT key is configured' : `it accepts ${accepted.join(', ')}`})`)
+      throw badToken(`${TOKEN_PROBLEMS[TokenError.codes.invalidAlgorithm]} (${accepted.length === 0 ? 'no JWT key is configured' : `it accepts ${accepted.join(', ')}`})`)
     }
     let payload
     try {
       payload = verify(token)
     } catch (err) {
       const problem = err instanceof TokenError ? TOKEN_PROBLEMS[err.code] : undefined
-      throw unauthorized(problem ?? 'is not a valid JWT')
+      throw badToken(problem ?? 'is not a valid JWT')
     }
     return grantOf(payload)
   }
@@ -219,7 +215,7 @@ function grantOf (payload: Record<string, unknown>): Grant {
   if (!Value.Check(HubClaimSchema, claim)) {
     const error = Value.Errors(HubClaimSchema, claim).First()
     const where = error === undefined || error.path === '' ? '' : error.path.replace(/^\//, '.').replaceAll('/', '.')
-    throw unauthorized(`claim hub${where} is malformed: expected {"publish":[patterns],"subscribe":[patterns],"presence":true}, each pattern ${CHANNEL_PATTERN_RULE}`)
+    throw badToken(`claim hub${where} is malformed: expected {"publish":[patterns],"subscribe":[patterns],"presence":true}, each pattern ${CHANNEL_PATTERN_RULE}`)
   }
   return {
     publish: claim.publish === undefined ? NOTHING : new ChannelPatterns(claim.publish),

@@ -1,6 +1,10 @@
+import { redactUrl } from './redact.js'
+import { CHANNEL_NAME_RULE, EVENT_TYPE_RULE } from './rules.js'
+
 /**
  * An error a client caused, with the HTTP status it maps to and a stable `code`.
  * The message names the offending value, since it is returned to the client as is.
+ * Made by the factories below, one per rule, so that each rule has one message.
  */
 export class HubError extends Error {
   readonly statusCode: number
@@ -23,3 +27,114 @@ export class ConfigError extends Error {
     this.name = 'ConfigError'
   }
 }
+
+/**
+ * Shows a client's value in an error message, shortened so a huge input cannot bloat the reply,
+ * and with any `token=` value in it redacted: a query like `?channels=a?token=...` puts a
+ * credential into another parameter's value, and error messages are logged and sent back.
+ */
+export function quote (value: unknown): string {
+  if (typeof value === 'string') value = redactUrl(value)
+  if (typeof value === 'string' && value.length > 64) {
+    return `${JSON.stringify(value.slice(0, 32))}... (${value.length} characters)`
+  }
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
+}
+
+/** The words of the channel-name rule for `value`, e.g. `"a b" is not a valid channel name (...)`. */
+export function notAChannelName (value: unknown): string {
+  return `${quote(value)} is not a valid channel name (${CHANNEL_NAME_RULE})`
+}
+
+/** The words of the clientId rule (the channel-name alphabet) for `value`. */
+export function notAClientId (value: unknown): string {
+  return `${quote(value)} is not a valid clientId (${CHANNEL_NAME_RULE})`
+}
+
+/** The words of the event-type rule for `value`. */
+export function notAnEventType (value: unknown): string {
+  return `${quote(value)} is not a valid event type (${EVENT_TYPE_RULE})`
+}
+
+// 400: the request is malformed.
+
+/** A channel name (of the parameter `label`) breaks the rule. */
+export const badChannelName = (label: string, name: unknown): HubError =>
+  new HubError(400, 'SSE_HUB_BAD_CHANNELS', `${label}: ${notAChannelName(name)}`)
+
+export const emptyChannelName = (list: string): HubError =>
+  new HubError(400, 'SSE_HUB_BAD_CHANNELS', `channels: empty channel name in ${quote(list)}`)
+
+export const tooManyChannels = (count: number, max: number): HubError =>
+  new HubError(400, 'SSE_HUB_TOO_MANY_CHANNELS', `channels: ${count} channels requested, at most ${max} allowed`)
+
+export const badClientId = (clientId: unknown): HubError =>
+  new HubError(400, 'SSE_HUB_BAD_CLIENT_ID', `clientId: ${notAClientId(clientId)}`)
+
+export const badPresenceFlag = (value: unknown): HubError =>
+  new HubError(400, 'SSE_HUB_BAD_PRESENCE', `presence: ${quote(value)} is not 1, true, 0 or false`)
+
+/** Event `index` of a batch (its `field`, when one is to blame) breaks a rule, e.g. `events/2/type: "registered" is reserved`. */
+export const badEvent = (index: number, field: string | undefined, problem: string): HubError =>
+  new HubError(400, 'SSE_HUB_BAD_EVENT', `events/${index}${field === undefined ? '' : `/${field}`}: ${problem}`)
+
+export const notAnEventList = (): HubError =>
+  new HubError(400, 'SSE_HUB_BAD_EVENT', 'events: must be an array of events')
+
+export const tooManyEvents = (count: number, max: number): HubError =>
+  new HubError(400, 'SSE_HUB_TOO_MANY_EVENTS', `events: ${count} events in one publish, at most ${max} allowed`)
+
+export const badLimit = (value: unknown, max: number): HubError =>
+  new HubError(400, 'SSE_HUB_BAD_LIMIT', `limit: ${quote(value)} is not an integer from 1 to ${max}`)
+
+export const badCursor = (cursor: unknown): HubError =>
+  new HubError(400, 'SSE_HUB_BAD_CURSOR', `cursor: ${quote(cursor)} is not a cursor of a previous page`)
+
+export const repeatedParameter = (name: string): HubError =>
+  new HubError(400, 'SSE_HUB_REPEATED_PARAMETER', `${name}: given more than once`)
+
+/** The body is empty (`reason` undefined) or not JSON. */
+export const badJson = (reason?: string): HubError =>
+  new HubError(400, 'SSE_HUB_BAD_JSON', reason === undefined ? 'body: empty; expected a JSON object' : `body: not valid JSON (${reason})`)
+
+export const notPreflight = (): HubError =>
+  new HubError(400, 'SSE_HUB_NOT_PREFLIGHT', 'OPTIONS: only CORS preflight requests are answered, with Origin and Access-Control-Request-Method headers')
+
+// 401, 403: who may do what.
+
+/** No token where one is needed; `hint` says which. */
+export const noToken = (hint?: string): HubError =>
+  new HubError(401, 'SSE_HUB_NO_TOKEN', hint === undefined ? 'token: missing' : `token: missing; ${hint}`)
+
+/** A token that is not valid: `problem` says why, never repeating the token or a value from it. */
+export const badToken = (problem: string): HubError =>
+  new HubError(401, 'SSE_HUB_BAD_TOKEN', `token: ${problem}`)
+
+const forbidden = (what: string, why: string): HubError =>
+  new HubError(403, 'SSE_HUB_FORBIDDEN', `${what}: the token does not allow ${why}`)
+
+/** The grant lacks `hub.presence`; `asked` says how a request that is no presence read asked for it. */
+export const presenceNotGranted = (asked?: string): HubError =>
+  forbidden('presence', `presence reads (hub.presence)${asked === undefined ? '' : `, which ${asked} is`}`)
+
+export const firehoseNotGranted = (): HubError =>
+  forbidden('firehose', 'reading every channel (a JWT needs hub.subscribe ["*"] and hub.presence)')
+
+export const publishNotGranted = (index: number, channelName: string): HubError =>
+  forbidden(`events/${index}/channelName`, `publishing to ${quote(channelName)}`)
+
+export const subscribeNotGranted = (channelName: string): HubError =>
+  forbidden('channels', `subscribing to ${quote(channelName)}`)
+
+// 404, 429, 503.
+
+export const noClient = (clientId: string): HubError =>
+  new HubError(404, 'SSE_HUB_NO_CLIENT', `clientId: ${quote(clientId)} is not connected`)
+
+export const rateLimited = (what: string, perSecond: number, retryInSeconds: string): HubError =>
+  new HubError(429, 'SSE_HUB_RATE_LIMITED', `${what}: more than ${perSecond} per second from this address; retry in ${retryInSeconds} s`)
+
+/** Redis failed a request of `part` (`broker`, `presence`): the client should retry later. */
+export const brokerDown = (part: string, problem: string): HubError =>
+  new HubError(503, 'SSE_HUB_BROKER_DOWN', `${part}: ${problem}; retry later`)

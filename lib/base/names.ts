@@ -1,16 +1,5 @@
-import { HubError } from './errors.js'
-import { redactUrl } from './redact.js'
-
-/** 1..128 characters of A-Z a-z 0-9 _ - . : @ / */
-const CHANNEL_NAME = /^[A-Za-z0-9_\-.:@/]{1,128}$/
-/** 1..64 characters of A-Z a-z 0-9 _ - . :, not starting with - . or : */
-const EVENT_TYPE = /^[A-Za-z0-9_][A-Za-z0-9_\-.:]{0,63}$/
-
-export const CHANNEL_NAME_RULE = '1..128 characters of A-Z a-z 0-9 _ - . : @ /'
-export const EVENT_TYPE_RULE = '1..64 characters of A-Z a-z 0-9 _ - . :, not starting with - . or :'
-
-/** Event types the hub itself sends; a publisher may not use them. */
-export const RESERVED_TYPES: ReadonlySet<string> = new Set(['registered', 'lastEvent', 'online-presence'])
+import { badChannelName, badClientId, badEvent, emptyChannelName, notAChannelName, notAnEventList, notAnEventType, quote, tooManyChannels, tooManyEvents } from './errors.js'
+import { CHANNEL_NAME, EVENT_TYPE, isChannelName, RESERVED_TYPES } from './rules.js'
 
 /** One event as a publisher sends it. */
 export interface EventInput {
@@ -27,24 +16,6 @@ declare const checked: unique symbol
  */
 export type CheckedEvents = readonly EventInput[] & { readonly [checked]: true }
 
-export function isChannelName (value: unknown): value is string {
-  return typeof value === 'string' && CHANNEL_NAME.test(value)
-}
-
-/**
- * Shows a client's value in an error message, shortened so a huge input cannot bloat the reply,
- * and with any `token=` value in it redacted: a query like `?channels=a?token=...` puts a
- * credential into another parameter's value, and error messages are logged and sent back.
- */
-export function quote (value: unknown): string {
-  if (typeof value === 'string') value = redactUrl(value)
-  if (typeof value === 'string' && value.length > 64) {
-    return `${JSON.stringify(value.slice(0, 32))}... (${value.length} characters)`
-  }
-  const text = JSON.stringify(value) ?? String(value)
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text
-}
-
 /**
  * Parses the `channels` list of a subscription: comma-separated, no empty items,
  * duplicates counted once, at most `max` distinct names.
@@ -52,25 +23,17 @@ export function quote (value: unknown): string {
 export function parseChannelList (list: string, max: number): string[] {
   const names = list.split(',')
   for (const name of names) {
-    if (name === '') {
-      throw new HubError(400, 'SSE_HUB_BAD_CHANNELS', `channels: empty channel name in ${quote(list)}`)
-    }
-    if (!CHANNEL_NAME.test(name)) {
-      throw new HubError(400, 'SSE_HUB_BAD_CHANNELS', `channels: ${quote(name)} is not a valid channel name (${CHANNEL_NAME_RULE})`)
-    }
+    if (name === '') throw emptyChannelName(list)
+    if (!CHANNEL_NAME.test(name)) throw badChannelName('channels', name)
   }
   const unique = [...new Set(names)]
-  if (unique.length > max) {
-    throw new HubError(400, 'SSE_HUB_TOO_MANY_CHANNELS', `channels: ${unique.length} channels requested, at most ${max} allowed`)
-  }
+  if (unique.length > max) throw tooManyChannels(unique.length, max)
   return unique
 }
 
 /** A clientId uses the channel-name alphabet. */
 export function checkClientId (clientId: string): string {
-  if (!CHANNEL_NAME.test(clientId)) {
-    throw new HubError(400, 'SSE_HUB_BAD_CLIENT_ID', `clientId: ${quote(clientId)} is not a valid clientId (${CHANNEL_NAME_RULE})`)
-  }
+  if (!CHANNEL_NAME.test(clientId)) throw badClientId(clientId)
   return clientId
 }
 
@@ -80,18 +43,9 @@ export function checkClientId (clientId: string): string {
  * The message names the index and the rule, e.g. `events/2/type: "registered" is reserved`.
  */
 export function checkEvents (events: unknown, maxEvents: number): CheckedEvents {
-  if (!Array.isArray(events)) {
-    throw new HubError(400, 'SSE_HUB_BAD_EVENT', 'events: must be an array of events')
-  }
-  if (events.length > maxEvents) {
-    throw new HubError(400, 'SSE_HUB_TOO_MANY_EVENTS', `events: ${events.length} events in one publish, at most ${maxEvents} allowed`)
-  }
-  for (let i = 0; i < events.length; i++) {
-    const problem = eventProblem(events[i])
-    if (problem !== undefined) {
-      throw new HubError(400, 'SSE_HUB_BAD_EVENT', `events/${i}${problem}`)
-    }
-  }
+  if (!Array.isArray(events)) throw notAnEventList()
+  if (events.length > maxEvents) throw tooManyEvents(events.length, maxEvents)
+  for (let i = 0; i < events.length; i++) checkEvent(events[i], i)
   return events as unknown as CheckedEvents
 }
 
@@ -103,35 +57,26 @@ export function checkEvents (events: unknown, maxEvents: number): CheckedEvents 
 export function checkEventNames (events: readonly EventInput[]): CheckedEvents {
   for (let i = 0; i < events.length; i++) {
     const { channelName, type } = events[i]
-    const problem = !CHANNEL_NAME.test(channelName) ? badChannelName(channelName) : typeProblem(type)
-    if (problem !== undefined) {
-      throw new HubError(400, 'SSE_HUB_BAD_EVENT', `events/${i}${problem}`)
-    }
+    if (!CHANNEL_NAME.test(channelName)) throw badEvent(i, 'channelName', notAChannelName(channelName))
+    checkType(type, i)
   }
   return events as CheckedEvents
 }
 
-function badChannelName (channelName: unknown): string {
-  return `/channelName: ${quote(channelName)} is not a valid channel name (${CHANNEL_NAME_RULE})`
+function checkType (type: string, index: number): void {
+  if (!EVENT_TYPE.test(type)) throw badEvent(index, 'type', notAnEventType(type))
+  if (RESERVED_TYPES.has(type)) throw badEvent(index, 'type', `${quote(type)} is reserved`)
 }
 
-function typeProblem (type: string): string | undefined {
-  if (!EVENT_TYPE.test(type)) return `/type: ${quote(type)} is not a valid event type (${EVENT_TYPE_RULE})`
-  if (RESERVED_TYPES.has(type)) return `/type: ${quote(type)} is reserved`
-  return undefined
-}
-
-function eventProblem (event: unknown): string | undefined {
+function checkEvent (event: unknown, index: number): void {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    return ': must be an object with channelName, type and payload'
+    throw badEvent(index, undefined, 'must be an object with channelName, type and payload')
   }
-  const { channelName, type } = event as Record<string, unknown>
-  if (channelName === undefined) return '/channelName: is required'
-  if (!isChannelName(channelName)) return badChannelName(channelName)
-  if (type === undefined) return '/type: is required'
-  if (typeof type !== 'string') return `/type: ${quote(type)} is not a valid event type (${EVENT_TYPE_RULE})`
-  const problem = typeProblem(type)
-  if (problem !== undefined) return problem
-  if ((event as Record<string, unknown>).payload === undefined) return '/payload: is required (null is a valid payload)'
-  return undefined
+  const { channelName, type, payload } = event as Record<string, unknown>
+  if (channelName === undefined) throw badEvent(index, 'channelName', 'is required')
+  if (!isChannelName(channelName)) throw badEvent(index, 'channelName', notAChannelName(channelName))
+  if (type === undefined) throw badEvent(index, 'type', 'is required')
+  if (typeof type !== 'string') throw badEvent(index, 'type', notAnEventType(type))
+  checkType(type, index)
+  if (payload === undefined) throw badEvent(index, 'payload', 'is required (null is a valid payload)')
 }

@@ -1,4 +1,4 @@
-import { HubError } from '../base/errors.js'
+import { badEvent } from '../base/errors.js'
 import type { EventInput } from '../base/names.js'
 import { eventData } from '../wire/sse.js'
 
@@ -103,7 +103,7 @@ export function serialiseBatch (events: readonly EventInput[]): string[] {
     try {
       return eventData(event.channelName, event.type, event.payload)
     } catch (err) {
-      throw new HubError(400, 'SSE_HUB_BAD_EVENT', `events/${index}/payload: cannot be serialised as JSON (${(err as Error).message})`)
+      throw badEvent(index, 'payload', `cannot be serialised as JSON (${(err as Error).message})`)
     }
   })
 }

@@ -5,7 +5,8 @@ import { CHANNEL_PATTERN_RULE, isChannelPattern } from '../auth/auth.js'
 import { configFromArgs, configFromEnv } from '../config/config.js'
 import { ConfigError } from '../base/errors.js'
 import { keyAlgorithms, privateKey, readPem } from '../auth/keys.js'
-import { CHANNEL_NAME_RULE, isChannelName, quote } from '../base/names.js'
+import { quote } from '../base/errors.js'
+import { CHANNEL_NAME_RULE, isChannelName } from '../base/rules.js'
 
 /** The environment variable of the signing key: the token tool's alone, the hub never reads it. */
 export const PRIVATE_KEY_ENV = 'SSE_HUB_JWT_PRIVATE_KEY'

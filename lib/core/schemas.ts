@@ -1,5 +1,6 @@
 import { type Static, type TSchema, type TString, Type } from '@sinclair/typebox'
-import { CHANNEL_NAME_RULE, type CheckedEvents, checkEventNames, EVENT_TYPE_RULE, parseChannelList } from '../base/names.js'
+import { type CheckedEvents, checkEventNames, parseChannelList } from '../base/names.js'
+import { CHANNEL_NAME_RULE, EVENT_TYPE_RULE } from '../base/rules.js'
 
 /** Where a schema keeps its `afterSchema` step (a symbol: it never reaches the API documentation). */
 export const AFTER_SCHEMA = Symbol('sse-hub.afterSchema')

@@ -1,5 +1,5 @@
-import { HubError } from '../base/errors.js'
-import { isChannelName, quote } from '../base/names.js'
+import { badCursor, badLimit } from '../base/errors.js'
+import { isChannelName } from '../base/rules.js'
 
 /** The largest page, and the size of a page when none is asked for. */
 export const MAX_PAGE_SIZE = 1000
@@ -20,7 +20,7 @@ export function pageLimit (value: number | string | undefined): number {
   if (value === undefined) return MAX_PAGE_SIZE
   const limit = typeof value === 'string' && /^\d{1,7}$/.test(value) ? Number(value) : value
   if (typeof limit === 'number' && Number.isInteger(limit) && limit >= 1 && limit <= MAX_PAGE_SIZE) return limit
-  throw new HubError(400, 'SSE_HUB_BAD_LIMIT', `limit: ${quote(value)} is not an integer from 1 to ${MAX_PAGE_SIZE}`)
+  throw badLimit(value, MAX_PAGE_SIZE)
 }
 
 /**
@@ -39,7 +39,7 @@ export function decodeCursor (cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined
   const key = typeof cursor === 'string' && /^[A-Za-z0-9_-]{1,172}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : undefined
   if (key === undefined || !isChannelName(key) || encodeCursor(key) !== cursor) {
-    throw new HubError(400, 'SSE_HUB_BAD_CURSOR', `cursor: ${quote(cursor)} is not a cursor of a previous page`)
+    throw badCursor(cursor)
   }
   return key
 }

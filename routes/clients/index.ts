@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HubError } from '../../lib/base/errors.js'
+import { noClient } from '../../lib/base/errors.js'
 import { pageLimit } from '../../lib/registry/paging.js'
-import { quote } from '../../lib/base/names.js'
 import { ClientPageSchema, ClientParamsSchema, ClientSchema, ClientsQuerySchema, errorResponses, PRESENCE_READ_ERRORS } from '../../lib/core/schemas.js'
 
 /**
@@ -51,7 +50,7 @@ const clients: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const clientId = request.params['*']
     const client = await hub.client(clientId)
-    if (client === undefined) throw new HubError(404, 'SSE_HUB_NO_CLIENT', `clientId: ${quote(clientId)} is not connected`)
+    if (client === undefined) throw noClient(clientId)
     return client
   })
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HubError } from '../../lib/base/errors.js'
-import { CHANNEL_NAME_RULE, isChannelName, quote } from '../../lib/base/names.js'
+import { badChannelName } from '../../lib/base/errors.js'
+import { isChannelName } from '../../lib/base/rules.js'
 import { errorResponses, LastEventQuerySchema, LastEventReplySchema } from '../../lib/core/schemas.js'
 
 /**
@@ -29,7 +29,7 @@ const lastEvent: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { channel } = request.query
     if (!isChannelName(channel)) {
-      throw new HubError(400, 'SSE_HUB_BAD_CHANNELS', `channel: ${quote(channel)} is not a valid channel name (${CHANNEL_NAME_RULE})`)
+      throw badChannelName('channel', channel)
     }
     return { response: await hub.lastEvent(channel) }
   })

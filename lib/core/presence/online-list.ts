@@ -1,6 +1,5 @@
 import type { Connection } from '../connection.js'
-import { HubError } from '../../base/errors.js'
-import { quote } from '../../base/names.js'
+import { badPresenceFlag } from '../../base/errors.js'
 import type { ClientRegistry } from '../../registry/registry.js'
 import { onlinePresenceFrame } from './frames.js'
 
@@ -113,5 +112,5 @@ export class OnlineList {
 export function presenceFlag (value: string | undefined): boolean {
   if (value === undefined || value === '0' || value === 'false') return false
   if (value === '1' || value === 'true') return true
-  throw new HubError(400, 'SSE_HUB_BAD_PRESENCE', `presence: ${quote(value)} is not 1, true, 0 or false`)
+  throw badPresenceFlag(value)
 }

@@ -1,6 +1,7 @@
 import type { Broker } from '../../broker/broker.js'
-import { HubError } from '../../base/errors.js'
-import { CHANNEL_NAME_RULE, checkClientId, isChannelName, quote } from '../../base/names.js'
+import { badChannelName } from '../../base/errors.js'
+import { checkClientId } from '../../base/names.js'
+import { isChannelName } from '../../base/rules.js'
 import { pageLimit, type PageQuery } from '../../registry/paging.js'
 import type { ClientInfo, ClientPage, ClientRegistry } from '../../registry/registry.js'
 
@@ -80,7 +81,7 @@ export class PresenceReads {
 
 function checkChannel (name: string, label: string): string {
   if (!isChannelName(name)) {
-    throw new HubError(400, 'SSE_HUB_BAD_CHANNELS', `${label}: ${quote(name)} is not a valid channel name (${CHANNEL_NAME_RULE})`)
+    throw badChannelName(label, name)
   }
   return name
 }
