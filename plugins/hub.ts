@@ -34,7 +34,7 @@ export default fp<HubPluginOptions>(async function hubPlugin (fastify, { config,
   const redis = given ?? owned
   const broker = parts.broker ?? (redis === undefined
     ? undefined
-    : new RedisBroker({ redis, prefix: config.redisPrefix, historySize: config.historySize, historyTtl: config.historyTtl, maxRetainedChannels: config.maxRetainedChannels }))
+    : new RedisBroker({ redis, prefix: config.redisPrefix, historySize: config.historySize, historyTtl: config.historyTtl, maxRetainedChannels: config.maxRetainedChannels, logger: fastify.log }))
   const registry = parts.registry ?? (redis === undefined
     ? undefined
     : new RedisClientRegistry({ redis, prefix: config.redisPrefix, presenceTtl: config.presenceTtl, logger: fastify.log }))

@@ -6,8 +6,13 @@ import { eventData } from '../wire/sse.js'
 export interface PublishedEvent extends EventInput {
   /** Opaque id, as sent in `id:` lines and in the publish reply. */
   id: string
-  /** Position in the broker's total order; ids compare as their seqs do. */
+  /** Position in the broker's total order; ids compare as their seqs do, within one era. */
   seq: number
+  /**
+   * Which of the broker's numberings `seq` belongs to (absent: 0). A cluster broker begins a new
+   * one when its store restarted and may number from 1 again: a later era comes after, whatever its seqs.
+   */
+  era?: number
   /** ms since the epoch */
   publishedAt: number
   /** The complete SSE frame, shared by every connection the event goes to. */
@@ -28,23 +33,32 @@ export interface RetainedEvent {
   frame: Buffer
 }
 
+/** The broker's position when a stream starts: live events up to it are covered by the opening frames. */
+export interface StartHead {
+  headSeq: number
+  /** The era of `headSeq` (absent: 0). */
+  era?: number
+}
+
 /** Where a new stream starts, as the broker sees it at the moment of the call. */
-export type StartPoint =
+export type StartPoint = StartHead & (
   | {
     resumed: true
     /** Every retained event after the client's id on its channels, oldest first. */
     missed: RetainedEvent[]
-    /** The broker's position: live events up to here are covered by `missed`. */
-    headSeq: number
   }
   | {
     resumed: false
     /** The last event of each requested channel, in the order asked (undefined: none yet). */
     lastEvents: Array<LastEvent | undefined>
-    headSeq: number
+    /**
+     * The client's id is from an earlier era (the store restarted since): the retained events of
+     * the current era on its channels, oldest first, sent after the snapshots.
+     */
+    missed?: RetainedEvent[]
     /** The id of the head position, for the `registered` frame. */
     headId: string
-  }
+  })
 
 /** Channels that keep a last event and history when a broker is not told otherwise. */
 export const DEFAULT_MAX_RETAINED_CHANNELS = 100_000
@@ -82,9 +96,9 @@ export interface Broker {
   startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint>
   /**
    * Registers what to do when this node's streams can no longer be continued: events could not
-   * be delivered to it (a cluster node that fell further behind than its broker keeps), or a new
-   * epoch began (the store restarted). The hub ends its streams, whose clients resume from
-   * history, or get the snapshots, when they reconnect. `why` is for the log.
+   * be delivered to it (a cluster node that fell further behind than its broker keeps). The hub
+   * ends its streams, whose clients resume from history, or get the snapshots, when they
+   * reconnect. `why` is for the log. A new era (the store restarted) is no gap: streams go on.
    */
   onGap? (listener: (why: string) => void): void
   /** False while the broker cannot store or deliver (a cluster broker's store is unreachable). */

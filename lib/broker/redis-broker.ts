@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { HubError } from '../base/errors.js'
+import type { Logger } from '../base/logger.js'
 import type { EventInput } from '../base/names.js'
 import { parseJson } from '../wire/json.js'
 import { eventFrame } from '../wire/sse.js'
@@ -27,6 +28,8 @@ export interface RedisBrokerOptions {
    * without subscribers is forgotten. @default 100000
    */
   maxRetainedChannels?: number
+  /** Told when Redis begins a new epoch. */
+  logger?: Logger
 }
 
 /**
@@ -42,6 +45,8 @@ export interface RedisBrokerOptions {
  * node (the registry's `presence:subscribers`) are forgotten, and the `forgotten` key keeps the
  * last seq they had: a channel published again names it as its previous seq, so that a resume
  * from before it is refused rather than given a hole.
+ * Each delivery entry names its epoch: a node behind at a restart tells the old epoch's last
+ * entries from the new one's first.
  * KEYS: seq, epoch, delivery stream, channels by last seq, forgotten. ARGV: prefix, now,
  * historySize, backlog, historyTtl, maxRetainedChannels, then for each batch its number of
  * events and channel, type, data for each of them. Returns the epoch and each batch's first seq.
@@ -57,7 +62,7 @@ while at <= #ARGV do
   local count = tonumber(ARGV[at])
   at = at + 1
   local first = redis.call('INCRBY', KEYS[1], count) - count + 1
-  local batch = {'p', now}
+  local batch = {'p', now, 'e', epoch}
   for i = 0, count - 1 do
     local channel, kind, data = ARGV[at + 3 * i], ARGV[at + 1 + 3 * i], ARGV[at + 2 + 3 * i]
     local seq = first + i
@@ -101,9 +106,11 @@ return reply
  * The epoch, made anew whenever the Redis process is not the one that made the current one: a
  * Redis that restarted may have come back with less than it acknowledged (an AOF synced every
  * second, an older snapshot, a replica that had not caught up), and would then number new
- * events with seqs it had given before. Returns the epoch and the delivery stream entry after
+ * events with seqs it had given before. It records the seq the new epoch numbers after, and the
+ * epoch it replaces among the past ones. Returns the epoch and the delivery stream entry after
  * which its batches start.
- * KEYS: epoch, the run id of the Redis that made it, its first entry, delivery stream. ARGV: a new epoch.
+ * KEYS: epoch, the run id of the Redis that made it, its first entry, delivery stream, seq, the
+ * seq it numbers after, past epochs. ARGV: a new epoch.
  */
 const EPOCH_SCRIPT = `
 local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
@@ -111,9 +118,11 @@ local epoch = redis.call('GET', KEYS[1])
 if epoch and redis.call('GET', KEYS[2]) == run then return {epoch, redis.call('GET', KEYS[3]) or '0-0'} end
 local top = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)
 local start = top[1] and top[1][1] or '0-0'
+if epoch then redis.call('SADD', KEYS[7], epoch) end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], run)
 redis.call('SET', KEYS[3], start)
+redis.call('SET', KEYS[6], redis.call('GET', KEYS[5]) or '0')
 return {ARGV[1], start}
 `
 
@@ -141,7 +150,8 @@ const READ_COUNT = 500
  * every node delivers every batch, in the order Redis numbered them, by reading one stream with
  * blocking reads from the last entry it delivered. A node whose connection drops reads on from
  * there when it is back: nothing lost, nothing twice. Ids are `<epoch>-<seq>`, the epoch kept in
- * Redis: after Redis lost its data, ids from before are unknown.
+ * Redis: after Redis restarted, ids from before are unknown. Each epoch is an era of this node
+ * (numbered in the order it saw them), so that its streams go on across a restart.
  */
 export class RedisBroker implements Broker {
   private deliver: Deliver = () => {}
@@ -157,7 +167,9 @@ export class RedisBroker implements Broker {
   /** False from each (re)connection until the epoch was checked: publishes and reads wait for it. */
   private epochChecked = false
   private readonly reader: Redis
-  private readonly keys: { seq: string, epoch: string, delivery: string, channels: string, forgotten: string, epochRun: string, epochStart: string }
+  private readonly keys: { seq: string, epoch: string, delivery: string, channels: string, forgotten: string, epochRun: string, epochStart: string, epochSeq: string, pastEpochs: string }
+  /** The era of each epoch this node saw, numbered in the order it saw them. */
+  private readonly eras = new Map<string, number>()
   private readonly onReconnect = (): void => { this.epochChecked = false }
   /** Batches waiting for the publish call in flight to return. */
   private readonly waiting: WaitingBatch[] = []
@@ -172,10 +184,12 @@ export class RedisBroker implements Broker {
       channels: `${prefix}channels`,
       forgotten: `${prefix}forgotten`,
       epochRun: `${prefix}epoch-run`,
-      epochStart: `${prefix}epoch-start`
+      epochStart: `${prefix}epoch-start`,
+      epochSeq: `${prefix}epoch-seq`,
+      pastEpochs: `${prefix}past-epochs`
     }
     redis.defineCommand('sseHubPublish', { numberOfKeys: 5, lua: PUBLISH_SCRIPT })
-    redis.defineCommand('sseHubEpoch', { numberOfKeys: 4, lua: EPOCH_SCRIPT })
+    redis.defineCommand('sseHubEpoch', { numberOfKeys: 7, lua: EPOCH_SCRIPT })
     redis.on('ready', this.onReconnect)
     // Blocking reads hold their connection: one of their own, whose commands may block that long.
     this.reader = redis.duplicate({ commandTimeout: READ_BLOCK + COMMAND_TIMEOUT })
@@ -263,10 +277,11 @@ export class RedisBroker implements Broker {
       await this.currentEpoch()
       return await publish()
     })
+    const era = this.eraOf(epoch)
     return group.map(({ inputs, data }, b) => inputs.map(({ channelName, type, payload }, i) => {
       const seq = firsts[b] + i
       const id = `${epoch}-${seq}`
-      return { id, seq, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
+      return { id, seq, era, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
     }))
   }
 
@@ -292,34 +307,60 @@ export class RedisBroker implements Broker {
     // The history after the client's position is read in the same transaction, before its epoch is known to match.
     if (!this.epochChecked) await this.currentEpoch()
     const position = parseId(lastEventId)
-    const multi = this.options.redis.multi().get(this.keys.epoch).get(this.keys.seq).get(this.keys.forgotten)
-    for (const name of channelNames) {
-      multi.hgetall(this.lastKey(name))
-      if (position !== undefined) multi.xrange(this.historyKey(name), `${position.seq + 1}-0`, '+')
-    }
-    const results = await transaction(multi)
+    let view = await this.readView(channelNames, position?.seq, position?.epoch)
     // No epoch yet: nothing was ever published under this prefix, and the stream needs one for its id.
-    const epoch = (results[0] as string | null) ?? (await this.currentEpoch())[0]
-    const headSeq = Number(results[1] ?? 0)
-    const forgotten = Number(results[2] ?? 0)
-    const lasts: Array<Record<string, string>> = []
-    const histories: Array<Array<[string, string[]]>> = []
-    const perChannel = position === undefined ? 1 : 2
-    channelNames.forEach((_, i) => {
-      lasts.push(results[3 + i * perChannel] as Record<string, string>)
-      if (position !== undefined) histories.push(results[4 + i * perChannel] as Array<[string, string[]]>)
-    })
-    const after = position?.epoch === epoch ? position.seq : undefined
-    if (after !== undefined && after <= headSeq) {
-      const missed = collectMissed(epoch, channelNames, after, lasts, histories, this.options.historyTtl, forgotten)
-      if (missed !== undefined) return { resumed: true, missed, headSeq }
+    const epoch = view.epoch ?? (await this.currentEpoch())[0]
+    const era = this.eraOf(epoch)
+    if (position?.epoch === epoch && position.seq <= view.headSeq) {
+      const missed = collectMissed(epoch, channelNames, position.seq, view.lasts, view.histories, this.options.historyTtl, view.forgotten)
+      if (missed !== undefined) return { resumed: true, missed, headSeq: view.headSeq, era }
+    }
+    let missed: RetainedEvent[] | undefined
+    if (position !== undefined && position.epoch !== epoch && (view.pastEpoch || this.eras.has(position.epoch))) {
+      // An id from before Redis restarted: what was published since can still be given, after the snapshots.
+      const since = await this.readView(channelNames, view.epochSeq, undefined)
+      if (since.epoch === epoch) {
+        view = since
+        missed = sinceEpoch(epoch, view.histories, this.options.historyTtl)
+      }
     }
     return {
       resumed: false,
-      lastEvents: channelNames.map((name, i) => lastEventOf(epoch, name, lasts[i])),
-      headSeq,
-      headId: `${epoch}-${headSeq}`
+      lastEvents: channelNames.map((name, i) => lastEventOf(epoch, name, view.lasts[i])),
+      ...(missed === undefined ? {} : { missed }),
+      headSeq: view.headSeq,
+      era,
+      headId: `${epoch}-${view.headSeq}`
     }
+  }
+
+  /**
+   * Reads, in one MULTI, the epoch, the head seq and for each channel its last event and its
+   * history after `after` (when given): a consistent picture, whatever other nodes publish meanwhile.
+   */
+  private async readView (channelNames: readonly string[], after: number | undefined, pastEpoch: string | undefined): Promise<StartView> {
+    const multi = this.options.redis.multi().get(this.keys.epoch).get(this.keys.seq).get(this.keys.forgotten).get(this.keys.epochSeq)
+      .sismember(this.keys.pastEpochs, pastEpoch ?? '')
+    for (const name of channelNames) {
+      multi.hgetall(this.lastKey(name))
+      if (after !== undefined) multi.xrange(this.historyKey(name), `${after + 1}-0`, '+')
+    }
+    const results = await transaction(multi)
+    const view: StartView = {
+      epoch: results[0] as string | null,
+      headSeq: Number(results[1] ?? 0),
+      forgotten: Number(results[2] ?? 0),
+      epochSeq: Number(results[3] ?? 0),
+      pastEpoch: results[4] === 1,
+      lasts: [],
+      histories: []
+    }
+    const perChannel = after === undefined ? 1 : 2
+    channelNames.forEach((_, i) => {
+      view.lasts.push(results[5 + i * perChannel] as Record<string, string>)
+      if (after !== undefined) view.histories.push(results[6 + i * perChannel] as Array<[string, string[]]>)
+    })
+    return view
   }
 
   /** Runs a Redis operation; a Redis that does not answer is a 503 that says so. */
@@ -344,22 +385,26 @@ export class RedisBroker implements Broker {
 
   /**
    * Delivers every batch of the delivery stream from where this node started, in order. After a
-   * lost connection, and when nothing came for a while, it checks the epoch first: a new one
-   * (Redis restarted or lost its data) ends this node's streams, and delivery goes on from the
-   * new epoch's first entry.
+   * lost connection, and when nothing came for a while, it checks the epoch first: when a new one
+   * began (Redis restarted or lost its data), its entries may be numbered from below where this
+   * node read, so it reads on from the new epoch's first entry, unless entries of the old one
+   * before it are left to deliver. Each entry names its epoch, and the streams go on.
    */
   private async readLoop (): Promise<void> {
     // Live from now: what came before is for resume, not for this node's streams.
-    let epoch: string
+    /** The epoch as of the last check. */
+    let checked: string
     try {
       await Promise.all([whenReady(this.options.redis), whenReady(this.reader)])
-      epoch = (await this.currentEpoch())[0]
+      checked = (await this.currentEpoch())[0]
+      this.eraOf(checked)
       this.lastDelivered = await this.deliveryHead()
     } catch (err) {
       this.failStart(new Error(`Redis did not answer at start (${(err as Error).message})`))
       return
     }
-    /** The seq the next entry should start with; undefined until one was delivered in this epoch. */
+    /** The epoch of the last entry delivered, and the seq the next one should start with. */
+    let epoch = checked
     let next: number | undefined
     let checkEpoch = false
     /**
@@ -377,13 +422,13 @@ export class RedisBroker implements Broker {
     this.markStarted()
     while (!this.closed) {
       if (checkEpoch) {
-        const [now, start] = await this.currentEpoch().catch((): [string, undefined] => [epoch, undefined])
+        const [now, start] = await this.currentEpoch().catch((): [string, undefined] => [checked, undefined])
         checkEpoch = start === undefined
-        if (now !== epoch && start !== undefined) {
-          epoch = now
-          this.lastDelivered = start
-          next = undefined
-          this.gap('a new epoch began in Redis (it restarted, or lost its data)')
+        if (now !== checked && start !== undefined) {
+          checked = now
+          this.eraOf(now)
+          if (entrySeq(this.lastDelivered) >= entrySeq(start)) this.lastDelivered = start
+          this.options.logger?.warn('a new epoch began in Redis (it restarted, or lost its data): open streams go on with its events; ids from before no longer resume')
         }
       }
       let reply
@@ -413,17 +458,31 @@ export class RedisBroker implements Broker {
       for (const [, entries] of reply) {
         for (const [entryId, fields] of entries) {
           this.lastDelivered = entryId
-          const batch = batchOf(epoch, Number(entryId.split('-')[0]), fields)
+          const batch = batchOf(fields, entrySeq(entryId), checked, (of) => this.eraOf(of))
+          if (batch.epoch !== epoch) {
+            epoch = batch.epoch
+            next = undefined
+          }
           // Entries trimmed before this node read them: fell behind by more than the backlog.
-          if (next !== undefined && batch[0].seq > next) this.gap(`${batch[0].seq - next} events did not reach this node (it fell behind the cluster's delivery stream)`)
-          next = batch[batch.length - 1].seq + 1
-          this.deliver(batch, true)
+          if (next !== undefined && batch.events[0].seq > next) this.gap(`${batch.events[0].seq - next} events did not reach this node (it fell behind the cluster's delivery stream)`)
+          next = batch.events[batch.events.length - 1].seq + 1
+          this.deliver(batch.events, true)
         }
       }
       catchingUp = true
       if (++reads >= MAX_HELD_READS) release()
     }
     release()
+  }
+
+  /** The era of an epoch: the next one the first time this node sees it. */
+  private eraOf (epoch: string): number {
+    let era = this.eras.get(epoch)
+    if (era === undefined) {
+      era = this.eras.size
+      this.eras.set(epoch, era)
+    }
+    return era
   }
 
   private async deliveryHead (): Promise<string> {
@@ -434,7 +493,7 @@ export class RedisBroker implements Broker {
   /** The epoch and the entry it starts after, made anew when missing or made by another Redis process. */
   private async currentEpoch (): Promise<[string, string]> {
     const [epoch, start] = await (this.options.redis as Redis & { sseHubEpoch: (...args: string[]) => Promise<[string, string]> })
-      .sseHubEpoch(this.keys.epoch, this.keys.epochRun, this.keys.epochStart, this.keys.delivery, randomBytes(4).toString('hex'))
+      .sseHubEpoch(this.keys.epoch, this.keys.epochRun, this.keys.epochStart, this.keys.delivery, this.keys.seq, this.keys.epochSeq, this.keys.pastEpochs, randomBytes(4).toString('hex'))
     this.epochChecked = true
     return [epoch, start]
   }
@@ -448,16 +507,55 @@ export class RedisBroker implements Broker {
   }
 }
 
-/** The events of one delivery stream entry: `p` (publishedAt), then `c` (channel), `t` and `d` per event. */
-function batchOf (epoch: string, first: number, fields: string[]): PublishedEvent[] {
+/** What a start point is made of, read in one transaction. */
+interface StartView {
+  epoch: string | null
+  headSeq: number
+  forgotten: number
+  /** The seq the current epoch numbers after. */
+  epochSeq: number
+  /** Whether the epoch asked about is one this Redis replaced. */
+  pastEpoch: boolean
+  lasts: Array<Record<string, string>>
+  histories: Array<Array<[string, string[]]>>
+}
+
+/** The seq of a delivery stream entry id (`<first seq>-0`). */
+function entrySeq (entryId: string | undefined): number {
+  return Number(entryId?.split('-')[0] ?? 0)
+}
+
+/**
+ * The events of one delivery stream entry: `p` (publishedAt), `e` (epoch; `fallback` for an entry
+ * written without it), then `c` (channel), `t` and `d` per event.
+ */
+function batchOf (fields: string[], first: number, fallback: string, eraOf: (epoch: string) => number): { epoch: string, events: PublishedEvent[] } {
   const publishedAt = Number(fields[1])
+  const named = fields[2] === 'e'
+  const epoch = named ? fields[3] : fallback
+  const era = eraOf(epoch)
   const events: PublishedEvent[] = []
-  for (let i = 2, seq = first; i + 5 < fields.length; i += 6, seq++) {
+  for (let i = named ? 4 : 2, seq = first; i + 5 < fields.length; i += 6, seq++) {
     const [channelName, type, data] = [fields[i + 1], fields[i + 3], fields[i + 5]]
     const id = `${epoch}-${seq}`
-    events.push({ id, seq, channelName, type, payload: payloadOf(data), publishedAt, frame: eventFrame(id, type, data) })
+    events.push({ id, seq, era, channelName, type, payload: payloadOf(data), publishedAt, frame: eventFrame(id, type, data) })
   }
-  return events
+  return { epoch, events }
+}
+
+/** The retained events of the current epoch on the channels (histories read from its first seq), oldest first. */
+function sinceEpoch (epoch: string, histories: Array<Array<[string, string[]]>>, ttl: number): RetainedEvent[] {
+  const oldest = ttl > 0 ? Date.now() - ttl : -Infinity
+  const events: RetainedEvent[] = []
+  for (const entries of histories) {
+    for (const [entryId, list] of entries) {
+      const fields = fieldsOf(list)
+      if (Number(fields.p) < oldest) continue
+      const seq = entrySeq(entryId)
+      events.push({ seq, publishedAt: Number(fields.p), frame: eventFrame(`${epoch}-${seq}`, fields.t, fields.d) })
+    }
+  }
+  return events.sort((a, b) => a.seq - b.seq)
 }
 
 /**

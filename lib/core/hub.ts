@@ -222,11 +222,13 @@ export class Hub extends EventEmitter<HubEvents> {
     if (start.resumed) {
       this.stats.replayed += start.missed.length
       const frames = [registeredFrame(clientId, true, retry), ...start.missed.map((event) => event.frame)]
-      connection.start(frames, start.headSeq)
+      connection.start(frames, start.headSeq, start.era)
     } else {
       const frames = [registeredFrame(clientId, false, retry, start.headId)]
       start.lastEvents.forEach((last, i) => frames.push(lastEventFrame(channelNames[i], last)))
-      connection.start(frames, start.headSeq)
+      for (const event of start.missed ?? []) frames.push(event.frame)
+      this.stats.replayed += start.missed?.length ?? 0
+      connection.start(frames, start.headSeq, start.era)
     }
     // After the opening frames; not when the stream closed while they were read.
     if (request.presence === true && this.connections.has(connection)) this.presence.followOnline(connection)
@@ -374,7 +376,7 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Streams that cannot be continued (events that did not reach this node, a new epoch) are
+   * Streams that cannot be continued (events that did not reach this node) are
    * ended gracefully: their clients come back with their Last-Event-ID, and resume from history
    * or get the snapshots, never a stream with a hole.
    */
