@@ -290,11 +290,12 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Ends every stream (clients reconnect elsewhere with their Last-Event-ID) and stops the broker.
-   * A stream whose client does not take the rest of its data within `SHUTDOWN_GRACE` is reset then,
-   * so that the server's own close does not wait for it.
+   * Ends every stream (clients reconnect elsewhere with their Last-Event-ID); publishes still work,
+   * so that those in flight are answered before `close`. A stream whose client does not take the
+   * rest of its data within `SHUTDOWN_GRACE` is reset then, so that the server's own close does
+   * not wait for it.
    */
-  async close (): Promise<void> {
+  endStreams (): void {
     this.drain()
     this.monitor.close()
     this.presence.close()
@@ -304,6 +305,11 @@ export class Hub extends EventEmitter<HubEvents> {
         for (const connection of this.connections) connection.reset()
       }, SHUTDOWN_GRACE).unref()
     }
+  }
+
+  /** Ends every stream (`endStreams`) and stops the broker and the registry. */
+  async close (): Promise<void> {
+    this.endStreams()
     await Promise.all([this.broker.close(), this.registry.close?.()])
   }
 
