@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
 import { RedisBroker } from '../lib/broker/redis-broker.js'
-import { connectRedis, logOutages, whenReady } from '../lib/broker/redis-connection.js'
+import { connectRedis, logOutages, whenReady } from '../lib/redis/connection.js'
 import type { HubConfig } from '../lib/config/config.js'
 import { Hub, type HubParts } from '../lib/core/hub.js'
 import { RedisClientRegistry } from '../lib/registry/redis-registry.js'

@@ -5,7 +5,9 @@ import type { Logger } from '../base/logger.js'
 import type { EventInput } from '../base/names.js'
 import { parseJson } from '../wire/json.js'
 import { eventFrame } from '../wire/sse.js'
-import { COMMAND_TIMEOUT, transaction, whenReady } from './redis-connection.js'
+import { transaction, whenReady } from '../redis/connection.js'
+import { type RedisKeys, redisKeys } from '../redis/keys.js'
+import { type StreamEntry, StreamReader } from '../redis/stream-reader.js'
 import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, parseId, serialiseBatch } from './broker.js'
 
 export interface RedisBrokerOptions {
@@ -47,17 +49,18 @@ export interface RedisBrokerOptions {
  * from before it is refused rather than given a hole.
  * Each delivery entry names its epoch: a node behind at a restart tells the old epoch's last
  * entries from the new one's first.
- * KEYS: seq, epoch, delivery stream, channels by last seq, forgotten. ARGV: prefix, now,
- * historySize, backlog, historyTtl, maxRetainedChannels, then for each batch its number of
- * events and channel, type, data for each of them. Returns the epoch and each batch's first seq.
+ * KEYS: seq, epoch, delivery stream, channels by last seq, forgotten, the subscriber index.
+ * ARGV: the prefixes of last-event and history keys, now, historySize, backlog, historyTtl,
+ * maxRetainedChannels, then for each batch its number of events and channel, type, data for
+ * each of them. Returns the epoch and each batch's first seq.
  */
 const PUBLISH_SCRIPT = `
-local prefix, now, historySize, backlog, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local maxRetained = tonumber(ARGV[6])
+local lastPrefix, historyPrefix, now, historySize, backlog = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local ttl, maxRetained = tonumber(ARGV[6]), tonumber(ARGV[7])
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then return redis.error_reply('NOEPOCH there is no epoch yet') end
 local reply = {epoch}
-local at, published, last = 7, 0, 0
+local at, published, last = 8, 0, 0
 while at <= #ARGV do
   local count = tonumber(ARGV[at])
   at = at + 1
@@ -66,12 +69,12 @@ while at <= #ARGV do
   for i = 0, count - 1 do
     local channel, kind, data = ARGV[at + 3 * i], ARGV[at + 1 + 3 * i], ARGV[at + 2 + 3 * i]
     local seq = first + i
-    local lastKey = prefix .. 'last:' .. channel
+    local lastKey = lastPrefix .. channel
     local previous = redis.call('HGET', lastKey, 's') or redis.call('GET', KEYS[5]) or '0'
     redis.call('HSET', lastKey, 's', seq, 't', kind, 'd', data, 'p', now)
     redis.call('ZADD', KEYS[4], seq, channel)
     if historySize > 0 then
-      local historyKey = prefix .. 'history:' .. channel
+      local historyKey = historyPrefix .. channel
       redis.call('XADD', historyKey, 'MAXLEN', historySize, seq .. '-0', 't', kind, 'd', data, 'p', now, 'v', previous)
       if ttl > 0 then redis.call('PEXPIRE', historyKey, ttl) end
     end
@@ -90,10 +93,10 @@ while excess > 0 and looked < published + 16 do
   looked = looked + 1
   local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
   local channel, lastSeq = oldest[1], tonumber(oldest[2])
-  if redis.call('HEXISTS', prefix .. 'presence:subscribers', channel) == 1 then
+  if redis.call('HEXISTS', KEYS[6], channel) == 1 then
     redis.call('ZADD', KEYS[4], last, channel)
   else
-    redis.call('DEL', prefix .. 'last:' .. channel, prefix .. 'history:' .. channel)
+    redis.call('DEL', lastPrefix .. channel, historyPrefix .. channel)
     redis.call('ZREM', KEYS[4], channel)
     if lastSeq > tonumber(redis.call('GET', KEYS[5]) or '0') then redis.call('SET', KEYS[5], lastSeq) end
     excess = excess - 1
@@ -162,12 +165,11 @@ export class RedisBroker implements Broker {
   private readonly started: Promise<void>
   private markStarted: () => void = () => {}
   private failStart: (err: Error) => void = () => {}
-  private closed = false
   private failing = false
   /** False from each (re)connection until the epoch was checked: publishes and reads wait for it. */
   private epochChecked = false
-  private readonly reader: Redis
-  private readonly keys: { seq: string, epoch: string, delivery: string, channels: string, forgotten: string, epochRun: string, epochStart: string, epochSeq: string, pastEpochs: string }
+  private readonly reader: StreamReader
+  private readonly keys: RedisKeys
   /** The era of each epoch this node saw, numbered in the order it saw them. */
   private readonly eras = new Map<string, number>()
   private readonly onReconnect = (): void => { this.epochChecked = false }
@@ -177,24 +179,11 @@ export class RedisBroker implements Broker {
 
   constructor (private readonly options: RedisBrokerOptions) {
     const { prefix, redis } = options
-    this.keys = {
-      seq: `${prefix}seq`,
-      epoch: `${prefix}epoch`,
-      delivery: `${prefix}delivery`,
-      channels: `${prefix}channels`,
-      forgotten: `${prefix}forgotten`,
-      epochRun: `${prefix}epoch-run`,
-      epochStart: `${prefix}epoch-start`,
-      epochSeq: `${prefix}epoch-seq`,
-      pastEpochs: `${prefix}past-epochs`
-    }
-    redis.defineCommand('sseHubPublish', { numberOfKeys: 5, lua: PUBLISH_SCRIPT })
+    this.keys = redisKeys(prefix)
+    redis.defineCommand('sseHubPublish', { numberOfKeys: 6, lua: PUBLISH_SCRIPT })
     redis.defineCommand('sseHubEpoch', { numberOfKeys: 7, lua: EPOCH_SCRIPT })
     redis.on('ready', this.onReconnect)
-    // Blocking reads hold their connection: one of their own, whose commands may block that long.
-    this.reader = redis.duplicate({ commandTimeout: READ_BLOCK + COMMAND_TIMEOUT })
-    // Without a listener, ioredis prints each connection error; health and refusals report them.
-    this.reader.on('error', () => {})
+    this.reader = new StreamReader(redis, this.keys.delivery, READ_COUNT, READ_BLOCK)
     this.started = new Promise((resolve, reject) => {
       this.markStarted = resolve
       this.failStart = reject
@@ -224,7 +213,7 @@ export class RedisBroker implements Broker {
    * command that succeeds, at the latest the delivery read within a second, clears it.
    */
   healthy (): boolean {
-    return !this.failing && this.options.redis.status === 'ready' && this.reader.status === 'ready'
+    return !this.failing && this.options.redis.status === 'ready' && this.reader.connection.status === 'ready'
   }
 
   async publish (inputs: readonly EventInput[]): Promise<PublishedEvent[]> {
@@ -264,13 +253,13 @@ export class RedisBroker implements Broker {
   private async storeGroup (group: readonly WaitingBatch[]): Promise<PublishedEvent[][]> {
     if (!this.epochChecked) await this.currentEpoch()
     const now = Date.now()
-    const args: string[] = [this.options.prefix, String(now), String(this.options.historySize), String(this.options.deliveryBacklog ?? 10_000), String(this.options.historyTtl), String(this.options.maxRetainedChannels ?? DEFAULT_MAX_RETAINED_CHANNELS)]
+    const args: string[] = [this.keys.last, this.keys.history, String(now), String(this.options.historySize), String(this.options.deliveryBacklog ?? 10_000), String(this.options.historyTtl), String(this.options.maxRetainedChannels ?? DEFAULT_MAX_RETAINED_CHANNELS)]
     for (const { inputs, data } of group) {
       args.push(String(inputs.length))
       inputs.forEach(({ channelName, type }, i) => args.push(channelName, type, data[i]))
     }
     const publish = async (): Promise<[string, ...number[]]> => await (this.options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<[string, ...number[]]> })
-      .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, this.keys.channels, this.keys.forgotten, ...args)
+      .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, this.keys.channels, this.keys.forgotten, this.keys.subscribers, ...args)
     const [epoch, ...firsts] = await publish().catch(async (err: Error) => {
       // The keys were deleted since the epoch was checked: make a new one, once.
       if (!err.message.startsWith('NOEPOCH')) throw err
@@ -377,9 +366,8 @@ export class RedisBroker implements Broker {
   }
 
   async close (): Promise<void> {
-    this.closed = true
     this.options.redis.removeListener('ready', this.onReconnect)
-    this.reader.disconnect()
+    this.reader.close()
     await this.reading
   }
 
@@ -395,7 +383,7 @@ export class RedisBroker implements Broker {
     /** The epoch as of the last check. */
     let checked: string
     try {
-      await Promise.all([whenReady(this.options.redis), whenReady(this.reader)])
+      await Promise.all([whenReady(this.options.redis), this.reader.ready()])
       checked = (await this.currentEpoch())[0]
       this.eraOf(checked)
       this.lastDelivered = await this.deliveryHead()
@@ -419,59 +407,50 @@ export class RedisBroker implements Broker {
       catchingUp = false
       reads = 0
     }
+    const deliverEntry = ([entryId, fields]: StreamEntry): void => {
+      this.lastDelivered = entryId
+      const batch = batchOf(fields, entrySeq(entryId), checked, (of) => this.eraOf(of))
+      if (batch.epoch !== epoch) {
+        epoch = batch.epoch
+        next = undefined
+      }
+      // Entries trimmed before this node read them: fell behind by more than the backlog.
+      if (next !== undefined && batch.events[0].seq > next) this.gap(`${batch.events[0].seq - next} events did not reach this node (it fell behind the cluster's delivery stream)`)
+      next = batch.events[batch.events.length - 1].seq + 1
+      this.deliver(batch.events, true)
+    }
     this.markStarted()
-    while (!this.closed) {
-      if (checkEpoch) {
+    await this.reader.follow({
+      after: () => this.lastDelivered ?? '0-0',
+      catchingUp: () => catchingUp,
+      beforeRead: async () => {
+        if (!checkEpoch) return
         const [now, start] = await this.currentEpoch().catch((): [string, undefined] => [checked, undefined])
         checkEpoch = start === undefined
-        if (now !== checked && start !== undefined) {
-          checked = now
-          this.eraOf(now)
-          if (entrySeq(this.lastDelivered) >= entrySeq(start)) this.lastDelivered = start
-          this.options.logger?.warn('a new epoch began in Redis (it restarted, or lost its data): open streams go on with its events; ids from before no longer resume')
-        }
-      }
-      let reply
-      try {
-        reply = catchingUp
-          ? await this.reader.xread('COUNT', READ_COUNT, 'STREAMS', this.keys.delivery, this.lastDelivered)
-          : await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK, 'STREAMS', this.keys.delivery, this.lastDelivered)
+        if (now === checked || start === undefined) return
+        checked = now
+        this.eraOf(now)
+        if (entrySeq(this.lastDelivered) >= entrySeq(start)) this.lastDelivered = start
+        this.options.logger?.warn('a new epoch began in Redis (it restarted, or lost its data): open streams go on with its events; ids from before no longer resume')
+      },
+      onEntries: (entries) => {
         this.failing = false
-      } catch {
+        for (const entry of entries) deliverEntry(entry)
+        catchingUp = true
+        if (++reads >= MAX_HELD_READS) release()
+      },
+      onNothing: () => {
+        this.failing = false
+        // Nothing new for a while: Redis may have lost its data, and its new entries have smaller ids.
+        if (!catchingUp) checkEpoch = true
         release()
-        if (this.closed) return
+      },
+      onLost: () => {
+        release()
         this.failing = true
         checkEpoch = true
-        // The connection dropped: ioredis reconnects; read on from the same entry then.
-        await new Promise((resolve) => setTimeout(resolve, 100))
-        continue
       }
-      if (reply === null) {
-        if (catchingUp) {
-          release()
-          continue
-        }
-        // Nothing new for a while: Redis may have lost its data, and its new entries have smaller ids.
-        checkEpoch = true
-        continue
-      }
-      for (const [, entries] of reply) {
-        for (const [entryId, fields] of entries) {
-          this.lastDelivered = entryId
-          const batch = batchOf(fields, entrySeq(entryId), checked, (of) => this.eraOf(of))
-          if (batch.epoch !== epoch) {
-            epoch = batch.epoch
-            next = undefined
-          }
-          // Entries trimmed before this node read them: fell behind by more than the backlog.
-          if (next !== undefined && batch.events[0].seq > next) this.gap(`${batch.events[0].seq - next} events did not reach this node (it fell behind the cluster's delivery stream)`)
-          next = batch.events[batch.events.length - 1].seq + 1
-          this.deliver(batch.events, true)
-        }
-      }
-      catchingUp = true
-      if (++reads >= MAX_HELD_READS) release()
-    }
+    })
     release()
   }
 

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { HubError } from '../base/errors.js'
 import type { Logger } from '../base/logger.js'
-import { COMMAND_TIMEOUT, transaction, whenReady } from '../broker/redis-connection.js'
+import { COMMAND_TIMEOUT, transaction, whenReady } from '../redis/connection.js'
+import { pause, StreamReader } from '../redis/stream-reader.js'
 import { decodeCursor, encodeCursor } from './paging.js'
 import { ADD_SCRIPT, CHANNEL_PAGE_SCRIPT, CLIENT_PAGE_SCRIPT, REAP_SCRIPT, REMOVE_SCRIPT, RENEW_SCRIPT, SNAPSHOT_SCRIPT } from './redis-scripts.js'
 import type {
@@ -55,7 +56,7 @@ export class RedisClientRegistry implements ClientRegistry {
   /** Writes sent and not answered. */
   private readonly inFlight = new Set<Promise<unknown>>()
   private readonly scripts: Scripts
-  private readonly reader: Redis
+  private readonly reader: StreamReader
   private readonly prefix: string
   /** Number of the last change reported. */
   private lastSeq = 0
@@ -72,8 +73,7 @@ export class RedisClientRegistry implements ClientRegistry {
     const scripts = { presenceAdd: ADD_SCRIPT, presenceRemove: REMOVE_SCRIPT, presenceReap: REAP_SCRIPT, presenceRenew: RENEW_SCRIPT, presenceSnapshot: SNAPSHOT_SCRIPT, presenceClients: CLIENT_PAGE_SCRIPT, presenceChannels: CHANNEL_PAGE_SCRIPT }
     for (const [name, lua] of Object.entries(scripts)) redis.defineCommand(name, { numberOfKeys: 0, lua })
     this.scripts = redis as unknown as Scripts
-    this.reader = redis.duplicate({ commandTimeout: READ_BLOCK + COMMAND_TIMEOUT })
-    this.reader.on('error', () => {})
+    this.reader = new StreamReader(redis, this.key('changes'), READ_COUNT, READ_BLOCK)
   }
 
   onChange (listener: (change: PresenceChange) => void): void {
@@ -86,7 +86,7 @@ export class RedisClientRegistry implements ClientRegistry {
 
   /** Takes the lease and starts reading changes from the current one on. */
   async ready (): Promise<void> {
-    await Promise.all([whenReady(this.options.redis), whenReady(this.reader)])
+    await Promise.all([whenReady(this.options.redis), this.reader.ready()])
     this.lastSeq = Number(await this.options.redis.get(this.key('seq')) ?? 0)
     await this.renew()
     this.reading = this.readLoop()
@@ -186,7 +186,7 @@ export class RedisClientRegistry implements ClientRegistry {
     } catch (err) {
       this.options.logger?.warn(`presence: this node's clients could not be taken out of Redis (${(err as Error).message}); other nodes remove them when its lease ends`)
     }
-    this.reader.disconnect()
+    this.reader.close()
     await this.reading
   }
 
@@ -267,31 +267,23 @@ export class RedisClientRegistry implements ClientRegistry {
 
   /** Reports every change of the stream in order, from the one after `lastSeq`. */
   private async readLoop (): Promise<void> {
-    while (!this.closed) {
-      let reply
-      try {
-        reply = await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK, 'STREAMS', this.key('changes'), `${this.lastSeq}-0`)
-      } catch {
-        if (this.closed) return
-        await pause(100)
-        continue
-      }
-      if (reply === null) {
-        // Nothing new for a while: Redis may have lost its data, and numbers changes from 1 again.
-        const seq = Number(await this.options.redis.get(this.key('seq')).catch(() => this.lastSeq) ?? 0)
-        if (seq < this.lastSeq) this.lostChanges(seq)
-        continue
-      }
-      for (const [, entries] of reply) {
+    await this.reader.follow({
+      after: () => `${this.lastSeq}-0`,
+      onEntries: (entries) => {
         for (const [entryId, fields] of entries) {
           const seq = Number(entryId.split('-')[0])
           if (seq !== this.lastSeq + 1) this.lostChanges(seq - 1)
           this.lastSeq = seq
           this.report(changeOf(seq, fields))
         }
+        this.wakeCaughtUp()
+      },
+      onNothing: async () => {
+        // Nothing new for a while: Redis may have lost its data, and numbers changes from 1 again.
+        const seq = Number(await this.options.redis.get(this.key('seq')).catch(() => this.lastSeq) ?? 0)
+        if (seq < this.lastSeq) this.lostChanges(seq)
       }
-      this.wakeCaughtUp()
-    }
+    })
   }
 
   /** Changes were trimmed before this node read them, or Redis lost them: what was built from them is stale. */
@@ -359,9 +351,4 @@ function cutPage<T> (items: T[], limit: number, keyOf: (item: T) => string): str
   if (items.length <= limit) return undefined
   items.length = limit
   return encodeCursor(keyOf(items[limit - 1]))
-}
-
-/** Waits without keeping the process alive. */
-function pause (ms: number): Promise<void> {
-  return new Promise((resolve) => { setTimeout(resolve, ms).unref() })
 }
