@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisBroker } from '../lib/broker/redis-broker.js'
+import { RedisClientRegistry } from '../lib/registry/redis-registry.js'
 import { REDIS_OPTIONS } from '../lib/redis/connection.js'
 import { build, data, spawnHub, startHub, type TestHub, waitUntil } from './helper.js'
 import { scrape } from './metrics.js'
@@ -163,7 +164,7 @@ t.test('a node that fell further behind than the delivery backlog ends its strea
   const node = async (url: string): Promise<TestHub> => {
     const redis = new Redis(url, REDIS_OPTIONS)
     t.teardown(() => { redis.disconnect() })
-    return build(t, { broker: new RedisBroker({ redis, prefix, historySize: 100, historyTtl: 0, deliveryBacklog: 3 }) })
+    return build(t, { broker: new RedisBroker({ redis, prefix, historySize: 100, historyTtl: 0, deliveryBacklog: 3 }), registry: new RedisClientRegistry({ redis, prefix, presenceTtl: 15_000 }) })
   }
   const a = await node(`redis://127.0.0.1:${proxy.port}`)
   const b = await node(REDIS_URL)

@@ -64,6 +64,22 @@ export type StartPoint = StartHead & (
 export const DEFAULT_MAX_RETAINED_CHANNELS = 100_000
 
 /**
+ * A subscriber index kept outside this process, that a cluster broker reads in its store: a Redis
+ * hash whose fields are the channels with a subscriber on any node (a shared registry keeps it).
+ */
+export interface SharedSubscriberIndex {
+  redisHash: string
+}
+
+/** Which channels have subscribers: what a broker that bounds the channels it keeps state for must never drop. */
+export interface Subscribers {
+  /** Whether a channel has subscribers in this process. */
+  here: (channelName: string) => boolean
+  /** The registry's index of every node's subscribers, when the registry is shared by the nodes. */
+  everywhere?: SharedSubscriberIndex
+}
+
+/**
  * Receives every accepted batch, in order, for fan-out to this process's connections. `more`:
  * further batches are being read and follow at once, so the hub holds its writes until a call
  * without it (which may carry no events), and a burst reaches each connection in one write.
@@ -78,10 +94,11 @@ export type Deliver = (events: readonly PublishedEvent[], more?: boolean) => voi
 export interface Broker {
   /**
    * Registers the fan-out callback; called once by the hub before anything is published.
-   * `hasSubscribers` tells whether a channel has subscribers on this node: a broker that bounds
-   * the channels it keeps state for never drops such a channel's last event and history.
+   * `subscribers` says which channels have subscribers: a broker that bounds the channels it
+   * keeps state for never drops such a channel's last event and history. Throws when the broker
+   * cannot work with what it is given (a cluster broker needs the index of every node).
    */
-  onDeliver (deliver: Deliver, hasSubscribers: (channelName: string) => boolean): void
+  onDeliver (deliver: Deliver, subscribers: Subscribers): void
   /**
    * Numbers and stores a batch that was already checked, then hands it to `deliver`. All or
    * nothing: if it rejects, no event of the batch was stored or delivered.

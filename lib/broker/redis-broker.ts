@@ -8,7 +8,7 @@ import { eventFrame } from '../wire/sse.js'
 import { transaction, whenReady } from '../redis/connection.js'
 import { type RedisKeys, redisKeys } from '../redis/keys.js'
 import { type StreamEntry, StreamReader } from '../redis/stream-reader.js'
-import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, parseId, serialiseBatch } from './broker.js'
+import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, parseId, serialiseBatch, type Subscribers } from './broker.js'
 
 export interface RedisBrokerOptions {
   /** A connection for commands; the broker never closes it. */
@@ -170,6 +170,8 @@ export class RedisBroker implements Broker {
   private epochChecked = false
   private readonly reader: StreamReader
   private readonly keys: RedisKeys
+  /** The registry's hash of the channels with subscribers on any node. */
+  private subscriberIndex = ''
   /** The era of each epoch this node saw, numbered in the order it saw them. */
   private readonly eras = new Map<string, number>()
   private readonly onReconnect = (): void => { this.epochChecked = false }
@@ -192,8 +194,15 @@ export class RedisBroker implements Broker {
     this.started.catch(() => {})
   }
 
-  /** Whether a channel has subscribers on this node is not enough here: the script asks the cluster registry. */
-  onDeliver (deliver: Deliver, _hasSubscribers?: (channelName: string) => boolean): void {
+  /**
+   * Whether a channel has subscribers on this node is not enough here: the publish script reads
+   * the registry's index of every node's subscribers, and without one the broker is refused.
+   */
+  onDeliver (deliver: Deliver, subscribers: Subscribers): void {
+    if (subscribers.everywhere === undefined) {
+      throw new Error('RedisBroker needs a registry shared by the nodes (RedisClientRegistry): a registry of this process only (MemoryClientRegistry) cannot tell which channels have subscribers on other nodes, and their last events and history would be forgotten')
+    }
+    this.subscriberIndex = subscribers.everywhere.redisHash
     this.deliver = deliver
     this.reading ??= this.readLoop()
   }
@@ -259,7 +268,7 @@ export class RedisBroker implements Broker {
       inputs.forEach(({ channelName, type }, i) => args.push(channelName, type, data[i]))
     }
     const publish = async (): Promise<[string, ...number[]]> => await (this.options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<[string, ...number[]]> })
-      .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, this.keys.channels, this.keys.forgotten, this.keys.subscribers, ...args)
+      .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, this.keys.channels, this.keys.forgotten, this.subscriberIndex, ...args)
     const [epoch, ...firsts] = await publish().catch(async (err: Error) => {
       // The keys were deleted since the epoch was checked: make a new one, once.
       if (!err.message.startsWith('NOEPOCH')) throw err

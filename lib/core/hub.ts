@@ -106,7 +106,7 @@ export class Hub extends EventEmitter<HubEvents> {
       if (join) this.notify('join', { clientId, channels: [...channels] })
       else this.notify('leave', { clientId })
     })
-    this.broker.onDeliver(this.deliver, (channelName) => this.subscribers.has(channelName))
+    this.broker.onDeliver(this.deliver, { here: (channelName) => this.subscribers.has(channelName), everywhere: this.registry.subscriberIndex })
     this.broker.onGap?.(this.restartStreams)
     this.monitor = new StreamMonitor(this.connections, options, this.logger)
   }

@@ -3,7 +3,9 @@ import type { Redis } from 'ioredis'
 import { HubError } from '../base/errors.js'
 import type { Logger } from '../base/logger.js'
 import { COMMAND_TIMEOUT, transaction, whenReady } from '../redis/connection.js'
+import { redisKeys } from '../redis/keys.js'
 import { pause, StreamReader } from '../redis/stream-reader.js'
+import type { SharedSubscriberIndex } from '../broker/broker.js'
 import { decodeCursor, encodeCursor } from './paging.js'
 import { ADD_SCRIPT, CHANNEL_PAGE_SCRIPT, CLIENT_PAGE_SCRIPT, REAP_SCRIPT, REMOVE_SCRIPT, RENEW_SCRIPT, SNAPSHOT_SCRIPT } from './redis-scripts.js'
 import type {
@@ -45,6 +47,7 @@ const REAP_STEP = 500
  */
 export class RedisClientRegistry implements ClientRegistry {
   readonly nodeId = randomBytes(6).toString('hex')
+  readonly subscriberIndex: SharedSubscriberIndex
   private readonly listeners: Array<(change: PresenceChange) => void> = []
   private readonly resetListeners: Array<() => void> = []
   /** This node's open connections and their ids in Redis. */
@@ -70,6 +73,7 @@ export class RedisClientRegistry implements ClientRegistry {
   constructor (private readonly options: RedisRegistryOptions) {
     const { redis, prefix } = options
     this.prefix = prefix
+    this.subscriberIndex = { redisHash: redisKeys(prefix).subscribers }
     const scripts = { presenceAdd: ADD_SCRIPT, presenceRemove: REMOVE_SCRIPT, presenceReap: REAP_SCRIPT, presenceRenew: RENEW_SCRIPT, presenceSnapshot: SNAPSHOT_SCRIPT, presenceClients: CLIENT_PAGE_SCRIPT, presenceChannels: CHANNEL_PAGE_SCRIPT }
     for (const [name, lua] of Object.entries(scripts)) redis.defineCommand(name, { numberOfKeys: 0, lua })
     this.scripts = redis as unknown as Scripts

@@ -2,6 +2,7 @@ import t from 'tap'
 import type { PublishedEvent } from '../../../lib/broker/broker.js'
 import { RedisBroker } from '../../../lib/broker/redis-broker.js'
 import { RedisClientRegistry } from '../../../lib/registry/redis-registry.js'
+import { redisKeys } from '../../../lib/redis/keys.js'
 import { brokerContract } from '../../contracts/broker.js'
 import { type TestContext, waitUntil } from '../../helper.js'
 import { deleteKeys, redisClient, redisPrefix } from '../../redis.js'
@@ -10,7 +11,7 @@ import { deleteKeys, redisClient, redisPrefix } from '../../redis.js'
 async function node (t: TestContext, prefix: string, historySize = 100, maxRetainedChannels?: number): Promise<{ broker: RedisBroker, delivered: PublishedEvent[] }> {
   const broker = new RedisBroker({ redis: redisClient(t), prefix, historySize, historyTtl: 0, maxRetainedChannels })
   const delivered: PublishedEvent[] = []
-  broker.onDeliver((events) => delivered.push(...events), () => false)
+  broker.onDeliver((events) => delivered.push(...events), { here: () => false, everywhere: { redisHash: redisKeys(prefix).subscribers } })
   t.teardown(() => broker.close())
   await broker.ready()
   return { broker, delivered }
