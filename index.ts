@@ -3,7 +3,7 @@ export { Hub, type HubCounters, type HubEvents, type HubOptions, type HubParts, 
 export type { Logger } from './lib/base/logger.js'
 export type { ChannelDetail, ChannelPage, ChannelSummary, ClientQuery } from './lib/core/presence.js'
 export type { PageQuery } from './lib/registry/paging.js'
-export type { Broker, PublishedEvent, StartPoint, Deliver } from './lib/broker/broker.js'
+export type { Broker, PublishedEvent, StartPoint, Deliver, Subscribers, SharedSubscriberIndex } from './lib/broker/broker.js'
 export { MemoryBroker } from './lib/broker/memory-broker.js'
 export {
   type ClientRegistry, type ClientInfo, type ClientPage, type ClientPresence, type PresenceChange, type PresenceSnapshot,

@@ -1,13 +1,41 @@
 import t from 'tap'
 import { RedisBroker } from '../lib/broker/redis-broker.js'
+import { MemoryClientRegistry } from '../lib/registry/registry.js'
+import { RedisClientRegistry } from '../lib/registry/redis-registry.js'
 import { build, data, type HubProcess, spawnHub, startHub, type TestContext, type TestHub, waitUntil } from './helper.js'
 import { REDIS_URL, redisClient, redisPrefix } from './redis.js'
 import { SseClient } from './sse-client.js'
 
-/** A hub node on the test Redis under `prefix`, through the plugin's `broker` option. */
+/** A hub node on the test Redis under `prefix`, through the plugin's `broker` and `registry` options. */
 function clusterNode (t: TestContext, prefix: string): Promise<TestHub> {
-  return build(t, { broker: new RedisBroker({ redis: redisClient(t), prefix, historySize: 1000, historyTtl: 0 }) })
+  const redis = redisClient(t)
+  return build(t, { broker: new RedisBroker({ redis, prefix, historySize: 1000, historyTtl: 0 }), registry: new RedisClientRegistry({ redis, prefix, presenceTtl: 15_000 }) })
 }
+
+t.test('a RedisBroker paired with a registry of one process is refused at start: it could not tell which channels have subscribers on other nodes', async (t) => {
+  const broker = new RedisBroker({ redis: redisClient(t), prefix: redisPrefix(t), historySize: 10, historyTtl: 0 })
+  t.teardown(() => broker.close())
+  await t.rejects(build(t, { broker }), { message: /^RedisBroker needs a registry shared by the nodes \(RedisClientRegistry\): a registry of this process only \(MemoryClientRegistry\) cannot tell/ })
+  await t.rejects(build(t, { broker, registry: new MemoryClientRegistry() }), { message: /RedisBroker needs a registry shared by the nodes/ }, 'given explicitly, the same')
+})
+
+t.test('a RedisBroker keeps the channels that have subscribers on another node, past maxRetainedChannels', async (t) => {
+  const prefix = redisPrefix(t)
+  const node = async (): Promise<TestHub> => {
+    const redis = redisClient(t)
+    return build(t, {
+      broker: new RedisBroker({ redis, prefix, historySize: 10, historyTtl: 0, maxRetainedChannels: 2 }),
+      registry: new RedisClientRegistry({ redis, prefix, presenceTtl: 15_000 })
+    })
+  }
+  const [a, b] = [await node(), await node()]
+  const watcher = await b.subscribe('/subscribe?channels=kept')
+  await watcher.waitForCount(2)
+  await waitUntil(async () => (await a.app.inject('/channels/kept')).json().subscribers === 1, 5000, 'node a to know of the subscriber on node b')
+  for (const channelName of ['kept', 'c1', 'c2', 'c3']) t.equal((await a.publish({ events: [{ channelName, type: 't', payload: channelName }] })).statusCode, 200)
+  t.equal((await a.app.inject('/lastEvent?channel=kept')).json().response, '{"type":"t","payload":"kept"}', 'the channel with a subscriber on node b is kept')
+  t.equal((await a.app.inject('/lastEvent?channel=c1')).json().response, '{}', 'the oldest one without subscribers is forgotten')
+})
 
 t.test('two nodes on one Redis: a publish on one reaches the subscribers of both, and a client resumes on the other', async (t) => {
   const prefix = redisPrefix(t)
@@ -131,5 +159,7 @@ t.test('a node killed with SIGKILL: its clients leave on the other nodes within 
   const took = Date.now() - killedAt
   t.ok(took <= presenceTtl + 300, `they left ${took} ms after the kill (presenceTtl ${presenceTtl} ms)`)
   t.same((await (await fetch(`${survivor.url}/clients`)).json()), { total: 0, clients: [] })
-  t.match(survivor.log(), /stopped renewing its lease/)
+  // The leaves may reach the watcher before the reaping node writes its line.
+  await waitUntil(() => /stopped renewing its lease/.test(survivor.log()), 2000, 'the line saying the node stopped renewing its lease')
+  t.pass('the survivor logs why they left')
 })

@@ -6,8 +6,13 @@ import { eventData } from '../wire/sse.js'
 export interface PublishedEvent extends EventInput {
   /** Opaque id, as sent in `id:` lines and in the publish reply. */
   id: string
-  /** Position in the broker's total order; ids compare as their seqs do. */
+  /** Position in the broker's total order; ids compare as their seqs do, within one era. */
   seq: number
+  /**
+   * Which of the broker's numberings `seq` belongs to (absent: 0). A cluster broker begins a new
+   * one when its store restarted and may number from 1 again: a later era comes after, whatever its seqs.
+   */
+  era?: number
   /** ms since the epoch */
   publishedAt: number
   /** The complete SSE frame, shared by every connection the event goes to. */
@@ -28,26 +33,51 @@ export interface RetainedEvent {
   frame: Buffer
 }
 
+/** The broker's position when a stream starts: live events up to it are covered by the opening frames. */
+export interface StartHead {
+  headSeq: number
+  /** The era of `headSeq` (absent: 0). */
+  era?: number
+}
+
 /** Where a new stream starts, as the broker sees it at the moment of the call. */
-export type StartPoint =
+export type StartPoint = StartHead & (
   | {
     resumed: true
     /** Every retained event after the client's id on its channels, oldest first. */
     missed: RetainedEvent[]
-    /** The broker's position: live events up to here are covered by `missed`. */
-    headSeq: number
   }
   | {
     resumed: false
     /** The last event of each requested channel, in the order asked (undefined: none yet). */
     lastEvents: Array<LastEvent | undefined>
-    headSeq: number
+    /**
+     * The client's id is from an earlier era (the store restarted since): the retained events of
+     * the current era on its channels, oldest first, sent after the snapshots.
+     */
+    missed?: RetainedEvent[]
     /** The id of the head position, for the `registered` frame. */
     headId: string
-  }
+  })
 
 /** Channels that keep a last event and history when a broker is not told otherwise. */
 export const DEFAULT_MAX_RETAINED_CHANNELS = 100_000
+
+/**
+ * A subscriber index kept outside this process, that a cluster broker reads in its store: a Redis
+ * hash whose fields are the channels with a subscriber on any node (a shared registry keeps it).
+ */
+export interface SharedSubscriberIndex {
+  redisHash: string
+}
+
+/** Which channels have subscribers: what a broker that bounds the channels it keeps state for must never drop. */
+export interface Subscribers {
+  /** Whether a channel has subscribers in this process. */
+  here: (channelName: string) => boolean
+  /** The registry's index of every node's subscribers, when the registry is shared by the nodes. */
+  everywhere?: SharedSubscriberIndex
+}
 
 /**
  * Receives every accepted batch, in order, for fan-out to this process's connections. `more`:
@@ -64,10 +94,11 @@ export type Deliver = (events: readonly PublishedEvent[], more?: boolean) => voi
 export interface Broker {
   /**
    * Registers the fan-out callback; called once by the hub before anything is published.
-   * `hasSubscribers` tells whether a channel has subscribers on this node: a broker that bounds
-   * the channels it keeps state for never drops such a channel's last event and history.
+   * `subscribers` says which channels have subscribers: a broker that bounds the channels it
+   * keeps state for never drops such a channel's last event and history. Throws when the broker
+   * cannot work with what it is given (a cluster broker needs the index of every node).
    */
-  onDeliver (deliver: Deliver, hasSubscribers: (channelName: string) => boolean): void
+  onDeliver (deliver: Deliver, subscribers: Subscribers): void
   /**
    * Numbers and stores a batch that was already checked, then hands it to `deliver`. All or
    * nothing: if it rejects, no event of the batch was stored or delivered.
@@ -82,9 +113,9 @@ export interface Broker {
   startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint>
   /**
    * Registers what to do when this node's streams can no longer be continued: events could not
-   * be delivered to it (a cluster node that fell further behind than its broker keeps), or a new
-   * epoch began (the store restarted). The hub ends its streams, whose clients resume from
-   * history, or get the snapshots, when they reconnect. `why` is for the log.
+   * be delivered to it (a cluster node that fell further behind than its broker keeps). The hub
+   * ends its streams, whose clients resume from history, or get the snapshots, when they
+   * reconnect. `why` is for the log. A new era (the store restarted) is no gap: streams go on.
    */
   onGap? (listener: (why: string) => void): void
   /** False while the broker cannot store or deliver (a cluster broker's store is unreachable). */

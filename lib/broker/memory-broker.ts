@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, seqOf, serialiseBatch } from './broker.js'
+import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, seqOf, serialiseBatch, type Subscribers } from './broker.js'
 import { ChannelHistory } from './history.js'
 import type { EventInput } from '../base/names.js'
 import { type ChannelState, RetainedChannels } from './retained-channels.js'
@@ -58,9 +58,9 @@ export class MemoryBroker implements Broker {
     return this.channels.size
   }
 
-  onDeliver (deliver: Deliver, hasSubscribers: (channelName: string) => boolean): void {
+  onDeliver (deliver: Deliver, subscribers: Subscribers): void {
     this.deliver = deliver
-    this.hasSubscribers = hasSubscribers
+    this.hasSubscribers = subscribers.here
   }
 
   async publish (inputs: readonly EventInput[]): Promise<PublishedEvent[]> {

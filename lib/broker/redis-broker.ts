@@ -1,11 +1,18 @@
-import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { HubError } from '../base/errors.js'
+import { brokerDown, HubError } from '../base/errors.js'
+import type { Logger } from '../base/logger.js'
 import type { EventInput } from '../base/names.js'
-import { parseJson } from '../wire/json.js'
 import { eventFrame } from '../wire/sse.js'
-import { COMMAND_TIMEOUT, transaction, whenReady } from './redis-connection.js'
-import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, parseId, serialiseBatch } from './broker.js'
+import { transaction } from '../redis/connection.js'
+import { type RedisKeys, redisKeys } from '../redis/keys.js'
+import { StreamReader } from '../redis/stream-reader.js'
+import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type StartPoint, serialiseBatch, type Subscribers } from './broker.js'
+import { followDelivery } from './redis-delivery.js'
+import { lastEventOf } from './redis-entries.js'
+import { RedisEpochs } from './redis-epoch.js'
+import { PUBLISH_SCRIPT, type PublishReply } from './redis-publish-script.js'
+import { readStartPoint } from './redis-start-point.js'
+import { type WaitingBatch, WriteGroups } from './write-groups.js'
 
 export interface RedisBrokerOptions {
   /** A connection for commands; the broker never closes it. */
@@ -27,110 +34,12 @@ export interface RedisBrokerOptions {
    * without subscribers is forgotten. @default 100000
    */
   maxRetainedChannels?: number
-}
-
-/**
- * Publishes, in one round trip and atomically: numbers each batch from the shared counter,
- * records each event as its channel's last event and in its channel's history (a stream whose
- * entry ids are the seqs, each entry naming the previous seq of its channel), and appends each
- * batch to the delivery stream that every node reads. Several batches go in one call when they
- * were waiting for the previous call: a node reading the stream then finds them all at once.
- * Fails with NOEPOCH before the epoch exists (EPOCH_SCRIPT makes it).
- * Channel keys are built here from the prefix: one Redis, not a Redis Cluster.
- * A channel's history expires as a whole `historyTtl` after its last event. Past
- * `maxRetainedChannels` channels, the least recently published ones without a subscriber on any
- * node (the registry's `presence:subscribers`) are forgotten, and the `forgotten` key keeps the
- * last seq they had: a channel published again names it as its previous seq, so that a resume
- * from before it is refused rather than given a hole.
- * KEYS: seq, epoch, delivery stream, channels by last seq, forgotten. ARGV: prefix, now,
- * historySize, backlog, historyTtl, maxRetainedChannels, then for each batch its number of
- * events and channel, type, data for each of them. Returns the epoch and each batch's first seq.
- */
-const PUBLISH_SCRIPT = `
-local prefix, now, historySize, backlog, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local maxRetained = tonumber(ARGV[6])
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then return redis.error_reply('NOEPOCH there is no epoch yet') end
-local reply = {epoch}
-local at, published, last = 7, 0, 0
-while at <= #ARGV do
-  local count = tonumber(ARGV[at])
-  at = at + 1
-  local first = redis.call('INCRBY', KEYS[1], count) - count + 1
-  local batch = {'p', now}
-  for i = 0, count - 1 do
-    local channel, kind, data = ARGV[at + 3 * i], ARGV[at + 1 + 3 * i], ARGV[at + 2 + 3 * i]
-    local seq = first + i
-    local lastKey = prefix .. 'last:' .. channel
-    local previous = redis.call('HGET', lastKey, 's') or redis.call('GET', KEYS[5]) or '0'
-    redis.call('HSET', lastKey, 's', seq, 't', kind, 'd', data, 'p', now)
-    redis.call('ZADD', KEYS[4], seq, channel)
-    if historySize > 0 then
-      local historyKey = prefix .. 'history:' .. channel
-      redis.call('XADD', historyKey, 'MAXLEN', historySize, seq .. '-0', 't', kind, 'd', data, 'p', now, 'v', previous)
-      if ttl > 0 then redis.call('PEXPIRE', historyKey, ttl) end
-    end
-    local n = #batch
-    batch[n + 1], batch[n + 2], batch[n + 3], batch[n + 4], batch[n + 5], batch[n + 6] = 'c', channel, 't', kind, 'd', data
-  end
-  redis.call('XADD', KEYS[3], 'MAXLEN', backlog, first .. '-0', unpack(batch))
-  reply[#reply + 1] = first
-  at = at + 3 * count
-  published = published + count
-  last = first + count - 1
-end
-local excess = redis.call('ZCARD', KEYS[4]) - maxRetained
-local looked = 0
-while excess > 0 and looked < published + 16 do
-  looked = looked + 1
-  local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-  local channel, lastSeq = oldest[1], tonumber(oldest[2])
-  if redis.call('HEXISTS', prefix .. 'presence:subscribers', channel) == 1 then
-    redis.call('ZADD', KEYS[4], last, channel)
-  else
-    redis.call('DEL', prefix .. 'last:' .. channel, prefix .. 'history:' .. channel)
-    redis.call('ZREM', KEYS[4], channel)
-    if lastSeq > tonumber(redis.call('GET', KEYS[5]) or '0') then redis.call('SET', KEYS[5], lastSeq) end
-    excess = excess - 1
-  end
-end
-return reply
-`
-
-/**
- * The epoch, made anew whenever the Redis process is not the one that made the current one: a
- * Redis that restarted may have come back with less than it acknowledged (an AOF synced every
- * second, an older snapshot, a replica that had not caught up), and would then number new
- * events with seqs it had given before. Returns the epoch and the delivery stream entry after
- * which its batches start.
- * KEYS: epoch, the run id of the Redis that made it, its first entry, delivery stream. ARGV: a new epoch.
- */
-const EPOCH_SCRIPT = `
-local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
-local epoch = redis.call('GET', KEYS[1])
-if epoch and redis.call('GET', KEYS[2]) == run then return {epoch, redis.call('GET', KEYS[3]) or '0-0'} end
-local top = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)
-local start = top[1] and top[1][1] or '0-0'
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], run)
-redis.call('SET', KEYS[3], start)
-return {ARGV[1], start}
-`
-
-/** Reads of the delivery stream whose batches the hub holds at most before it writes them. */
-const MAX_HELD_READS = 4
-
-/** A batch waiting to be stored, and its caller. */
-interface WaitingBatch {
-  inputs: readonly EventInput[]
-  data: string[]
-  resolve: (published: PublishedEvent[]) => void
-  reject: (err: Error) => void
+  /** Told when Redis begins a new epoch. */
+  logger?: Logger
 }
 
 /** Events one publish call carries at most (one batch may carry more: it is never split). */
 const MAX_EVENTS_PER_CALL = 1000
-
 /** ms a blocking read of the delivery stream waits before it looks again (closing, a new epoch). */
 const READ_BLOCK = 1000
 /** Batches one read takes at most: a node catching up reads in steps, not its whole backlog at once. */
@@ -141,46 +50,30 @@ const READ_COUNT = 500
  * every node delivers every batch, in the order Redis numbered them, by reading one stream with
  * blocking reads from the last entry it delivered. A node whose connection drops reads on from
  * there when it is back: nothing lost, nothing twice. Ids are `<epoch>-<seq>`, the epoch kept in
- * Redis: after Redis lost its data, ids from before are unknown.
+ * Redis: after Redis restarted, ids from before are unknown. Each epoch is an era of this node
+ * (numbered in the order it saw them), so that its streams go on across a restart.
  */
 export class RedisBroker implements Broker {
   private deliver: Deliver = () => {}
   private gap: (why: string) => void = () => {}
-  /** Id of the last delivery stream entry this node delivered. */
-  private lastDelivered: string | undefined
   private reading: Promise<void> | undefined
   private readonly started: Promise<void>
   private markStarted: () => void = () => {}
   private failStart: (err: Error) => void = () => {}
-  private closed = false
   private failing = false
-  /** False from each (re)connection until the epoch was checked: publishes and reads wait for it. */
-  private epochChecked = false
-  private readonly reader: Redis
-  private readonly keys: { seq: string, epoch: string, delivery: string, channels: string, forgotten: string, epochRun: string, epochStart: string }
-  private readonly onReconnect = (): void => { this.epochChecked = false }
-  /** Batches waiting for the publish call in flight to return. */
-  private readonly waiting: WaitingBatch[] = []
-  private storing = false
+  private readonly reader: StreamReader
+  private readonly keys: RedisKeys
+  private readonly epochs: RedisEpochs
+  private readonly writes = new WriteGroups((group) => this.storeGroup(group), MAX_EVENTS_PER_CALL)
+  /** The registry's hash of the channels with subscribers on any node. */
+  private subscriberIndex = ''
 
   constructor (private readonly options: RedisBrokerOptions) {
     const { prefix, redis } = options
-    this.keys = {
-      seq: `${prefix}seq`,
-      epoch: `${prefix}epoch`,
-      delivery: `${prefix}delivery`,
-      channels: `${prefix}channels`,
-      forgotten: `${prefix}forgotten`,
-      epochRun: `${prefix}epoch-run`,
-      epochStart: `${prefix}epoch-start`
-    }
-    redis.defineCommand('sseHubPublish', { numberOfKeys: 5, lua: PUBLISH_SCRIPT })
-    redis.defineCommand('sseHubEpoch', { numberOfKeys: 4, lua: EPOCH_SCRIPT })
-    redis.on('ready', this.onReconnect)
-    // Blocking reads hold their connection: one of their own, whose commands may block that long.
-    this.reader = redis.duplicate({ commandTimeout: READ_BLOCK + COMMAND_TIMEOUT })
-    // Without a listener, ioredis prints each connection error; health and refusals report them.
-    this.reader.on('error', () => {})
+    this.keys = redisKeys(prefix)
+    redis.defineCommand('sseHubPublish', { numberOfKeys: 6, lua: PUBLISH_SCRIPT })
+    this.epochs = new RedisEpochs(redis, this.keys)
+    this.reader = new StreamReader(redis, this.keys.delivery, READ_COUNT, READ_BLOCK)
     this.started = new Promise((resolve, reject) => {
       this.markStarted = resolve
       this.failStart = reject
@@ -189,10 +82,28 @@ export class RedisBroker implements Broker {
     this.started.catch(() => {})
   }
 
-  /** Whether a channel has subscribers on this node is not enough here: the script asks the cluster registry. */
-  onDeliver (deliver: Deliver, _hasSubscribers?: (channelName: string) => boolean): void {
+  /**
+   * Whether a channel has subscribers on this node is not enough here: the publish script reads
+   * the registry's index of every node's subscribers, and without one the broker is refused.
+   */
+  onDeliver (deliver: Deliver, subscribers: Subscribers): void {
+    if (subscribers.everywhere === undefined) {
+      throw new Error('RedisBroker needs a registry shared by the nodes (RedisClientRegistry): a registry of this process only (MemoryClientRegistry) cannot tell which channels have subscribers on other nodes, and their last events and history would be forgotten')
+    }
+    this.subscriberIndex = subscribers.everywhere.redisHash
     this.deliver = deliver
-    this.reading ??= this.readLoop()
+    this.reading ??= followDelivery({
+      redis: this.options.redis,
+      keys: this.keys,
+      epochs: this.epochs,
+      reader: this.reader,
+      deliver: (events, more) => this.deliver(events, more),
+      gap: (why) => this.gap(why),
+      answered: (ok) => { this.failing = !ok },
+      started: this.markStarted,
+      failed: this.failStart,
+      logger: this.options.logger
+    })
   }
 
   onGap (listener: (why: string) => void): void {
@@ -210,116 +121,53 @@ export class RedisBroker implements Broker {
    * command that succeeds, at the latest the delivery read within a second, clears it.
    */
   healthy (): boolean {
-    return !this.failing && this.options.redis.status === 'ready' && this.reader.status === 'ready'
+    return !this.failing && this.options.redis.status === 'ready' && this.reader.connection.status === 'ready'
   }
 
   async publish (inputs: readonly EventInput[]): Promise<PublishedEvent[]> {
     if (inputs.length === 0) return []
     const data = serialiseBatch(inputs)
-    return this.unlessDown(() => this.store(inputs, data))
+    return this.unlessDown(() => this.writes.store(inputs, data))
   }
 
-  /** Queues a batch for the next publish call: at once when none is in flight, else when it returns. */
-  private store (inputs: readonly EventInput[], data: string[]): Promise<PublishedEvent[]> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ inputs, data, resolve, reject })
-      if (!this.storing) this.storeWaiting().catch(() => {})
-    })
-  }
-
-  /** Sends the waiting batches, up to `MAX_EVENTS_PER_CALL` events per call, one call at a time. */
-  private async storeWaiting (): Promise<void> {
-    this.storing = true
-    while (this.waiting.length > 0) {
-      let events = 0
-      let take = 0
-      while (take < this.waiting.length && (take === 0 || events + this.waiting[take].inputs.length <= MAX_EVENTS_PER_CALL)) {
-        events += this.waiting[take++].inputs.length
-      }
-      const group = this.waiting.splice(0, take)
-      try {
-        const published = await this.storeGroup(group)
-        group.forEach((batch, i) => batch.resolve(published[i]))
-      } catch (err) {
-        for (const batch of group) batch.reject(err as Error)
-      }
-    }
-    this.storing = false
-  }
-
+  /** Stores a group of batches in one publish script call. */
   private async storeGroup (group: readonly WaitingBatch[]): Promise<PublishedEvent[][]> {
-    if (!this.epochChecked) await this.currentEpoch()
+    await this.epochs.check()
+    const { keys, options } = this
     const now = Date.now()
-    const args: string[] = [this.options.prefix, String(now), String(this.options.historySize), String(this.options.deliveryBacklog ?? 10_000), String(this.options.historyTtl), String(this.options.maxRetainedChannels ?? DEFAULT_MAX_RETAINED_CHANNELS)]
+    const args: string[] = [keys.last, keys.history, String(now), String(options.historySize), String(options.deliveryBacklog ?? 10_000), String(options.historyTtl), String(options.maxRetainedChannels ?? DEFAULT_MAX_RETAINED_CHANNELS)]
     for (const { inputs, data } of group) {
       args.push(String(inputs.length))
       inputs.forEach(({ channelName, type }, i) => args.push(channelName, type, data[i]))
     }
-    const publish = async (): Promise<[string, ...number[]]> => await (this.options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<[string, ...number[]]> })
-      .sseHubPublish(this.keys.seq, this.keys.epoch, this.keys.delivery, this.keys.channels, this.keys.forgotten, ...args)
+    const publish = async (): Promise<PublishReply> => await (options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<PublishReply> })
+      .sseHubPublish(keys.seq, keys.epoch, keys.delivery, keys.channels, keys.forgotten, this.subscriberIndex, ...args)
     const [epoch, ...firsts] = await publish().catch(async (err: Error) => {
       // The keys were deleted since the epoch was checked: make a new one, once.
       if (!err.message.startsWith('NOEPOCH')) throw err
-      await this.currentEpoch()
+      await this.epochs.current()
       return await publish()
     })
+    const era = this.epochs.eraOf(epoch)
     return group.map(({ inputs, data }, b) => inputs.map(({ channelName, type, payload }, i) => {
       const seq = firsts[b] + i
       const id = `${epoch}-${seq}`
-      return { id, seq, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
+      return { id, seq, era, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
     }))
   }
 
   async lastEvent (channelName: string): Promise<LastEvent | undefined> {
-    return this.unlessDown(() => this.readLastEvent(channelName))
-  }
-
-  private async readLastEvent (channelName: string): Promise<LastEvent | undefined> {
-    const [epoch, fields] = await transaction(this.options.redis.multi().get(this.keys.epoch).hgetall(this.lastKey(channelName)))
-    // A last event is written together with the epoch: with one, there is the other.
-    return lastEventOf(epoch as string, channelName, fields as Record<string, string>)
-  }
-
-  /**
-   * Reads, in one MULTI, the head seq and for each channel its last event and its history after
-   * the client's position: a consistent picture, whatever other nodes publish meanwhile.
-   */
-  async startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
-    return this.unlessDown(() => this.readStartPoint(channelNames, lastEventId))
-  }
-
-  private async readStartPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
-    // The history after the client's position is read in the same transaction, before its epoch is known to match.
-    if (!this.epochChecked) await this.currentEpoch()
-    const position = parseId(lastEventId)
-    const multi = this.options.redis.multi().get(this.keys.epoch).get(this.keys.seq).get(this.keys.forgotten)
-    for (const name of channelNames) {
-      multi.hgetall(this.lastKey(name))
-      if (position !== undefined) multi.xrange(this.historyKey(name), `${position.seq + 1}-0`, '+')
-    }
-    const results = await transaction(multi)
-    // No epoch yet: nothing was ever published under this prefix, and the stream needs one for its id.
-    const epoch = (results[0] as string | null) ?? (await this.currentEpoch())[0]
-    const headSeq = Number(results[1] ?? 0)
-    const forgotten = Number(results[2] ?? 0)
-    const lasts: Array<Record<string, string>> = []
-    const histories: Array<Array<[string, string[]]>> = []
-    const perChannel = position === undefined ? 1 : 2
-    channelNames.forEach((_, i) => {
-      lasts.push(results[3 + i * perChannel] as Record<string, string>)
-      if (position !== undefined) histories.push(results[4 + i * perChannel] as Array<[string, string[]]>)
+    return this.unlessDown(async () => {
+      const [epoch, fields] = await transaction(this.options.redis.multi().get(this.keys.epoch).hgetall(this.keys.last + channelName))
+      // A last event is written together with the epoch: with one, there is the other.
+      return lastEventOf(epoch as string, channelName, fields as Record<string, string>)
     })
-    const after = position?.epoch === epoch ? position.seq : undefined
-    if (after !== undefined && after <= headSeq) {
-      const missed = collectMissed(epoch, channelNames, after, lasts, histories, this.options.historyTtl, forgotten)
-      if (missed !== undefined) return { resumed: true, missed, headSeq }
-    }
-    return {
-      resumed: false,
-      lastEvents: channelNames.map((name, i) => lastEventOf(epoch, name, lasts[i])),
-      headSeq,
-      headId: `${epoch}-${headSeq}`
-    }
+  }
+
+  /** Reads the start point in one MULTI: a consistent picture, whatever other nodes publish meanwhile. */
+  async startPoint (channelNames: readonly string[], lastEventId: string | undefined): Promise<StartPoint> {
+    const source = { redis: this.options.redis, keys: this.keys, epochs: this.epochs, historyTtl: this.options.historyTtl }
+    return this.unlessDown(() => readStartPoint(source, channelNames, lastEventId))
   }
 
   /** Runs a Redis operation; a Redis that does not answer is a 503 that says so. */
@@ -331,176 +179,13 @@ export class RedisBroker implements Broker {
     } catch (err) {
       if (err instanceof HubError) throw err
       this.failing = true
-      throw new HubError(503, 'SSE_HUB_BROKER_DOWN', `broker: Redis did not answer (${(err as Error).message}); retry later`)
+      throw brokerDown('broker', `Redis did not answer (${(err as Error).message})`)
     }
   }
 
   async close (): Promise<void> {
-    this.closed = true
-    this.options.redis.removeListener('ready', this.onReconnect)
-    this.reader.disconnect()
+    this.epochs.close()
+    this.reader.close()
     await this.reading
   }
-
-  /**
-   * Delivers every batch of the delivery stream from where this node started, in order. After a
-   * lost connection, and when nothing came for a while, it checks the epoch first: a new one
-   * (Redis restarted or lost its data) ends this node's streams, and delivery goes on from the
-   * new epoch's first entry.
-   */
-  private async readLoop (): Promise<void> {
-    // Live from now: what came before is for resume, not for this node's streams.
-    let epoch: string
-    try {
-      await Promise.all([whenReady(this.options.redis), whenReady(this.reader)])
-      epoch = (await this.currentEpoch())[0]
-      this.lastDelivered = await this.deliveryHead()
-    } catch (err) {
-      this.failStart(new Error(`Redis did not answer at start (${(err as Error).message})`))
-      return
-    }
-    /** The seq the next entry should start with; undefined until one was delivered in this epoch. */
-    let next: number | undefined
-    let checkEpoch = false
-    /**
-     * A blocking read answers as soon as one entry is there, and more of a burst come meanwhile:
-     * after it, reads that do not block take what came, and the hub writes once one finds nothing.
-     */
-    let catchingUp = false
-    /** Reads since the hub last wrote: under a steady stream, it writes at least every few reads. */
-    let reads = 0
-    const release = (): void => {
-      if (catchingUp) this.deliver([], false)
-      catchingUp = false
-      reads = 0
-    }
-    this.markStarted()
-    while (!this.closed) {
-      if (checkEpoch) {
-        const [now, start] = await this.currentEpoch().catch((): [string, undefined] => [epoch, undefined])
-        checkEpoch = start === undefined
-        if (now !== epoch && start !== undefined) {
-          epoch = now
-          this.lastDelivered = start
-          next = undefined
-          this.gap('a new epoch began in Redis (it restarted, or lost its data)')
-        }
-      }
-      let reply
-      try {
-        reply = catchingUp
-          ? await this.reader.xread('COUNT', READ_COUNT, 'STREAMS', this.keys.delivery, this.lastDelivered)
-          : await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK, 'STREAMS', this.keys.delivery, this.lastDelivered)
-        this.failing = false
-      } catch {
-        release()
-        if (this.closed) return
-        this.failing = true
-        checkEpoch = true
-        // The connection dropped: ioredis reconnects; read on from the same entry then.
-        await new Promise((resolve) => setTimeout(resolve, 100))
-        continue
-      }
-      if (reply === null) {
-        if (catchingUp) {
-          release()
-          continue
-        }
-        // Nothing new for a while: Redis may have lost its data, and its new entries have smaller ids.
-        checkEpoch = true
-        continue
-      }
-      for (const [, entries] of reply) {
-        for (const [entryId, fields] of entries) {
-          this.lastDelivered = entryId
-          const batch = batchOf(epoch, Number(entryId.split('-')[0]), fields)
-          // Entries trimmed before this node read them: fell behind by more than the backlog.
-          if (next !== undefined && batch[0].seq > next) this.gap(`${batch[0].seq - next} events did not reach this node (it fell behind the cluster's delivery stream)`)
-          next = batch[batch.length - 1].seq + 1
-          this.deliver(batch, true)
-        }
-      }
-      catchingUp = true
-      if (++reads >= MAX_HELD_READS) release()
-    }
-    release()
-  }
-
-  private async deliveryHead (): Promise<string> {
-    const [last] = await this.options.redis.xrevrange(this.keys.delivery, '+', '-', 'COUNT', 1)
-    return last?.[0] ?? '0-0'
-  }
-
-  /** The epoch and the entry it starts after, made anew when missing or made by another Redis process. */
-  private async currentEpoch (): Promise<[string, string]> {
-    const [epoch, start] = await (this.options.redis as Redis & { sseHubEpoch: (...args: string[]) => Promise<[string, string]> })
-      .sseHubEpoch(this.keys.epoch, this.keys.epochRun, this.keys.epochStart, this.keys.delivery, randomBytes(4).toString('hex'))
-    this.epochChecked = true
-    return [epoch, start]
-  }
-
-  private lastKey (channelName: string): string {
-    return `${this.options.prefix}last:${channelName}`
-  }
-
-  private historyKey (channelName: string): string {
-    return `${this.options.prefix}history:${channelName}`
-  }
-}
-
-/** The events of one delivery stream entry: `p` (publishedAt), then `c` (channel), `t` and `d` per event. */
-function batchOf (epoch: string, first: number, fields: string[]): PublishedEvent[] {
-  const publishedAt = Number(fields[1])
-  const events: PublishedEvent[] = []
-  for (let i = 2, seq = first; i + 5 < fields.length; i += 6, seq++) {
-    const [channelName, type, data] = [fields[i + 1], fields[i + 3], fields[i + 5]]
-    const id = `${epoch}-${seq}`
-    events.push({ id, seq, channelName, type, payload: payloadOf(data), publishedAt, frame: eventFrame(id, type, data) })
-  }
-  return events
-}
-
-/**
- * The missed events of every channel, oldest first, or undefined when some are gone: each
- * history entry names the previous seq of its channel, so the first one after the client's
- * position must follow on from it, and a channel whose last event is newer must have entries.
- * A channel without a last event may have been forgotten since the position (`forgotten`).
- */
-function collectMissed (epoch: string, channelNames: readonly string[], after: number, lasts: Array<Record<string, string>>, histories: Array<Array<[string, string[]]>>, ttl: number, forgotten: number): RetainedEvent[] | undefined {
-  const oldest = ttl > 0 ? Date.now() - ttl : -Infinity
-  const missed: RetainedEvent[] = []
-  for (let c = 0; c < channelNames.length; c++) {
-    if (lasts[c]?.s === undefined && after < forgotten) return undefined
-    const lastSeq = Number(lasts[c]?.s ?? 0)
-    const entries = histories[c] ?? []
-    if (lastSeq <= after) continue
-    if (entries.length === 0) return undefined
-    const first = fieldsOf(entries[0][1])
-    if (Number(first.v) > after || Number(first.p) < oldest) return undefined
-    for (const [entryId, list] of entries) {
-      const fields = fieldsOf(list)
-      const seq = Number(entryId.split('-')[0])
-      const id = `${epoch}-${seq}`
-      missed.push({ seq, publishedAt: Number(fields.p), frame: eventFrame(id, fields.t, fields.d) })
-    }
-  }
-  if (channelNames.length > 1) missed.sort((a, b) => a.seq - b.seq)
-  return missed
-}
-
-function fieldsOf (list: string[]): Record<string, string> {
-  const fields: Record<string, string> = {}
-  for (let i = 0; i + 1 < list.length; i += 2) fields[list[i]] = list[i + 1]
-  return fields
-}
-
-function lastEventOf (epoch: string, channelName: string, fields: Record<string, string> | undefined): LastEvent | undefined {
-  if (fields === undefined || fields.s === undefined) return undefined
-  const seq = Number(fields.s)
-  return { id: `${epoch}-${seq}`, seq, channelName, type: fields.t, payload: payloadOf(fields.d), publishedAt: Number(fields.p) }
-}
-
-/** The payload inside an event's `data` (`{"channelName","type","payload"}`). */
-function payloadOf (data: string): unknown {
-  return (parseJson(data) as { payload: unknown }).payload
 }

@@ -38,6 +38,8 @@ export class Connection implements MonitoredStream {
    * broker that delivers after a delay (a cluster's) may still bring it.
    */
   private covered = -1
+  /** The broker era of `covered`: an event of a later era is live whatever its seq. */
+  private coveredEra = 0
   private held: PublishedEvent[] | undefined
 
   constructor (
@@ -60,10 +62,12 @@ export class Connection implements MonitoredStream {
    * held meanwhile that they do not already cover, in one write.
    * @param frames the opening frames; the held events are appended to this array
    * @param coveredSeq the broker position the opening frames account for
+   * @param coveredEra the broker era of that position
    */
-  start (frames: Buffer[], coveredSeq: number): void {
+  start (frames: Buffer[], coveredSeq: number, coveredEra = 0): void {
     this.covered = coveredSeq
-    for (const event of this.held ?? []) if (event.seq > coveredSeq) frames.push(event.frame)
+    this.coveredEra = coveredEra
+    for (const event of this.held ?? []) if (this.isLive(event)) frames.push(event.frame)
     this.held = undefined
     this.write(undefined, frames)
   }
@@ -77,13 +81,19 @@ export class Connection implements MonitoredStream {
       (this.held ??= []).push(event)
       return false
     }
-    if (event.seq <= this.covered) return false
+    if (!this.isLive(event)) return false
     if (this.queued === undefined) {
       this.queued = event.frame
       return true
     }
     (this.more ??= []).push(event.frame)
     return false
+  }
+
+  /** Whether an event comes after what the opening frames account for. */
+  private isLive (event: PublishedEvent): boolean {
+    const era = event.era ?? 0
+    return era === this.coveredEra ? event.seq > this.covered : era > this.coveredEra
   }
 
   /** Writes what is queued in one go. @returns the number of frames written */

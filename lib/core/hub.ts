@@ -110,7 +110,7 @@ export class Hub extends EventEmitter<HubEvents> {
       if (join) this.notify('join', { clientId, channels: [...channels] })
       else this.notify('leave', { clientId })
     })
-    this.broker.onDeliver(this.deliver, (channelName) => this.subscribers.has(channelName))
+    this.broker.onDeliver(this.deliver, { here: (channelName) => this.subscribers.has(channelName), everywhere: this.registry.subscriberIndex })
     this.broker.onGap?.(this.restartStreams)
     this.monitor = new StreamMonitor(this.connections, options, this.logger)
   }
@@ -230,11 +230,13 @@ export class Hub extends EventEmitter<HubEvents> {
     if (start.resumed) {
       this.stats.replayed += start.missed.length
       const frames = [registeredFrame(clientId, true, retry), ...start.missed.map((event) => event.frame)]
-      connection.start(frames, start.headSeq)
+      connection.start(frames, start.headSeq, start.era)
     } else {
       const frames = [registeredFrame(clientId, false, retry, start.headId)]
       start.lastEvents.forEach((last, i) => frames.push(lastEventFrame(channelNames[i], last)))
-      connection.start(frames, start.headSeq)
+      for (const event of start.missed ?? []) frames.push(event.frame)
+      this.stats.replayed += start.missed?.length ?? 0
+      connection.start(frames, start.headSeq, start.era)
     }
     // After the opening frames; not when the stream closed while they were read.
     if (request.presence === true && this.connections.has(connection)) this.presence.followOnline(connection)
@@ -298,11 +300,12 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Ends every stream (clients reconnect elsewhere with their Last-Event-ID) and stops the broker.
-   * A stream whose client does not take the rest of its data within `SHUTDOWN_GRACE` is reset then,
-   * so that the server's own close does not wait for it.
+   * Ends every stream (clients reconnect elsewhere with their Last-Event-ID); publishes still work,
+   * so that those in flight are answered before `close`. A stream whose client does not take the
+   * rest of its data within `SHUTDOWN_GRACE` is reset then, so that the server's own close does
+   * not wait for it.
    */
-  async close (): Promise<void> {
+  endStreams (): void {
     this.drain()
     this.monitor.close()
     this.presence.close()
@@ -312,6 +315,11 @@ export class Hub extends EventEmitter<HubEvents> {
         for (const connection of this.connections) connection.reset()
       }, SHUTDOWN_GRACE).unref()
     }
+  }
+
+  /** Ends every stream (`endStreams`) and stops the broker and the registry. */
+  async close (): Promise<void> {
+    this.endStreams()
     await Promise.all([this.broker.close(), this.registry.close?.()])
   }
 
@@ -373,7 +381,7 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Streams that cannot be continued (events that did not reach this node, a new epoch) are
+   * Streams that cannot be continued (events that did not reach this node) are
    * ended gracefully: their clients come back with their Last-Event-ID, and resume from history
    * or get the snapshots, never a stream with a hole.
    */

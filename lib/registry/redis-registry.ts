@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { HubError } from '../base/errors.js'
+import { brokerDown } from '../base/errors.js'
 import type { Logger } from '../base/logger.js'
-import { COMMAND_TIMEOUT, transaction, whenReady } from '../broker/redis-connection.js'
-import { decodeCursor, encodeCursor } from './paging.js'
+import { COMMAND_TIMEOUT, whenReady } from '../redis/connection.js'
+import { redisKeys } from '../redis/keys.js'
+import { pause, StreamReader } from '../redis/stream-reader.js'
+import type { SharedSubscriberIndex } from '../broker/broker.js'
+import { PresenceReads, presenceRead, type PresenceScripts, splitList } from './redis-presence-reads.js'
 import { ADD_SCRIPT, CHANNEL_PAGE_SCRIPT, CLIENT_PAGE_SCRIPT, REAP_SCRIPT, REMOVE_SCRIPT, RENEW_SCRIPT, SNAPSHOT_SCRIPT } from './redis-scripts.js'
 import type {
   ChannelUse, ChannelUsePage, ClientInfo, ClientPage, ClientRegistry, PresenceChange, PresenceSnapshot, RegisteredConnection
@@ -21,8 +24,7 @@ export interface RedisRegistryOptions {
   changeBacklog?: number
 }
 
-type Scripts = Record<'presenceAdd' | 'presenceRemove' | 'presenceReap' | 'presenceRenew' | 'presenceSnapshot' | 'presenceClients' | 'presenceChannels',
-(...args: string[]) => Promise<unknown>>
+type Scripts = PresenceScripts & Record<'presenceAdd' | 'presenceRemove' | 'presenceReap' | 'presenceRenew' | 'presenceSnapshot', (...args: string[]) => Promise<unknown>>
 
 /** ms a blocking read of the change stream waits before it looks again. */
 const READ_BLOCK = 1000
@@ -44,6 +46,7 @@ const REAP_STEP = 500
  */
 export class RedisClientRegistry implements ClientRegistry {
   readonly nodeId = randomBytes(6).toString('hex')
+  readonly subscriberIndex: SharedSubscriberIndex
   private readonly listeners: Array<(change: PresenceChange) => void> = []
   private readonly resetListeners: Array<() => void> = []
   /** This node's open connections and their ids in Redis. */
@@ -55,7 +58,8 @@ export class RedisClientRegistry implements ClientRegistry {
   /** Writes sent and not answered. */
   private readonly inFlight = new Set<Promise<unknown>>()
   private readonly scripts: Scripts
-  private readonly reader: Redis
+  private readonly reads: PresenceReads
+  private readonly reader: StreamReader
   private readonly prefix: string
   /** Number of the last change reported. */
   private lastSeq = 0
@@ -69,11 +73,12 @@ export class RedisClientRegistry implements ClientRegistry {
   constructor (private readonly options: RedisRegistryOptions) {
     const { redis, prefix } = options
     this.prefix = prefix
+    this.subscriberIndex = { redisHash: redisKeys(prefix).subscribers }
     const scripts = { presenceAdd: ADD_SCRIPT, presenceRemove: REMOVE_SCRIPT, presenceReap: REAP_SCRIPT, presenceRenew: RENEW_SCRIPT, presenceSnapshot: SNAPSHOT_SCRIPT, presenceClients: CLIENT_PAGE_SCRIPT, presenceChannels: CHANNEL_PAGE_SCRIPT }
     for (const [name, lua] of Object.entries(scripts)) redis.defineCommand(name, { numberOfKeys: 0, lua })
     this.scripts = redis as unknown as Scripts
-    this.reader = redis.duplicate({ commandTimeout: READ_BLOCK + COMMAND_TIMEOUT })
-    this.reader.on('error', () => {})
+    this.reads = new PresenceReads(redis, prefix, this.scripts)
+    this.reader = new StreamReader(redis, this.key('changes'), READ_COUNT, READ_BLOCK)
   }
 
   onChange (listener: (change: PresenceChange) => void): void {
@@ -86,7 +91,7 @@ export class RedisClientRegistry implements ClientRegistry {
 
   /** Takes the lease and starts reading changes from the current one on. */
   async ready (): Promise<void> {
-    await Promise.all([whenReady(this.options.redis), whenReady(this.reader)])
+    await Promise.all([whenReady(this.options.redis), this.reader.ready()])
     this.lastSeq = Number(await this.options.redis.get(this.key('seq')) ?? 0)
     await this.renew()
     this.reading = this.readLoop()
@@ -114,43 +119,25 @@ export class RedisClientRegistry implements ClientRegistry {
     await this.caughtUp(Number(await this.options.redis.get(this.key('seq')) ?? 0))
   }
 
-  async get (clientId: string): Promise<ClientInfo | undefined> {
-    const [times, channels] = await this.read(async () =>
-      await transaction(this.options.redis.multi().hvals(this.key(`client:${clientId}`)).hkeys(this.key(`on:${clientId}`))) as string[][])
-    if (times.length === 0) return undefined
-    return { clientId, connections: times.length, channels: channels.sort(), connectedAt: new Date(Math.min(...times.map(Number))).toISOString() }
+  get (clientId: string): Promise<ClientInfo | undefined> {
+    return this.reads.get(clientId)
   }
 
-  async count (): Promise<{ clients: number, connections: number }> {
-    const [clients, connections] = await this.read(async () => await transaction(this.options.redis.multi().zcard(this.key('clients')).get(this.key('connections'))))
-    return { clients: Number(clients ?? 0), connections: Number(connections ?? 0) }
+  count (): Promise<{ clients: number, connections: number }> {
+    return this.reads.count()
   }
 
-  async clients (query: { channel?: string, limit: number, cursor?: string }): Promise<ClientPage> {
-    const after = decodeCursor(query.cursor) ?? ''
-    const set = query.channel === undefined ? 'clients' : `channel:${query.channel}`
-    const reply = await this.read(async () => await this.scripts.presenceClients(this.prefix, set, after, String(query.limit)) as Array<string | number>)
-    const clients: ClientInfo[] = []
-    for (let i = 1; i + 3 < reply.length; i += 4) {
-      clients.push({
-        clientId: String(reply[i]),
-        connections: Number(reply[i + 1]),
-        channels: splitList(String(reply[i + 3])),
-        connectedAt: new Date(Number(reply[i + 2])).toISOString()
-      })
-    }
-    const total = Number(reply[0])
-    const nextCursor = cutPage(clients, query.limit, (client) => client.clientId)
-    return nextCursor === undefined ? { total, clients } : { total, clients, nextCursor }
+  clients (query: { channel?: string, limit: number, cursor?: string }): Promise<ClientPage> {
+    return this.reads.clients(query)
   }
 
-  async clientIds (): Promise<string[]> {
-    return this.read(async () => await this.options.redis.zrange(this.key('clients'), 0, -1))
+  clientIds (): Promise<string[]> {
+    return this.reads.clientIds()
   }
 
   /** Answers once every change the snapshot shows was reported here, so that none comes after it. */
   async snapshot (channels?: readonly string[]): Promise<PresenceSnapshot> {
-    const reply = await this.read(async () => await this.scripts.presenceSnapshot(this.prefix, ...channels ?? []) as string[])
+    const reply = await presenceRead(async () => await this.scripts.presenceSnapshot(this.prefix, ...channels ?? []) as string[])
     const seq = Number(reply[0])
     const clients = []
     for (let i = 1; i + 1 < reply.length; i += 2) clients.push({ clientId: reply[i], channels: splitList(reply[i + 1]) })
@@ -158,19 +145,12 @@ export class RedisClientRegistry implements ClientRegistry {
     return { clients, seq }
   }
 
-  async channel (name: string): Promise<ChannelUse> {
-    const [subscribers, clients] = await this.read(async () => await transaction(this.options.redis.multi().hget(this.key('subscribers'), name).zcard(this.key(`channel:${name}`))))
-    return { subscribers: Number(subscribers ?? 0), clients: Number(clients ?? 0) }
+  channel (name: string): Promise<ChannelUse> {
+    return this.reads.channel(name)
   }
 
-  async channels (query: { limit: number, cursor?: string }): Promise<ChannelUsePage> {
-    const after = decodeCursor(query.cursor) ?? ''
-    const reply = await this.read(async () => await this.scripts.presenceChannels(this.prefix, after, String(query.limit)) as string[])
-    const channels = []
-    for (let i = 1; i + 1 < reply.length; i += 2) channels.push({ name: reply[i], subscribers: Number(reply[i + 1]) })
-    const total = Number(reply[0])
-    const nextCursor = cutPage(channels, query.limit, (channel) => channel.name)
-    return nextCursor === undefined ? { total, channels } : { total, channels, nextCursor }
+  channels (query: { limit: number, cursor?: string }): Promise<ChannelUsePage> {
+    return this.reads.channels(query)
   }
 
   /** Stops renewing and reading, and takes this node's connections out (when Redis answers). */
@@ -186,7 +166,7 @@ export class RedisClientRegistry implements ClientRegistry {
     } catch (err) {
       this.options.logger?.warn(`presence: this node's clients could not be taken out of Redis (${(err as Error).message}); other nodes remove them when its lease ends`)
     }
-    this.reader.disconnect()
+    this.reader.close()
     await this.reading
   }
 
@@ -267,31 +247,23 @@ export class RedisClientRegistry implements ClientRegistry {
 
   /** Reports every change of the stream in order, from the one after `lastSeq`. */
   private async readLoop (): Promise<void> {
-    while (!this.closed) {
-      let reply
-      try {
-        reply = await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK, 'STREAMS', this.key('changes'), `${this.lastSeq}-0`)
-      } catch {
-        if (this.closed) return
-        await pause(100)
-        continue
-      }
-      if (reply === null) {
-        // Nothing new for a while: Redis may have lost its data, and numbers changes from 1 again.
-        const seq = Number(await this.options.redis.get(this.key('seq')).catch(() => this.lastSeq) ?? 0)
-        if (seq < this.lastSeq) this.lostChanges(seq)
-        continue
-      }
-      for (const [, entries] of reply) {
+    await this.reader.follow({
+      after: () => `${this.lastSeq}-0`,
+      onEntries: (entries) => {
         for (const [entryId, fields] of entries) {
           const seq = Number(entryId.split('-')[0])
           if (seq !== this.lastSeq + 1) this.lostChanges(seq - 1)
           this.lastSeq = seq
           this.report(changeOf(seq, fields))
         }
+        this.wakeCaughtUp()
+      },
+      onNothing: async () => {
+        // Nothing new for a while: Redis may have lost its data, and numbers changes from 1 again.
+        const seq = Number(await this.options.redis.get(this.key('seq')).catch(() => this.lastSeq) ?? 0)
+        if (seq < this.lastSeq) this.lostChanges(seq)
       }
-      this.wakeCaughtUp()
-    }
+    })
   }
 
   /** Changes were trimmed before this node read them, or Redis lost them: what was built from them is stale. */
@@ -310,7 +282,7 @@ export class RedisClientRegistry implements ClientRegistry {
     if (seq <= this.lastSeq || this.closed) return Promise.resolve()
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new HubError(503, 'SSE_HUB_BROKER_DOWN', 'presence: the changes of Redis did not reach this node in time; retry later'))
+        reject(brokerDown('presence', 'the changes of Redis did not reach this node in time'))
       }, COMMAND_TIMEOUT)
       this.catchingUp.push({ seq, resolve: () => { clearTimeout(timer); resolve() } })
     })
@@ -321,16 +293,6 @@ export class RedisClientRegistry implements ClientRegistry {
       if (this.catchingUp[i].seq > this.lastSeq) continue
       this.catchingUp[i].resolve()
       this.catchingUp.splice(i, 1)
-    }
-  }
-
-  /** Runs a read; a Redis that does not answer is a 503 that says so. */
-  private async read<T> (operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation()
-    } catch (err) {
-      if (err instanceof HubError) throw err
-      throw new HubError(503, 'SSE_HUB_BROKER_DOWN', `presence: Redis did not answer (${(err as Error).message}); retry later`)
     }
   }
 
@@ -348,20 +310,4 @@ function changeOf (seq: number, list: string[]): PresenceChange {
   const fields: Record<string, string> = {}
   for (let i = 0; i + 1 < list.length; i += 2) fields[list[i]] = list[i + 1]
   return { join: fields.j === '1', clientId: fields.c, whole: fields.w === '1', changed: splitList(fields.x), channels: splitList(fields.n), seq }
-}
-
-function splitList (list: string): string[] {
-  return list === '' ? [] : list.split(',')
-}
-
-/** The scripts read one item more than a page: when it is there, drops it and returns the cursor of the next page. */
-function cutPage<T> (items: T[], limit: number, keyOf: (item: T) => string): string | undefined {
-  if (items.length <= limit) return undefined
-  items.length = limit
-  return encodeCursor(keyOf(items[limit - 1]))
-}
-
-/** Waits without keeping the process alive. */
-function pause (ms: number): Promise<void> {
-  return new Promise((resolve) => { setTimeout(resolve, ms).unref() })
 }

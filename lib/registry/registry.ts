@@ -1,3 +1,4 @@
+import type { SharedSubscriberIndex } from '../broker/broker.js'
 import { decodeCursor, encodeCursor } from './paging.js'
 import { SortedKeys } from './sorted-keys.js'
 
@@ -92,6 +93,11 @@ export interface ClientRegistry {
   remove (connection: RegisteredConnection): void
   /** Resolves once changes are reported: a shared registry follows other nodes from then on. */
   ready? (): Promise<void>
+  /**
+   * A shared registry's index of the channels with subscribers on any node, for a cluster broker
+   * to read (the hub hands it over); absent: the registry knows this process only.
+   */
+  readonly subscriberIndex?: SharedSubscriberIndex
   /** Takes this node's connections out of the registry and stops following changes. */
   close? (): Promise<void>
   /** One client, or undefined when it has no open connection. */

@@ -1,6 +1,5 @@
 import { connect } from 'node:net'
 import t from 'tap'
-import { RedisBroker } from '../../lib/broker/redis-broker.js'
 import { mintToken } from '../../lib/cli/token.js'
 import { build, data, waitUntil } from '../helper.js'
 import { redisClient, redisPrefix } from '../redis.js'
@@ -158,7 +157,7 @@ t.test('a firehose that does not read is cut; the subscribers get everything', a
 
 t.test('in a cluster, a firehose on one node shows the events published through every node', async (t) => {
   const prefix = redisPrefix(t)
-  const node = () => build(t, { broker: new RedisBroker({ redis: redisClient(t), prefix, historySize: 10, historyTtl: 0 }) })
+  const node = () => build(t, { redis: redisClient(t), redisPrefix: prefix, historySize: 10 })
   const [a, b] = await Promise.all([node(), node()])
   const firehose = await a.subscribe('/firehose')
   await waitUntil(() => firehose.retry !== undefined, 5000, 'the retry line')

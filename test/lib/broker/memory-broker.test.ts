@@ -32,7 +32,7 @@ const publishEach = (broker: MemoryBroker, channelNames: string[]) =>
 t.test('past maxRetainedChannels the least recently published channel without subscribers is forgotten', async (t) => {
   const subscribed = new Set(['c1'])
   const broker = new MemoryBroker({ historySize: 10, historyTtl: 0, maxRetainedChannels: 3 })
-  broker.onDeliver(() => {}, (name) => subscribed.has(name))
+  broker.onDeliver(() => {}, { here: (name) => subscribed.has(name) })
   t.teardown(() => broker.close())
   await publishEach(broker, names(1, 4))
   t.equal(broker.retainedChannels, 3)
@@ -48,7 +48,7 @@ t.test('past maxRetainedChannels the least recently published channel without su
 
 t.test('a channel with subscribers is kept even past the limit', async (t) => {
   const broker = new MemoryBroker({ historySize: 10, historyTtl: 0, maxRetainedChannels: 2 })
-  broker.onDeliver(() => {}, () => true)
+  broker.onDeliver(() => {}, { here: () => true })
   t.teardown(() => broker.close())
   await publishEach(broker, names(1, 5))
   t.equal(broker.retainedChannels, 5)
@@ -57,7 +57,7 @@ t.test('a channel with subscribers is kept even past the limit', async (t) => {
 
 t.test('a flood of distinct channel names keeps at most maxRetainedChannels', async (t) => {
   const broker = new MemoryBroker({ historySize: 1000, historyTtl: 0, maxRetainedChannels: 5000 })
-  broker.onDeliver(() => {}, (name) => name === 'c7')
+  broker.onDeliver(() => {}, { here: (name) => name === 'c7' })
   t.teardown(() => broker.close())
   for (let from = 1; from <= 20_000; from += 1000) {
     await publishEach(broker, names(from, from + 999))
@@ -72,7 +72,7 @@ t.test('a flood of distinct channel names keeps at most maxRetainedChannels', as
 
 t.test('an expired history is freed; the last event and the resume refusal stay', async (t) => {
   const broker = new MemoryBroker({ historySize: 100, historyTtl: 30, sweepInterval: 10 })
-  broker.onDeliver(() => {}, () => false)
+  broker.onDeliver(() => {}, { here: () => false })
   t.teardown(() => broker.close())
   const [first, second] = await publishEach(broker, ['q', 'q'])
   const state = (broker as unknown as { channels: { get (name: string): { history: unknown, evictedThrough: number } } }).channels.get('q')!
@@ -91,7 +91,7 @@ t.test('an expired history is freed; the last event and the resume refusal stay'
 
 t.test('historySize 0 keeps no history, only the last event', async (t) => {
   const broker = new MemoryBroker({ historySize: 0, historyTtl: 0 })
-  broker.onDeliver(() => {}, () => false)
+  broker.onDeliver(() => {}, { here: () => false })
   t.teardown(() => broker.close())
   const [first, second] = await publishEach(broker, ['q', 'q'])
   t.equal(broker.retainedCount, 0)
@@ -103,7 +103,7 @@ t.test('the broker contract', async (t) => {
   brokerContract(t, async (t, { historySize, maxRetainedChannels }) => {
     const broker = new MemoryBroker({ historySize, historyTtl: 0, maxRetainedChannels })
     const delivered: PublishedEvent[] = []
-    broker.onDeliver((events) => delivered.push(...events), () => false)
+    broker.onDeliver((events) => delivered.push(...events), { here: () => false })
     t.teardown(() => broker.close())
     return { broker, delivered }
   })

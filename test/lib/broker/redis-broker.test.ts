@@ -2,6 +2,7 @@ import t from 'tap'
 import type { PublishedEvent } from '../../../lib/broker/broker.js'
 import { RedisBroker } from '../../../lib/broker/redis-broker.js'
 import { RedisClientRegistry } from '../../../lib/registry/redis-registry.js'
+import { redisKeys } from '../../../lib/redis/keys.js'
 import { brokerContract } from '../../contracts/broker.js'
 import { type TestContext, waitUntil } from '../../helper.js'
 import { deleteKeys, redisClient, redisPrefix } from '../../redis.js'
@@ -10,7 +11,7 @@ import { deleteKeys, redisClient, redisPrefix } from '../../redis.js'
 async function node (t: TestContext, prefix: string, historySize = 100, maxRetainedChannels?: number): Promise<{ broker: RedisBroker, delivered: PublishedEvent[] }> {
   const broker = new RedisBroker({ redis: redisClient(t), prefix, historySize, historyTtl: 0, maxRetainedChannels })
   const delivered: PublishedEvent[] = []
-  broker.onDeliver((events) => delivered.push(...events), () => false)
+  broker.onDeliver((events) => delivered.push(...events), { here: () => false, everywhere: { redisHash: redisKeys(prefix).subscribers } })
   t.teardown(() => broker.close())
   await broker.ready()
   return { broker, delivered }
@@ -56,9 +57,13 @@ t.test('after Redis lost its data, ids from before are unknown and every node de
   await deleteKeys(redisClient(t), prefix)
   const [after] = await a.broker.publish([{ channelName: 'x', type: 't', payload: 2 }])
   t.not(after.id.split('-')[0], before.id.split('-')[0], 'a new epoch')
-  t.equal((await b.broker.startPoint(['x'], before.id)).resumed, false, 'an id from before is unknown')
+  const start = await b.broker.startPoint(['x'], before.id)
+  t.equal(start.resumed, false, 'an id from before does not resume')
+  t.same(start.resumed ? undefined : start.missed?.map((event) => event.frame.toString()), [after.frame.toString()], 'but gets the new epoch\'s events after the snapshots')
+  t.same((await b.broker.startPoint(['x'], 'ffffffff-1')).resumed ? 'resumed' : 'not resumed', 'not resumed')
   await waitUntil(() => b.delivered.length === 2, 5000, 'node b to deliver the new epoch\'s event')
   t.equal(b.delivered[1].id, after.id)
+  t.ok((b.delivered[1].era ?? 0) > (b.delivered[0].era ?? 0), 'in a later era than the events before, whatever its seq')
 })
 
 const publishEach = (broker: RedisBroker, channelNames: string[]): Promise<PublishedEvent[]> =>

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { REDIS_OPTIONS } from '../../../lib/broker/redis-connection.js'
+import { REDIS_OPTIONS } from '../../../lib/redis/connection.js'
 import type { PresenceChange, RegisteredConnection } from '../../../lib/registry/registry.js'
 import { RedisClientRegistry, type RedisRegistryOptions } from '../../../lib/registry/redis-registry.js'
 import { registryContract } from '../../contracts/registry.js'

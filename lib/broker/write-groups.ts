@@ -1,0 +1,54 @@
+import type { EventInput } from '../base/names.js'
+import type { PublishedEvent } from './broker.js'
+
+/** A batch waiting to be stored, and its caller. */
+export interface WaitingBatch {
+  inputs: readonly EventInput[]
+  data: string[]
+  resolve: (published: PublishedEvent[]) => void
+  reject: (err: Error) => void
+}
+
+/**
+ * Sends batches one store call at a time: a batch that comes while a call is in flight waits,
+ * and the next call takes every batch that waited, up to `maxEvents` events (one batch is never
+ * split), so that a burst costs a few round trips, not one per batch.
+ */
+export class WriteGroups {
+  /** Batches waiting for the call in flight to return. */
+  private readonly waiting: WaitingBatch[] = []
+  private storing = false
+
+  /**
+   * @param storeGroup stores a group of batches, all or nothing; resolves with each batch's events
+   * @param maxEvents events one call carries at most
+   */
+  constructor (private readonly storeGroup: (group: readonly WaitingBatch[]) => Promise<PublishedEvent[][]>, private readonly maxEvents: number) {}
+
+  /** Queues a batch for the next call: at once when none is in flight, else when it returns. */
+  store (inputs: readonly EventInput[], data: string[]): Promise<PublishedEvent[]> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ inputs, data, resolve, reject })
+      if (!this.storing) this.storeWaiting().catch(() => {})
+    })
+  }
+
+  private async storeWaiting (): Promise<void> {
+    this.storing = true
+    while (this.waiting.length > 0) {
+      let events = 0
+      let take = 0
+      while (take < this.waiting.length && (take === 0 || events + this.waiting[take].inputs.length <= this.maxEvents)) {
+        events += this.waiting[take++].inputs.length
+      }
+      const group = this.waiting.splice(0, take)
+      try {
+        const published = await this.storeGroup(group)
+        group.forEach((batch, i) => batch.resolve(published[i]))
+      } catch (err) {
+        for (const batch of group) batch.reject(err as Error)
+      }
+    }
+    this.storing = false
+  }
+}
