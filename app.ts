@@ -1,10 +1,9 @@
 import { join } from 'node:path'
 import autoload from '@fastify/autoload'
 import type { FastifyPluginAsync } from 'fastify'
-import type { Redis } from 'ioredis'
 import fp from 'fastify-plugin'
 import { type HubConfigInput, resolveConfig } from './lib/config/config.js'
-import type { HubParts } from './lib/core/hub.js'
+import type { GivenParts } from './lib/core/parts.js'
 import { redactedRequest } from './lib/base/redact.js'
 import accessPlugin from './plugins/access.js'
 import corsPlugin from './plugins/cors.js'
@@ -21,9 +20,7 @@ import './plugins/hub.js'
 const logSerializers = { req: redactedRequest as unknown as (request: unknown) => string }
 
 /** Options of the plugin: every hub option (see `HubConfigSchema`), a route prefix, and parts to use. */
-export interface SseHubOptions extends HubConfigInput, Pick<HubParts, 'broker' | 'registry'> {
-  /** Cluster mode on a Redis client of the app's (ioredis); the plugin never closes it. Or `redisUrl`. */
-  redis?: Redis
+export interface SseHubOptions extends HubConfigInput, GivenParts {
   /** Mounts the hub's routes under this path, e.g. `/events` → `/events/subscribe`. */
   prefix?: string
 }
@@ -38,7 +35,7 @@ export interface SseHubOptions extends HubConfigInput, Pick<HubParts, 'broker' |
 const sseHub: FastifyPluginAsync<SseHubOptions> = async (fastify, options) => {
   const { prefix, broker, registry, redis, ...hubOptions } = options
   const config = resolveConfig(hubOptions)
-  await fastify.register(hubPlugin, { config, parts: { broker, registry }, redis })
+  await fastify.register(hubPlugin, { config, parts: { broker, registry, redis } })
   await fastify.register(async function sseHubRoutes (scope) {
     await scope.register(errorsPlugin, { bodyLimit: config.bodyLimit })
     await scope.register(corsPlugin, { origins: config.corsOrigins })

@@ -1,5 +1,6 @@
 export { default, type SseHubOptions } from './app.js'
-export { Hub, type HubCounters, type HubEvents, type HubOptions, type HubParts, type PublishResult } from './lib/core/hub.js'
+export { Hub, type DeliveredEvent, type HubCounters, type HubEvents, type HubOptions, type HubParts, type PublishResult } from './lib/core/hub.js'
+export { type GivenParts, openParts } from './lib/core/parts.js'
 export type { Logger } from './lib/base/logger.js'
 export type { ChannelDetail, ChannelPage, ChannelSummary, ClientQuery } from './lib/core/presence.js'
 export type { PageQuery } from './lib/registry/paging.js'

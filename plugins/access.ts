@@ -4,6 +4,7 @@ import { Authenticator, bearerToken, cookieValue, FULL_GRANT, type Grant, genera
 import type { HubConfig } from '../lib/config/config.js'
 import { badToken, firehoseNotGranted, type HubError, noToken, notAClientId, presenceNotGranted, publishNotGranted, rateLimited, subscribeNotGranted } from '../lib/base/errors.js'
 import { isChannelName } from '../lib/base/rules.js'
+import { STREAMS } from '../lib/core/hub.js'
 import { presenceFlag } from '../lib/core/presence.js'
 import type { PublishBody, SubscribeQuery } from '../lib/core/schemas.js'
 import { RateLimiter } from '../lib/auth/rate-limit.js'
@@ -170,7 +171,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
         throw presenceNotGranted('presence=1')
       }
       // The token is the subscriber's identity: its sub, else a fresh id, never the query's clientId.
-      request.hubClientId = grant.sub ?? fastify.hub.newClientId()
+      request.hubClientId = grant.sub ?? fastify.hub[STREAMS].newClientId()
     } else if (access === 'lastEvent') {
       const { channel } = request.query as { channel: string }
       // A bad name is the route's 400.

@@ -1,24 +1,19 @@
 import fp from 'fastify-plugin'
-import type { Redis } from 'ioredis'
-import { RedisBroker } from '../lib/broker/redis-broker.js'
-import { connectRedis, logOutages, whenReady } from '../lib/redis/connection.js'
 import type { HubConfig } from '../lib/config/config.js'
-import { Hub, type HubParts } from '../lib/core/hub.js'
-import { RedisClientRegistry } from '../lib/registry/redis-registry.js'
+import { Hub, STREAMS } from '../lib/core/hub.js'
+import { type GivenParts, openParts } from '../lib/core/parts.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The SSE hub of this context: publish, lastEvent, drain, counters. */
+    /** The SSE hub of this context: publish, lastEvent, the presence reads, join/leave/publish events. */
     hub: Hub
   }
 }
 
 export interface HubPluginOptions {
   config: HubConfig
-  /** A broker or registry the app gives; the hub makes in-memory ones for the others. */
-  parts?: Pick<HubParts, 'broker' | 'registry'>
-  /** A Redis client the app gives for cluster mode; the plugin never closes it. */
-  redis?: Redis
+  /** A broker, registry or Redis client the app gives; the hub builds the others (and never closes a given client). */
+  parts?: GivenParts
 }
 
 /**
@@ -28,25 +23,15 @@ export interface HubPluginOptions {
  * make `close()` hang. The broker, the registry and Redis are closed in `onClose`, once the
  * requests in flight were answered.
  */
-export default fp<HubPluginOptions>(async function hubPlugin (fastify, { config, parts = {}, redis: given }) {
-  // Cluster mode: a client the app gave, or one of the plugin's own for redisUrl, ready before the app listens.
-  const owned = given === undefined && config.redisUrl !== undefined ? await connectRedis(config.redisUrl) : undefined
-  if (owned !== undefined) logOutages(owned, fastify.log)
-  if (given !== undefined) await whenReady(given)
-  const redis = given ?? owned
-  const broker = parts.broker ?? (redis === undefined
-    ? undefined
-    : new RedisBroker({ redis, prefix: config.redisPrefix, historySize: config.historySize, historyTtl: config.historyTtl, maxRetainedChannels: config.maxRetainedChannels, logger: fastify.log }))
-  const registry = parts.registry ?? (redis === undefined
-    ? undefined
-    : new RedisClientRegistry({ redis, prefix: config.redisPrefix, presenceTtl: config.presenceTtl, logger: fastify.log }))
-  const hub = new Hub(config, { ...parts, broker, registry, logger: fastify.log })
-  await Promise.all([hub.broker.ready?.(), hub.registry.ready?.()])
+export default fp<HubPluginOptions>(async function hubPlugin (fastify, { config, parts = {} }) {
+  const { broker, registry, release } = await openParts(config, parts, fastify.log)
+  const hub = new Hub(config, { broker, registry, logger: fastify.log })
+  await hub.ready()
   fastify.decorate('hub', hub)
-  fastify.addHook('preClose', async () => { hub.endStreams() })
+  fastify.addHook('preClose', async () => { hub[STREAMS].endAll() })
   // After the server stopped and answered the requests in flight: a publish being received at the stop still reaches Redis.
   fastify.addHook('onClose', async () => {
     await hub.close()
-    await owned?.quit()
+    await release()
   })
 }, { name: 'sse-hub-core', fastify: '5.x' })

@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
+import { STREAMS } from '../lib/core/hub.js'
 import { openSink, type SseSink } from '../lib/wire/sink.js'
 import { SSE_HEADERS } from '../lib/wire/sse.js'
 
@@ -23,7 +24,7 @@ export default fp(async function streamPlugin (fastify) {
   const warn = (message: string): void => { fastify.log.warn(message) }
 
   fastify.decorateReply('openStream', async function openStream (this: FastifyReply): Promise<SseSink | undefined> {
-    const hub = this.server.hub
+    const streams = this.server.hub[STREAMS]
     // Hooks (CORS) set their headers on the reply; a hijacked response must copy them itself.
     const headers = { ...this.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders
     this.hijack()
@@ -36,9 +37,9 @@ export default fp(async function streamPlugin (fastify) {
     // Pipelined behind another response: wait for this one's turn, which never comes after a stream.
     if (res.socket === null && !await socketAssigned(res)) return undefined
     // The address's rate is counted only for a stream that would open otherwise.
-    const refusal = hub.refusal() ?? (this.server.hubAdmitsStream(this.request) ? undefined : 'rate-limit')
+    const refusal = streams.refusal() ?? (this.server.hubAdmitsStream(this.request) ? undefined : 'rate-limit')
     if (refusal === undefined) return openSink(res, headers, { longLived: true, warn })
-    hub.refuse(openSink(res, { ...headers, 'x-sse-hub-refused': refusal }), refusal)
+    streams.refuse(openSink(res, { ...headers, 'x-sse-hub-refused': refusal }), refusal)
     return undefined
   })
 }, { name: 'sse-hub-stream', fastify: '5.x', dependencies: ['sse-hub-core', 'sse-hub-access'] })

@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import sseHub, { type SseHubOptions } from '../app.js'
+import type { ClientRegistry } from '../lib/registry/registry.js'
 import { parseJson } from '../lib/wire/json.js'
 import { SseClient, type OpenOptions } from './sse-client.js'
 
@@ -173,4 +174,18 @@ export function rawConnection (t: TestContext, port: number, text: string, local
   socket.on('close', () => { closed = true })
   socket.write(text)
   return { socket, received: () => received, closed: () => closed }
+}
+
+/** Distinct clients and their connections, read through a registry's pages as the presence reads do. */
+export async function registryCount (registry: Pick<ClientRegistry, 'clients'>): Promise<{ clients: number, connections: number }> {
+  let clients = 0
+  let connections = 0
+  let cursor: string | undefined
+  do {
+    const page = await registry.clients({ limit: 1000, cursor })
+    clients += page.clients.length
+    for (const client of page.clients) connections += client.connections
+    cursor = page.nextCursor
+  } while (cursor !== undefined)
+  return { clients, connections }
 }

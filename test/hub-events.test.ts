@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import sseHub, { type PublishedEvent } from '../index.js'
+import sseHub, { type DeliveredEvent } from '../index.js'
 import { build, waitUntil } from './helper.js'
 
 t.test('hub.on: join on a first connection, leave on the last, publish with the batch', async (t) => {
@@ -8,7 +8,7 @@ t.test('hub.on: join on a first connection, leave on the last, publish with the 
   const seen: Array<[string, unknown]> = []
   hub.app.hub.on('join', ({ clientId, channels }) => { seen.push(['join', { clientId, channels }]) })
   hub.app.hub.on('leave', ({ clientId }) => { seen.push(['leave', clientId]) })
-  const batches: Array<readonly PublishedEvent[]> = []
+  const batches: Array<readonly DeliveredEvent[]> = []
   hub.app.hub.on('publish', (events) => { batches.push(events) })
 
   const tab1 = await hub.subscribe('/subscribe?channels=a,b&clientId=ann')
@@ -31,6 +31,9 @@ t.test('hub.on: join on a first connection, leave on the last, publish with the 
   ])
   t.equal(batches[1][0].id, direct.ids[0])
   t.type(batches[1][0].publishedAt, 'number')
+  t.same(Object.keys(batches[1][0]).sort(), ['channelName', 'id', 'payload', 'publishedAt', 'type'], 'what the README lists, not the broker\'s seq and frame')
+  // @ts-expect-error: a misspelt event name does not compile (and typecheck runs over the tests)
+  hub.app.hub.on('joinn', () => {})
 })
 
 t.test('a listener that throws disturbs neither connects nor delivery', async (t) => {

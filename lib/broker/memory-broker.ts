@@ -46,14 +46,20 @@ export class MemoryBroker implements Broker {
     }
   }
 
-  /** Events held for resume, over all channels. */
+  /**
+   * Events held for resume, over all channels: for tests.
+   * @internal
+   */
   get retainedCount (): number {
     let count = 0
     for (const { history } of this.channels.values()) count += history?.size ?? 0
     return count
   }
 
-  /** Channels that keep a last event (at most `maxRetainedChannels` unless the others have subscribers). */
+  /**
+   * Channels that keep a last event (at most `maxRetainedChannels` unless the others have subscribers): for tests.
+   * @internal
+   */
   get retainedChannels (): number {
     return this.channels.size
   }

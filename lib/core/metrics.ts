@@ -91,8 +91,7 @@ export class HubMetrics {
       buckets: PUBLISH_DURATION_BUCKETS,
       registers
     })
-    const broker = hub.broker
-    gauge('sse_hub_broker_up', '1 while the broker answers (always with the in-memory broker), 0 while Redis is unreachable', () => broker.healthy?.() === false ? 0 : 1)
+    gauge('sse_hub_broker_up', '1 while the broker answers (always with the in-memory broker), 0 while Redis is unreachable', () => hub.status() === 'broker-down' ? 0 : 1)
   }
 
   /** The `Content-Type` of `scrape()`'s text. */

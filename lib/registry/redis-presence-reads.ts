@@ -22,11 +22,6 @@ export class PresenceReads {
     return { clientId, connections: times.length, channels: channels.sort(), connectedAt: new Date(Math.min(...times.map(Number))).toISOString() }
   }
 
-  async count (): Promise<{ clients: number, connections: number }> {
-    const [clients, connections] = await presenceRead(async () => await transaction(this.redis.multi().zcard(this.key('clients')).get(this.key('connections'))))
-    return { clients: Number(clients ?? 0), connections: Number(connections ?? 0) }
-  }
-
   async clients (query: { channel?: string, limit: number, cursor?: string }): Promise<ClientPage> {
     const after = decodeCursor(query.cursor) ?? ''
     const set = query.channel === undefined ? 'clients' : `channel:${query.channel}`

@@ -111,7 +111,10 @@ export class RedisClientRegistry implements ClientRegistry {
     if (!this.stale) this.write([this.prefix, this.backlog(), this.nodeId, connId], 'presenceRemove')
   }
 
-  /** Resolves once every write sent so far was answered (any repair done) and every change in Redis was reported here. */
+  /**
+   * Resolves once every write sent so far was answered (any repair done) and every change in Redis was reported here: for tests.
+   * @internal
+   */
   async settled (): Promise<void> {
     while (this.inFlight.size > 0 || this.repairing !== undefined) {
       await Promise.allSettled([...this.inFlight, this.repairing])
@@ -121,10 +124,6 @@ export class RedisClientRegistry implements ClientRegistry {
 
   get (clientId: string): Promise<ClientInfo | undefined> {
     return this.reads.get(clientId)
-  }
-
-  count (): Promise<{ clients: number, connections: number }> {
-    return this.reads.count()
   }
 
   clients (query: { channel?: string, limit: number, cursor?: string }): Promise<ClientPage> {

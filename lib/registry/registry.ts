@@ -102,8 +102,6 @@ export interface ClientRegistry {
   close? (): Promise<void>
   /** One client, or undefined when it has no open connection. */
   get (clientId: string): Promise<ClientInfo | undefined>
-  /** Distinct clients and their connections. */
-  count (): Promise<{ clients: number, connections: number }>
   /**
    * A page of clients in clientId order, only those on `channel` when given. `limit` was
    * checked by the caller; a `cursor` this registry cannot have issued is a 400 `HubError`.
@@ -278,10 +276,6 @@ export class MemoryClientRegistry implements ClientRegistry {
   async get (clientId: string): Promise<ClientInfo | undefined> {
     const client = this.clientEntries.get(clientId)
     return client === undefined ? undefined : info(clientId, client)
-  }
-
-  async count (): Promise<{ clients: number, connections: number }> {
-    return { clients: this.clientEntries.size, connections: this.connections }
   }
 
   async clients (query: { channel?: string, limit: number, cursor?: string }): Promise<ClientPage> {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { STREAMS } from '../../lib/core/hub.js'
 import { errorResponses, FirehoseStreamResponse, PRESENCE_READ_ERRORS, TokenQuerySchema } from '../../lib/core/schemas.js'
 
 /**
@@ -29,7 +30,7 @@ const firehose: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (_request, reply) => {
     const sink = await reply.openStream()
     if (sink === undefined) return
-    hub.watchAll(sink)
+    hub[STREAMS].watchAll(sink)
   })
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { parseChannelList } from '../../lib/base/names.js'
+import { STREAMS } from '../../lib/core/hub.js'
 import { errorResponses, PRESENCE_READ_ERRORS, PresenceQuerySchema, PresenceStreamResponse } from '../../lib/core/schemas.js'
 
 /**
@@ -31,7 +32,7 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
 
     const sink = await reply.openStream()
     if (sink === undefined) return
-    await hub.watchPresence(sink, channelNames)
+    await hub[STREAMS].watchPresence(sink, channelNames)
   })
 }
 

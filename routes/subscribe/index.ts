@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkClientId } from '../../lib/base/names.js'
+import { STREAMS } from '../../lib/core/hub.js'
 import { presenceFlag } from '../../lib/core/presence.js'
 import { errorResponses, SubscribeHeadersSchema, type SubscribeQuery, subscribeQuerySchema, SubscribeStreamResponse } from '../../lib/core/schemas.js'
 
@@ -32,12 +33,12 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
     // The channel list was parsed with the query (subscribeQuerySchema), once.
     const { channels: channelNames, clientId, lastEventId, presence } = request.query as unknown as SubscribeQuery
     // With subscribeAuth the token's sub is the identity (set by the access check).
-    const id = request.hubClientId ?? (clientId === undefined ? hub.newClientId() : checkClientId(clientId))
+    const id = request.hubClientId ?? (clientId === undefined ? hub[STREAMS].newClientId() : checkClientId(clientId))
     const followPresence = presenceFlag(presence)
 
     const sink = await reply.openStream()
     if (sink === undefined) return
-    await hub.subscribe(sink, {
+    await hub[STREAMS].subscribe(sink, {
       channelNames,
       clientId: id,
       lastEventId: request.headers['last-event-id'] ?? lastEventId,

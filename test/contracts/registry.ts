@@ -1,5 +1,6 @@
 import type { Test } from 'tap'
 import type { ClientRegistry, PresenceChange, RegisteredConnection } from '../../lib/registry/registry.js'
+import { registryCount } from '../helper.js'
 
 /** A registry made for one test, the changes it reports, and a way to wait until it reported all it will. */
 export type MakeRegistry = (t: Test) => Promise<{ registry: ClientRegistry, changes: PresenceChange[], settle: () => Promise<void> }>
@@ -24,18 +25,18 @@ export function registryContract (t: Test, make: MakeRegistry): void {
     registry.add(tab2)
     registry.add(connection('bob', ['a'], Date.UTC(2026, 0, 3)))
     await settle()
-    t.same(await registry.count(), { clients: 2, connections: 3 })
+    t.same(await registryCount(registry), { clients: 2, connections: 3 })
     t.same(await registry.get('ann'), { clientId: 'ann', connections: 2, channels: ['a', 'b', 'c'], connectedAt: '2026-01-01T00:00:00.000Z' })
     registry.remove(tab1)
     await settle()
     t.same(await registry.get('ann'), { clientId: 'ann', connections: 1, channels: ['b', 'c'], connectedAt: '2026-01-02T00:00:00.000Z' })
     registry.remove(tab1)
     await settle()
-    t.same(await registry.count(), { clients: 2, connections: 2 }, 'removing twice changes nothing')
+    t.same(await registryCount(registry), { clients: 2, connections: 2 }, 'removing twice changes nothing')
     registry.remove(tab2)
     await settle()
     t.equal(await registry.get('ann'), undefined)
-    t.same(await registry.count(), { clients: 1, connections: 1 })
+    t.same(await registryCount(registry), { clients: 1, connections: 1 })
   })
 
   t.test('every change is reported once, in order: joins, leaves, and the channels entered and left', async (t) => {
@@ -47,7 +48,7 @@ export function registryContract (t: Test, make: MakeRegistry): void {
     registry.add(tab2)
     registry.add(connection('ann', ['a']))
     await settle()
-    t.same(await registry.count(), { clients: 1, connections: 3 }, 'adding twice changes nothing')
+    t.same(await registryCount(registry), { clients: 1, connections: 3 }, 'adding twice changes nothing')
     t.same(await registry.channel('b'), { subscribers: 2, clients: 1 })
     registry.remove(tab1)
     registry.remove(tab1)
@@ -73,7 +74,7 @@ export function registryContract (t: Test, make: MakeRegistry): void {
       { join: true, clientId: 'cy', whole: true, changed: ['x', 'y'], channels: ['x', 'y'] },
       { join: false, clientId: 'cy', whole: true, changed: ['x', 'y'], channels: [] }
     ])
-    t.same(await registry.count(), { clients: 0, connections: 0 })
+    t.same(await registryCount(registry), { clients: 0, connections: 0 })
     t.same(await registry.channels({ limit: 10 }), { total: 0, channels: [] })
   })
 

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { mintToken } from '../../lib/cli/token.js'
+import { MemoryClientRegistry } from '../../lib/registry/registry.js'
 import { build, waitUntil } from '../helper.js'
 import { bearer, keys } from '../security/keys.js'
 
@@ -55,9 +56,10 @@ t.test('GET /channels lists the channels with subscribers; /channels/:name adds 
 })
 
 t.test('channels page like clients; a name may hold a / and 128 characters', async (t) => {
-  const hub = await build(t)
+  const registry = new MemoryClientRegistry()
+  const hub = await build(t, { registry })
   const names = Array.from({ length: 25 }, (_, i) => `room/${String(i).padStart(2, '0')}`)
-  for (const name of names) hub.app.hub.registry.add({ clientId: `in-${name}`, channelNames: [name], connectedAt: 0 })
+  for (const name of names) registry.add({ clientId: `in-${name}`, channelNames: [name], connectedAt: 0 })
   const seen: string[] = []
   let cursor: string | undefined
   let pages = 0
@@ -73,7 +75,7 @@ t.test('channels page like clients; a name may hold a / and 128 characters', asy
   t.match((await hub.app.inject('/channels/room%2F07')).json(), { name: 'room/07', subscribers: 1, clients: 1 })
   t.match((await hub.app.inject('/channels/room/07')).json(), { name: 'room/07', subscribers: 1, clients: 1 }, 'or as is')
   const long = 'y'.repeat(128)
-  hub.app.hub.registry.add({ clientId: long, channelNames: [long], connectedAt: 0 })
+  registry.add({ clientId: long, channelNames: [long], connectedAt: 0 })
   t.match((await hub.app.inject(`/channels/${long}`)).json(), { name: long, subscribers: 1 }, 'past the router\'s maxParamLength')
   t.match((await hub.app.inject(`/clients/${long}`)).json(), { clientId: long, connections: 1 })
 })

@@ -118,7 +118,7 @@ t.test('refused while draining and at maxConnections; closing it detaches it', a
   firehose.close()
   await waitUntil(() => hub.app.hub.connectionCount === 0, 5000, 'the firehose detached')
   await hub.publish({ events: [{ channelName: 'a', type: 'x', payload: 1 }] })
-  t.equal(hub.app.hub.stats.delivered, 0, 'nothing is written for a closed firehose')
+  t.equal(hub.app.hub.counters().delivered, 0, 'nothing is written for a closed firehose')
 
   hub.app.hub.drain()
   const draining = await hub.subscribe('/firehose')
@@ -143,12 +143,12 @@ t.test('a firehose that does not read is cut; the subscribers get everything', a
 
   const payload = 'x'.repeat(16 * 1024)
   let sent = 0
-  while (hub.app.hub.stats.slowDisconnects === 0 && sent < 2000) {
+  while (hub.app.hub.counters().slowDisconnects === 0 && sent < 2000) {
     await hub.publish({ events: [{ channelName: 'a', type: 'chunk', payload: `${sent}:${payload}` }] })
     sent++
     if (sent % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  await waitUntil(() => hub.app.hub.stats.slowDisconnects === 1, 5000, 'the slow firehose to be cut')
+  await waitUntil(() => hub.app.hub.counters().slowDisconnects === 1, 5000, 'the slow firehose to be cut')
   await waitUntil(() => hub.app.hub.connectionCount === 1, 5000, 'the firehose detached')
   await reader.waitForCount(2 + sent, 20000)
   t.same(reader.ofType('chunk').map((m) => data(m).payload.split(':')[0]), Array.from({ length: sent }, (_, i) => String(i)), 'the reader got every event in order')

@@ -2,6 +2,7 @@ import { connect } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
 import sseHub from '../../app.js'
+import { MemoryClientRegistry } from '../../lib/registry/registry.js'
 import { build, data, rawSubscriber, waitUntil } from '../helper.js'
 import { SseClient } from '../sse-client.js'
 
@@ -153,21 +154,22 @@ t.test('a watcher is a stream but not a client: heartbeats, maxConnections, refu
   const draining = await hub.subscribe('/presence')
   t.equal(draining.headers['x-sse-hub-refused'], 'draining')
   await draining.waitForEnd()
-  t.equal(hub.app.hub.stats.refused['max-connections'] + hub.app.hub.stats.refused.draining, 2)
+  t.equal(hub.app.hub.counters().refused['max-connections'] + hub.app.hub.counters().refused.draining, 2)
 })
 
 t.test('a watcher that does not read is disconnected at maxBufferedBytes', async (t) => {
   const maxBufferedBytes = 64 * 1024
-  const hub = await build(t, { maxBufferedBytes })
+  const registry = new MemoryClientRegistry()
+  const hub = await build(t, { maxBufferedBytes, registry })
   const { port } = hub.app.server.address() as { port: number }
   // A snapshot of ~10 MB, far more than the socket buffers take: registered straight through the registry.
   const channels = Array.from({ length: 8 }, (_, i) => `${'c'.repeat(120)}-${i}`)
-  for (let i = 0; i < 10000; i++) hub.app.hub.registry.add({ clientId: `client-${i}`, channelNames: channels, connectedAt: 0 })
+  for (let i = 0; i < 10000; i++) registry.add({ clientId: `client-${i}`, channelNames: channels, connectedAt: 0 })
   const stalled = connect(port, '127.0.0.1')
   stalled.pause()
   t.teardown(() => { stalled.destroy() })
   stalled.write('GET /presence HTTP/1.1\r\nHost: x\r\n\r\n')
-  await waitUntil(() => hub.app.hub.stats.slowDisconnects === 1, 10000, 'the slow-watcher disconnect')
+  await waitUntil(() => hub.app.hub.counters().slowDisconnects === 1, 10000, 'the slow-watcher disconnect')
   await waitUntil(() => hub.app.hub.connectionCount === 0, 5000, 'the watcher gone')
   t.pass('disconnected, and forgotten')
 })

@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import t from 'tap'
-import { build, data, waitUntil } from '../helper.js'
+import { build, data, registryCount, waitUntil } from '../helper.js'
 
 t.test('a stream opens with retry, registered and a lastEvent per channel', async (t) => {
   const hub = await build(t, { retry: 1234 })
@@ -93,7 +93,7 @@ t.test('at maxConnections a subscribe gets 200, retry: and a closed stream', asy
   await refused.waitForEnd()
   t.same(refused.messages, [], 'no event, only retry:')
   t.ok(refused.retry !== undefined && refused.retry >= 1000 && refused.retry <= 3000, `jittered retry ${refused.retry}`)
-  t.equal(hub.app.hub.stats.refused['max-connections'], 1)
+  t.equal(hub.app.hub.counters().refused['max-connections'], 1)
 
   // A freed slot is usable again.
   first.close()
@@ -137,11 +137,11 @@ t.test('a client that disconnects leaves its channels', async (t) => {
   const hub = await build(t)
   const client = await hub.subscribe('/subscribe?channels=a,b&clientId=bob')
   await client.waitForCount(3)
-  t.same(await hub.app.hub.registry.get('bob'), { clientId: 'bob', connections: 1, channels: ['a', 'b'], connectedAt: (await hub.app.hub.registry.get('bob'))?.connectedAt })
+  t.same(await hub.app.hub.client('bob'), { clientId: 'bob', connections: 1, channels: ['a', 'b'], connectedAt: (await hub.app.hub.client('bob'))?.connectedAt })
   client.close()
   await waitUntil(() => hub.app.hub.connectionCount === 0)
-  t.equal(await hub.app.hub.registry.get('bob'), undefined)
-  t.same(await hub.app.hub.registry.count(), { clients: 0, connections: 0 })
+  t.equal(await hub.app.hub.client('bob'), undefined)
+  t.same(await registryCount(hub.app.hub), { clients: 0, connections: 0 })
   t.same((await hub.publish({ events: [{ channelName: 'a', type: 't', payload: 1 }] })).statusCode, 200)
 })
 

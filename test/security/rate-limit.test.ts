@@ -42,7 +42,7 @@ t.test('connectRateLimit: over the limit a stream is refused as in §1 — 200, 
     t.same(refused.messages, [], 'nothing but retry:')
     t.ok(refused.retry !== undefined && refused.retry >= 1000 && refused.retry <= 3000, `jittered retry ${refused.retry}`)
   }
-  t.equal(hub.app.hub.stats.refused['rate-limit'], 2)
+  t.equal(hub.app.hub.counters().refused['rate-limit'], 2)
   t.equal(hub.app.hub.connectionCount, 2, 'the open streams are untouched')
   t.equal((await hub.app.inject('/subscribe?channels=a%20b')).statusCode, 400, 'a bad request is still a 400')
   t.equal((await hub.publish(body)).statusCode, 200, 'publishing has its own limit')
@@ -54,7 +54,7 @@ t.test('both limits are off by default', async (t) => {
   await Promise.all(clients.map((client) => client.waitForCount(2)))
   const statuses = await Promise.all(Array.from({ length: 50 }, () => hub.publish(body)))
   t.ok(statuses.every((res) => res.statusCode === 200))
-  t.equal(hub.app.hub.stats.refused['rate-limit'], 0)
+  t.equal(hub.app.hub.counters().refused['rate-limit'], 0)
 })
 
 t.test('trustProxy: behind a trusted proxy the limits count X-Forwarded-For, from anyone else the socket address', async (t) => {

@@ -1,8 +1,10 @@
 import t from 'tap'
 import { resolveConfig } from '../../../lib/config/config.js'
-import { Hub } from '../../../lib/core/hub.js'
+import { silentLogger } from '../../../lib/base/logger.js'
+import { Hub, STREAMS } from '../../../lib/core/hub.js'
+import { openParts } from '../../../lib/core/parts.js'
 import type { SseSink } from '../../../lib/wire/sink.js'
-import { waitUntil } from '../../helper.js'
+import { registryCount, waitUntil } from '../../helper.js'
 
 /** A sink that keeps every Buffer it was handed, to check which frames are shared. */
 class RecordingSink implements SseSink {
@@ -21,12 +23,13 @@ class RecordingSink implements SseSink {
 
 t.test('a burst of N presence=1 connects builds the list a few times, one Buffer for everyone', async (t) => {
   const presenceInterval = 100
-  const hub = new Hub(resolveConfig({ presenceInterval, maxConnections: 10000 }))
+  const config = resolveConfig({ presenceInterval, maxConnections: 10000 })
+  const hub = new Hub(config, await openParts(config, {}, silentLogger))
   t.teardown(() => hub.close())
   const sinks = Array.from({ length: 1000 }, () => new RecordingSink())
   const started = Date.now()
   for (const [i, sink] of sinks.entries()) {
-    await hub.subscribe(sink, { channelNames: ['room'], clientId: `c${i}`, presence: true })
+    await hub[STREAMS].subscribe(sink, { channelNames: ['room'], clientId: `c${i}`, presence: true })
   }
   const duration = Date.now() - started
   const complete = (frame: Buffer | undefined): boolean => frame !== undefined && frame.includes('\\"c999\\"')
@@ -42,15 +45,16 @@ t.test('a burst of N presence=1 connects builds the list a few times, one Buffer
 })
 
 t.test('watchers of everyone share one Buffer per loop turn', async (t) => {
-  const hub = new Hub(resolveConfig())
+  const config = resolveConfig()
+  const hub = new Hub(config, await openParts(config, {}, silentLogger))
   t.teardown(() => hub.close())
   const watchers = Array.from({ length: 3 }, () => new RecordingSink())
-  for (const sink of watchers) await hub.watchPresence(sink)
+  for (const sink of watchers) await hub[STREAMS].watchPresence(sink)
   const clients = Array.from({ length: 50 }, () => new RecordingSink())
-  await Promise.all(clients.map((sink, i) => hub.subscribe(sink, { channelNames: ['a'], clientId: `c${i}` })))
+  await Promise.all(clients.map((sink, i) => hub[STREAMS].subscribe(sink, { channelNames: ['a'], clientId: `c${i}` })))
   await waitUntil(() => watchers.every((sink) => sink.writes.join('').split('event: join').length === 51), 5000, 'fifty joins')
   t.ok(watchers[0].ofEvent('join').length < 50, `${watchers[0].ofEvent('join').length} writes for 50 joins`)
   t.ok(watchers[0].ofEvent('join').every((frame, i) => frame === watchers[1].ofEvent('join')[i] && frame === watchers[2].ofEvent('join')[i]),
     'the same Buffers for every watcher')
-  t.same(await hub.registry.count(), { clients: 50, connections: 50 }, 'watchers are no clients')
+  t.same(await registryCount(hub), { clients: 50, connections: 50 }, 'watchers are no clients')
 })
