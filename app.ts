@@ -1,8 +1,8 @@
 import { join } from 'node:path'
 import autoload from '@fastify/autoload'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { type HubConfigInput, resolveConfig } from './lib/config/config.js'
+import { type HubConfig, type HubConfigInput, resolveConfig } from './lib/config/config.js'
 import type { GivenParts } from './lib/core/parts.js'
 import { redactedRequest } from './lib/base/redact.js'
 import accessPlugin from './plugins/access.js'
@@ -34,8 +34,16 @@ export interface SseHubOptions extends HubConfigInput, GivenParts {
  */
 const sseHub: FastifyPluginAsync<SseHubOptions> = async (fastify, options) => {
   const { prefix, broker, registry, redis, ...hubOptions } = options
-  const config = resolveConfig(hubOptions)
-  await fastify.register(hubPlugin, { config, parts: { broker, registry, redis } })
+  await mountHub(fastify, resolveConfig(hubOptions), { broker, registry, redis }, prefix)
+}
+
+/** The hub on a configuration resolved already: the standalone server's, read from its flags and environment. */
+export const sseHubWithConfig = fp<{ config: HubConfig }>(async (fastify, { config }) => {
+  await mountHub(fastify, config, {})
+}, { name: 'fastify-sse-hub', fastify: '5.x' })
+
+async function mountHub (fastify: FastifyInstance, config: HubConfig, parts: GivenParts, prefix?: string): Promise<void> {
+  await fastify.register(hubPlugin, { config, parts })
   await fastify.register(async function sseHubRoutes (scope) {
     await scope.register(errorsPlugin, { bodyLimit: config.bodyLimit })
     await scope.register(corsPlugin, { origins: config.corsOrigins })

@@ -1,7 +1,7 @@
 import { type Server, STATUS_CODES } from 'node:http'
 import { createServer, type Socket } from 'node:net'
 import Fastify, { type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
-import sseHub from './app.js'
+import { sseHubWithConfig } from './app.js'
 import { FILE_RESERVE, type HubConfig, openFileLimit, proxyList } from './lib/config/config.js'
 import { redactedRequest, redactUrl } from './lib/base/redact.js'
 import { SocketGuard } from './lib/wire/socket-guard.js'
@@ -79,7 +79,7 @@ export async function buildServer (config: HubConfig): Promise<FastifyInstance> 
   app.setNotFoundHandler(async (request, reply) => {
     return reply.code(404).send({ statusCode: 404, code: 'SSE_HUB_NOT_FOUND', error: 'Not Found', message: `Route ${request.method}:${redactUrl(request.url)} not found` })
   })
-  await app.register(sseHub, config)
+  await app.register(sseHubWithConfig, { config })
   return app
 }
 
