@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 // The Node flags above (`npm start` passes the same): V8's young generation stays at 8 MB per
-// semi-space instead of growing to 16 MB; the hub's delivery allocates little (see README, Performance).
+// semi-space instead of growing to 16 MB; the hub's delivery allocates little (see docs/performance.md).
 import closeWithGrace from 'close-with-grace'
 import { runTokenCommand } from './lib/cli/token.js'
 import { configFromArgs, configFromEnv, helpText, type OptionSource, openFileLimit, resolveConfig } from './lib/config/config.js'

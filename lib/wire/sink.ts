@@ -99,7 +99,7 @@ class ChunkedSocketSink implements SseSink {
   }
 
   onClose (listener: () => void): void {
-    // `on`, not `once`: 'close' comes once anyway, and a once-wrapper costs ~150 bytes per stream.
+    // `on`, not `once`: 'close' comes once anyway, and a once-wrapper is one more object per stream.
     (this.res ?? this.socket).on('close', listener)
   }
 

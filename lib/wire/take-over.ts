@@ -4,13 +4,13 @@ import type { Socket } from 'node:net'
 
 /*
  * Taking a socket over from Node's HTTP server. Node keeps, for every socket it serves, an HTTP
- * parser (about 2 KB, mostly native), the request and response objects, a state object and
+ * parser (mostly native memory), the request and response objects, a state object and
  * the bound listeners that hold them, and Fastify's request, reply and child logger hang off the
- * response: about 5 KB per idle stream, more than the socket itself. Node gives all of that up
- * when it hands a socket to an `upgrade` listener; an SSE response is no upgrade, so this does
- * the same steps by hand. It is the one place where the hub reaches into Node's internals
- * (checked on Node 20): it verifies first that they are what it expects, and otherwise leaves
- * the socket with the HTTP server, where the stream works as well, only larger.
+ * response: more per idle stream than the socket itself. Node gives all of that up when it hands
+ * a socket to an `upgrade` listener; an SSE response is no upgrade, so this does the same steps by
+ * hand, reaching into Node's internals (lib/README.md lists each place that does): it verifies
+ * first that they are what it expects, and otherwise leaves the socket with the HTTP server,
+ * where the stream works as well, only larger.
  */
 
 type FreeParser = (parser: object, req: object | null, socket: Socket) => void
