@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import autoload from '@fastify/autoload'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { type HubConfig, type HubConfigInput, resolveConfig } from './lib/config/config.js'
 import type { GivenParts } from './lib/core/parts.js'
@@ -18,6 +18,24 @@ import './plugins/hub.js'
 
 /** The hub's request log fields; Fastify types a serializer as returning a string, pino takes the object its own returns. */
 const logSerializers = { req: redactedRequest as unknown as (request: unknown) => string }
+
+/** Per app logger: its child with the hub's serializers, remade when the app's level changes. */
+const serializingLoggers = new WeakMap<FastifyBaseLogger, FastifyBaseLogger>()
+
+/**
+ * The logger of each request of the hub's routes: a child, with the request's id only, of one
+ * logger that holds the hub's serializers. Passing the serializers to each request's child would
+ * copy them on every request, every subscribe included.
+ */
+function hubRequestLogger (logger: FastifyBaseLogger, bindings: Record<string, unknown>, options: { level?: string }): FastifyBaseLogger {
+  if (options.level !== undefined) return logger.child(bindings, { ...options, serializers: logSerializers })
+  let serializing = serializingLoggers.get(logger)
+  if (serializing === undefined || serializing.level !== logger.level) {
+    serializing = logger.child({}, { serializers: logSerializers })
+    serializingLoggers.set(logger, serializing)
+  }
+  return serializing.child(bindings)
+}
 
 /** Options of the plugin: every hub option (see `HubConfigSchema`), a route prefix, and parts to use. */
 export interface SseHubOptions extends HubConfigInput, GivenParts {
@@ -45,6 +63,7 @@ export const sseHubWithConfig = fp<{ config: HubConfig }>(async (fastify, { conf
 async function mountHub (fastify: FastifyInstance, config: HubConfig, parts: GivenParts, prefix?: string): Promise<void> {
   await fastify.register(hubPlugin, { config, parts })
   await fastify.register(async function sseHubRoutes (scope) {
+    scope.setChildLoggerFactory(hubRequestLogger)
     await scope.register(errorsPlugin, { bodyLimit: config.bodyLimit })
     await scope.register(corsPlugin, { origins: config.corsOrigins })
     await scope.register(accessPlugin, { config })
@@ -53,7 +72,7 @@ async function mountHub (fastify: FastifyInstance, config: HubConfig, parts: Giv
     await scope.register(docsPlugin, { config })
     // Without the dashboard, its folder (the page at `GET /` and its files) is not loaded at all.
     await scope.register(autoload, { dir: join(import.meta.dirname, 'routes'), ignorePattern: config.dashboard ? undefined : /^dashboard$/ })
-  }, { prefix, logSerializers })
+  }, { prefix })
 }
 
 export default fp(sseHub, { name: 'fastify-sse-hub', fastify: '5.x' })

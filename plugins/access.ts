@@ -112,7 +112,8 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
     }
   }
 
-  fastify.addHook('onRequest', async (request, reply) => {
+  /** Credentials, before the body is read. */
+  async function checkCredentials (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const access = request.routeOptions.config.access
     if (access === 'publish') {
       const wait = publishLimit?.take(request.ip) ?? 0
@@ -148,9 +149,10 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       }
       grants.set(request, grant)
     }
-  })
+  }
 
-  fastify.addHook('preHandler', async (request) => {
+  /** What the grant of `checkCredentials` covers, once the request is known to be well-formed. */
+  async function checkGrant (request: FastifyRequest): Promise<void> {
     const grant = grants.get(request)
     if (grant === undefined) return
     const access = request.routeOptions.config.access
@@ -177,8 +179,30 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       // A bad name is the route's 400.
       if (isChannelName(channel) && !grant.subscribe.covers(channel)) throw subscribeNotGranted(channel)
     }
+  }
+
+  // Each flagged route gets the checks its flag needs under this configuration, ahead of any hook of
+  // its own; a route with nothing to check (e.g. a subscribe without subscribeAuth) runs none.
+  fastify.addHook('onRoute', (route) => {
+    const access = route.config?.access
+    if (access === undefined) return
+    const credentials = access === 'publish' ||
+      (access === 'presence' && !config.insecure) ||
+      (access === 'metrics' && isMetricsToken !== undefined) ||
+      ((access === 'subscribe' || access === 'lastEvent') && config.subscribeAuth)
+    if (!credentials) return
+    route.onRequest = [checkCredentials, ...hooksOf(route.onRequest)]
+    // Only these read a grant set by checkCredentials; an insecure hub's publishes hold the full grant.
+    if ((access === 'publish' && !config.insecure) || access === 'subscribe' || access === 'lastEvent') {
+      route.preHandler = [checkGrant, ...hooksOf(route.preHandler)]
+    }
   })
 }, { name: 'sse-hub-access', fastify: '5.x', dependencies: ['sse-hub-core'] })
+
+/** A route's own hooks of one kind, as a list. */
+function hooksOf<T> (hooks: T | T[] | undefined): T[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]
+}
 
 /**
  * The token a request carries: `Authorization: Bearer`, else (where allowed) the `token` query

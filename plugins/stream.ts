@@ -24,6 +24,10 @@ export default fp(async function streamPlugin (fastify) {
   const warn = (message: string): void => { fastify.log.warn(message) }
 
   fastify.decorateReply('openStream', async function openStream (this: FastifyReply): Promise<SseSink | undefined> {
+    // When no hook went async, Node's HTTP parser is still running the callback of this request
+    // (and of any pipelined behind it): the socket can be taken over (lib/wire/take-over.ts), and
+    // the requests behind see that, only once it returns, a microtask later.
+    await Promise.resolve()
     const streams = this.server.hub[STREAMS]
     // Hooks (CORS) set their headers on the reply; a hijacked response must copy them itself.
     const headers = { ...this.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders

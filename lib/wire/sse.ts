@@ -23,15 +23,9 @@ export const SSE_HEADERS = {
 /** Text that JSON writes as is inside a string, and again inside a string of that string: no quote, backslash or control character. */
 const PLAIN = /^[A-Za-z0-9_\-.:@/]*$/
 
-/** Wraps SSE text (one frame or several) as one HTTP/1.1 chunk, in a single allocation. */
+/** Wraps SSE text (one frame or several) as one HTTP/1.1 chunk: one string, encoded once. */
 export function chunk (text: string): Buffer {
-  const length = Buffer.byteLength(text)
-  const head = `${length.toString(16)}\r\n`
-  const buffer = Buffer.allocUnsafe(head.length + length + 2)
-  buffer.write(head, 0, 'latin1')
-  buffer.write(text, head.length, 'utf8')
-  buffer.write('\r\n', head.length + length, 'latin1')
-  return buffer
+  return Buffer.from(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`)
 }
 
 /** The bare SSE frame inside a chunk (a view, no copy). */
