@@ -183,16 +183,7 @@ export async function startHub (options: StartOptions): Promise<Server> {
   })
   track(child)
   await waitUntilUp(port, child, '/health', log)
-  return {
-    name: 'hub',
-    protocol: 'hub',
-    host: '127.0.0.1',
-    port,
-    pid: child.pid as number,
-    subscribePath: '/subscribe?channels=',
-    log,
-    stop: () => stopChild(child)
-  }
+  return nodeServer('hub', port, child, log)
 }
 
 /**
@@ -209,8 +200,13 @@ export async function startFloor (options: StartOptions): Promise<Server> {
   const child = spawn(command, args, { cwd: REPO, stdio: ['ignore', fd, fd] })
   track(child)
   await waitUntilUp(port, child, '/health', log)
+  return nodeServer('floor', port, child, log)
+}
+
+/** A Node server speaking the hub's protocol on 127.0.0.1 (the hub, the floor), started as `child`. */
+function nodeServer (name: 'hub' | 'floor', port: number, child: ChildProcess, log: string): Server {
   return {
-    name: 'floor',
+    name,
     protocol: 'hub',
     host: '127.0.0.1',
     port,

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import t from 'tap'
-import { data, type HubProcess, rawConnection, spawnHub, startHub, type TestContext, waitUntil } from './helper.js'
+import { data, freePort, type HubProcess, rawConnection, spawnHub, startHub, type TestContext, waitUntil } from './helper.js'
 import { REDIS_URL, redisPrefix } from './redis.js'
 import { SseClient } from './sse-client.js'
 
@@ -39,14 +39,6 @@ function siteConf (text: string, nodes: string[], port: number, replace: Record<
     conf = conf.replace(from, to)
   }
   return conf
-}
-
-async function freePort (): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const { port } = probe.address() as { port: number }
-  await new Promise((resolve) => probe.close(resolve))
-  return port
 }
 
 /**

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { connect, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import sseHub, { type SseHubOptions } from '../app.js'
@@ -188,4 +188,13 @@ export async function registryCount (registry: Pick<ClientRegistry, 'clients'>):
     cursor = page.nextCursor
   } while (cursor !== undefined)
   return { clients, connections }
+}
+
+/** A port nothing listens on now (a server started on it may find it taken meanwhile and should retry). */
+export async function freePort (): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const { port } = probe.address() as { port: number }
+  await new Promise((resolve) => probe.close(resolve))
+  return port
 }

@@ -6,19 +6,10 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { type TestContext, waitUntil } from './helper.js'
+import { freePort, type TestContext, waitUntil } from './helper.js'
 
 /** What to run when redis-server is missing, in the one line the tests fail with. */
 const MISSING = 'redis-server is not installed: apt-get install redis-server (npm test installs it when run as root), or set SSE_HUB_TEST_REDIS_URL to a Redis the tests may write to'
-
-/** A port nothing listens on now; the server started on it retries with another if it is taken meanwhile. */
-async function freePort (): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const { port } = probe.address() as { port: number }
-  await new Promise((resolve) => probe.close(resolve))
-  return port
-}
 
 /** Resolves once something accepts TCP connections on `port`; false if `child` exited first. */
 async function listening (child: ChildProcess, port: number): Promise<boolean> {
