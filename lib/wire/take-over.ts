@@ -75,7 +75,7 @@ let warnedOfFallback = false
 function fallBack (warn: ((message: string) => void) | undefined, why: string): false {
   if (!warnedOfFallback && warn !== undefined) {
     warnedOfFallback = true
-    warn(`streams stay with Node's HTTP server, about 5 KB more per idle stream: this Node (${process.version}) is not as the socket take-over expects (${why})`)
+    warn(`streams stay with Node's HTTP server, which holds more memory per idle stream: this Node (${process.version}) is not as the socket take-over expects (${why})`)
   }
   return false
 }

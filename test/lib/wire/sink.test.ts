@@ -72,5 +72,5 @@ t.test('when Node is not as the take-over expects, the stream still works and a 
     t.equal(text, 'data: hello\n\n')
   }
   t.equal(warnings.length, 1, 'one warning per process')
-  t.match(warnings[0], /^streams stay with Node's HTTP server, about 5 KB more per idle stream: this Node \(v\d+[^)]*\) is not as the socket take-over expects \(the socket has no single 'data' listener named 'bound socketOnData'\)$/)
+  t.match(warnings[0], /^streams stay with Node's HTTP server, which holds more memory per idle stream: this Node \(v\d+[^)]*\) is not as the socket take-over expects \(the socket has no single 'data' listener named 'bound socketOnData'\)$/)
 })
