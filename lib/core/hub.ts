@@ -93,11 +93,8 @@ export class Hub {
     this.registry = parts.registry
     this.logger = parts.logger ?? silentLogger
     this.presence = new Presence(this.registry, this.broker, options, ({ join, clientId, channels }) => {
-      if (join) {
-        if (this.emitter.listenerCount('join') > 0) this.notify('join', { clientId, channels: [...channels] })
-      } else if (this.emitter.listenerCount('leave') > 0) {
-        this.notify('leave', { clientId })
-      }
+      if (join) this.notify('join', { clientId, channels: [...channels] })
+      else this.notify('leave', { clientId })
     })
     const streams = new Streams(options, this.broker, this.presence, this.logger)
     this[STREAMS] = streams
@@ -229,6 +226,7 @@ export class Hub {
   /** The broker's delivery: fan-out first, then the embedding app's `publish` listeners, if any. */
   private readonly deliver = (events: readonly PublishedEvent[], more?: boolean): void => {
     this[STREAMS].fanOut(events, more)
+    // Mapped only for a listener: nothing per event while nobody listens.
     if (events.length > 0 && this.emitter.listenerCount('publish') > 0) {
       this.notify('publish', events.map(({ id, channelName, type, payload, publishedAt }) => ({ id, channelName, type, payload, publishedAt })))
     }

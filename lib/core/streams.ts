@@ -148,7 +148,7 @@ export class Streams {
    * ended by `endAll`) but not a client: the registry never sees it.
    */
   async watchPresence (sink: SseSink, channelNames?: readonly string[]): Promise<Connection> {
-    const connection = new Connection(sink, '', channelNames ?? [], this.monitor, this.detachWatcher)
+    const connection = new Connection(sink, '', channelNames ?? [], this.monitor, this.detach)
     connection.kind = 'presence'
     this.connections.add(connection)
     await this.presence.watch(connection, channelNames)
@@ -161,7 +161,7 @@ export class Streams {
    * after a first `retry:` line. No snapshots, no resume; a stream but not a client, as a watcher.
    */
   watchAll (sink: SseSink): Connection {
-    const connection = new Connection(sink, '', [], this.monitor, this.detachWatcher)
+    const connection = new Connection(sink, '', [], this.monitor, this.detach)
     connection.kind = 'firehose'
     this.connections.add(connection)
     this.firehoses.add(connection)
@@ -231,20 +231,17 @@ export class Streams {
     this.counts.delivered += delivered
   }
 
+  /** Takes a closed stream out: a subscriber off its channels and presence, a watcher or firehose off its list. */
   private readonly detach = (connection: Connection, reason: CloseReason): void => {
     if (!this.connections.delete(connection)) return
     this.monitor.forget(connection)
-    this.presence.remove(connection)
-    this.subscribers.leave(connection)
-    if (reason === 'slow') this.counts.slowDisconnects++
-  }
-
-  /** Detaches a stream that is no client: a presence watcher or a firehose. */
-  private readonly detachWatcher = (connection: Connection, reason: CloseReason): void => {
-    if (!this.connections.delete(connection)) return
-    this.monitor.forget(connection)
-    this.presence.unwatch(connection)
-    this.firehoses.delete(connection)
+    if (connection.kind === 'subscriber') {
+      this.presence.remove(connection)
+      this.subscribers.leave(connection)
+    } else {
+      this.presence.unwatch(connection)
+      this.firehoses.delete(connection)
+    }
     if (reason === 'slow') this.counts.slowDisconnects++
   }
 }
