@@ -1,7 +1,7 @@
 // What the tests run besides Node (npm test's pretest): Chromium for the browser tests, redis-server
-// for the cluster tests (they start their own), nginx for the test of the shipped nginx file. Run
-// as root on Debian or Ubuntu, it installs what is missing with apt-get; else it prints one line
-// saying what to install. It never fails: the tests that need a missing program fail and say so.
+// for the cluster tests (they start their own), nginx for the test of the shipped nginx file, openssl
+// for the test certificates. Run as root on Debian or Ubuntu, it installs what is missing with
+// apt-get; else it prints one line saying what to install. It never fails: the tests that need a missing program fail and say so.
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
@@ -9,7 +9,8 @@ import { delimiter, join } from 'node:path'
 const NEEDS = [
   { binary: 'chromium', apt: 'chromium', for: 'the browser tests' },
   { binary: 'redis-server', apt: 'redis-server', for: 'the cluster tests' },
-  { binary: 'nginx', apt: 'nginx', for: 'the nginx test' }
+  { binary: 'nginx', apt: 'nginx', for: 'the nginx test' },
+  { binary: 'openssl', apt: 'openssl', for: 'the test certificates of the TLS tests' }
 ]
 
 // A list of binaries to treat as missing, to try the install step on a machine that has them.
