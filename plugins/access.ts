@@ -22,9 +22,11 @@ declare module 'fastify' {
      *   reads (`/firehose`, `/stats`), need the publish token or a JWT with `hub.presence`; a
      *   payload in their answer is the route's to withhold (`hubMayRead`) or `payloads`' to refuse.
      * - `metrics`: `GET /metrics`, needs `metricsToken` as a Bearer token when one is set.
+     * - `session`: `POST /session`, needs a JWT as a Bearer token (never the static token, which has
+     *   no place in a browser); the route reads when it expires (`hubTokenExpiresAt`).
      * Routes without it (`/health`, the dashboard page) are open.
      */
-    access?: 'publish' | 'subscribe' | 'lastEvent' | 'presence' | 'metrics'
+    access?: 'publish' | 'subscribe' | 'lastEvent' | 'presence' | 'metrics' | 'session'
     /**
      * `all`: a presence read that streams the payloads of every channel (`/firehose`). With
      * `subscribeAuth` it also needs a grant that covers every channel: the publish token, or a
@@ -36,6 +38,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The clientId a subscriber's token gives it (its `sub`, or a generated one); only with `subscribeAuth`. */
     hubClientId?: string
+    /** `POST /session`: when the request's JWT expires, ms since the epoch; undefined for a JWT without `exp`. */
+    hubTokenExpiresAt?: number
   }
 
   interface FastifyInstance {
@@ -98,6 +102,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   fastify.decorate('hubAdmitsStream', (request: FastifyRequest) => connectLimit === undefined || connectLimit.take(request.ip) === 0)
   fastify.decorate('hubInsecure', config.insecure)
   fastify.decorateRequest('hubClientId', undefined)
+  fastify.decorateRequest('hubTokenExpiresAt', undefined)
   // With subscribeAuth only a checked request has a grant here: one that was not checked reads nothing.
   fastify.decorate('hubMayRead', (request: FastifyRequest, channel: string) =>
     config.insecure || !config.subscribeAuth || grants.get(request)?.subscribe.covers(channel) === true)
@@ -140,6 +145,9 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       throw token === undefined
         ? noToken('/metrics needs metricsToken as a Bearer token')
         : badToken('is not the metrics token')
+    } else if (access === 'session') {
+      // A cookie is set only from a JWT the hub verified: the same one the subscribe would verify.
+      request.hubTokenExpiresAt = authenticate(request, reply, BEARER_ONLY, false).expiresAt
     } else if ((access === 'subscribe' || access === 'lastEvent') && config.subscribeAuth) {
       // Only a JWT: the static token is a publisher's secret and has no place in a browser.
       const grant = authenticate(request, reply, ANYWHERE, false)
@@ -186,7 +194,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   fastify.addHook('onRoute', (route) => {
     const access = route.config?.access
     if (access === undefined) return
-    const credentials = access === 'publish' ||
+    const credentials = access === 'publish' || access === 'session' ||
       (access === 'presence' && !config.insecure) ||
       (access === 'metrics' && isMetricsToken !== undefined) ||
       ((access === 'subscribe' || access === 'lastEvent') && config.subscribeAuth)

@@ -27,7 +27,7 @@ export default fp<CorsPluginOptions>(async function corsPlugin (fastify, { origi
     origin: list.includes('*') ? '*' : list,
     // Cookies (sse_hub_token) cross origins only to listed origins: browsers never send them to `*`.
     credentials: !list.includes('*'),
-    methods: ['GET', 'POST'],
+    methods: ['GET', 'POST', 'DELETE'],
     allowedHeaders: ['Content-Type', 'Authorization', 'Last-Event-ID'],
     exposedHeaders: ['X-SSE-Hub-Refused', 'Retry-After', 'WWW-Authenticate']
   })

@@ -54,6 +54,7 @@ const TAGS: Record<Access | 'none', string> = {
   publish: 'publishers',
   presence: 'presence',
   metrics: 'operations',
+  session: 'subscribers',
   none: 'operations'
 }
 
@@ -87,7 +88,9 @@ function acceptedSchemes (config: HubConfig): Record<Access, Scheme[]> {
     presence: config.insecure ? [] : [...bearers, 'tokenQuery', 'tokenCookie'],
     subscribe: subscriber,
     lastEvent: subscriber,
-    metrics: config.metricsToken === undefined ? [] : ['metricsToken']
+    metrics: config.metricsToken === undefined ? [] : ['metricsToken'],
+    // Always a JWT: without a key configured, every token is refused.
+    session: ['jwt']
   }
 }
 
@@ -110,7 +113,8 @@ export default fp<DocsPluginOptions>(async function docsPlugin (fastify, { confi
     if (route.method === 'OPTIONS') return { schema: { ...schema, hide: true }, url }
     const access = route.config?.access
     const schemes = access === undefined ? [] : accepted[access]
-    const documented: FastifySchema = { ...schema, tags: [TAGS[access ?? 'none']] }
+    // An open route that belongs with others (`DELETE /session`) names its tag itself.
+    const documented: FastifySchema = { ...schema, tags: schema?.tags ?? [TAGS[access ?? 'none']] }
     if (schemes.length > 0) {
       documented.security = schemes.map((scheme) => ({ [scheme]: [] }))
     } else {

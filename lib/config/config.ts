@@ -154,6 +154,10 @@ export function resolveConfig (input: Record<string, unknown> = {}, sources: Par
     const requestTimeout = spelled('requestTimeout', sources.requestTimeout ?? source('headersTimeout'))
     throw new ConfigError(`invalid ${label('headersTimeout')}: ${String(config.headersTimeout)} ms is longer than ${requestTimeout} (${String(config.requestTimeout)} ms), which covers the headers too`)
   }
+  const origins = (config.corsOrigins as string).split(',').map((origin) => origin.trim())
+  if (origins.includes('*') && origins.length > 1) {
+    throw new ConfigError(`invalid ${label('corsOrigins')}: * cannot stand in a list of origins; give * alone (no cookies cross origins: browsers never send credentials to *) or only the origins whose pages may send the sse_hub_token cookie`)
+  }
   const badProxy = proxyList(config.trustProxy as string | undefined).find((entry) => !isAddressOrRange(entry))
   if (badProxy !== undefined) {
     throw new ConfigError(`invalid ${label('trustProxy')}: ${JSON.stringify(badProxy)} is not an IP address or a CIDR range (such as 10.0.0.0/8)`)

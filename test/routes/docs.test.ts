@@ -8,6 +8,8 @@ import { build, type TestContext } from '../helper.js'
 
 const VERSION = (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version
 const JWT_SECRET = 'a-test-secret-of-at-least-32-characters'
+/** `POST /session` keeps only a JWT the hub verified, whatever else the configuration opens. */
+const SESSION = { 'POST /session': ['jwt'] }
 
 interface Operation {
   operationId?: string
@@ -145,7 +147,9 @@ t.test('the SSE routes are documented as text/event-stream, with their event typ
   for (const [path, item] of Object.entries(document.paths)) {
     if (['/subscribe', '/presence', '/firehose', '/metrics'].includes(path)) continue
     for (const [method, operation] of Object.entries(item)) {
-      t.same(Object.keys(operation.responses['200'].content ?? {}), ['application/json'], `${method} ${path}: a JSON 200`)
+      // `/session` answers 204, without a body.
+      const ok = operation.responses['200'] ?? operation.responses['204']
+      t.same(Object.keys(ok.content ?? {}), path === '/session' ? [] : ['application/json'], `${method} ${path}: a JSON 200`)
     }
   }
   // So is /metrics's: its text goes out as it is.
@@ -190,7 +194,7 @@ t.test('security follows each route\'s access flag and the configuration', async
   t.test('by default: publishing and presence reads need the publish token, subscribing is open', async (t) => {
     const hub = await build(t, { insecure: false })
     const document = await documentOf(t, hub.url)
-    t.same(secured(document), { 'POST /publish': ['publishToken'], ...everyone(['publishToken', 'tokenCookie', 'tokenQuery']) })
+    t.same(secured(document), { 'POST /publish': ['publishToken'], ...SESSION, ...everyone(['publishToken', 'tokenCookie', 'tokenQuery']) })
     t.match(document.components?.securitySchemes, {
       publishToken: { type: 'http', scheme: 'bearer' },
       tokenQuery: { type: 'apiKey', in: 'query', name: 'token' },
@@ -216,6 +220,7 @@ t.test('security follows each route\'s access flag and the configuration', async
       'POST /publish': ['jwt'],
       'GET /subscribe': subscriber,
       'GET /lastEvent': subscriber,
+      ...SESSION,
       ...everyone(['jwt', 'tokenCookie', 'tokenQuery'])
     })
     t.match(document.components?.securitySchemes?.jwt, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
@@ -234,7 +239,7 @@ t.test('security follows each route\'s access flag and the configuration', async
   t.test('metricsToken: /metrics needs it, and only it', async (t) => {
     const hub = await build(t, { insecure: true, metricsToken: 'a-metrics-token-of-16+' })
     const document = await documentOf(t, hub.url)
-    t.same(secured(document), { 'GET /metrics': ['metricsToken'] })
+    t.same(secured(document), { 'GET /metrics': ['metricsToken'], ...SESSION })
     t.match(document.components?.securitySchemes, { metricsToken: { type: 'http', scheme: 'bearer' } })
     t.same(Object.keys(document.paths['/metrics'].get.responses).sort(), ['200', '401'])
     t.equal((await hub.app.inject('/metrics')).statusCode, 401)
@@ -243,10 +248,13 @@ t.test('security follows each route\'s access flag and the configuration', async
   t.test('insecure: nothing needs a token', async (t) => {
     const hub = await build(t, { insecure: true })
     const document = await documentOf(t, hub.url)
-    t.same(secured(document), {})
-    t.same(document.components?.securitySchemes ?? {}, {})
-    for (const item of Object.values(document.paths)) {
-      for (const operation of Object.values(item)) t.notOk('401' in operation.responses || '403' in operation.responses)
+    t.same(secured(document), SESSION, 'but POST /session, which keeps only a verified JWT')
+    t.same(Object.keys(document.components?.securitySchemes ?? {}), ['jwt'])
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        if (path === '/session' && method === 'post') t.ok('401' in operation.responses, 'POST /session: 401')
+        else t.notOk('401' in operation.responses || '403' in operation.responses, `${method} ${path}: open`)
+      }
     }
   })
 })
@@ -315,7 +323,7 @@ t.test('two hubs under two prefixes in one app have two documents', async (t) =>
   t.ok(Object.keys(a.paths).every((path) => path.startsWith('/a/')), '/a/docs/json: the paths of /a only')
   t.ok(Object.keys(b.paths).every((path) => path.startsWith('/b/')), '/b/docs/json: the paths of /b only')
   t.equal(Object.keys(a.paths).length, Object.keys(b.paths).length)
-  t.same(secured(a), {}, '/a is insecure')
+  t.same(secured(a), { 'POST /a/session': ['jwt'] }, '/a is insecure')
   t.ok(secured(b)['POST /b/publish'], '/b needs a token to publish')
   t.equal((await get(`${url}/b/docs`)).status, 200)
 })
