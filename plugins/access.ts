@@ -88,8 +88,9 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
     fastify.log.warn('insecure: publishing and presence reads are open to anyone (SSE_HUB_INSECURE / --insecure / insecure)')
   } else if (publishToken === undefined && config.jwtSecret === undefined && config.jwtPublicKey === undefined) {
     // Secure by default: nothing configured means a random token, shown this once and never again.
-    publishToken = generateToken()
-    fastify.log.warn(`no publish token, JWT secret or public key configured: publishing and presence reads need this generated token, shown only now: ${publishToken}`)
+    const generated = generateToken()
+    publishToken = [generated]
+    fastify.log.warn(`no publish token, JWT secret or public key configured: publishing and presence reads need this generated token, shown only now: ${generated}`)
   }
   const auth = new Authenticator({ ...config, publishToken })
   const isMetricsToken = config.metricsToken === undefined ? undefined : secretMatcher(config.metricsToken)

@@ -118,10 +118,11 @@ export function secretMatcher (secret: string): (token: string | undefined) => b
 
 /** The options the authenticator reads, as `HubConfigSchema` documents and checks them. */
 export interface AuthOptions {
-  publishToken?: string
-  jwtSecret?: string
-  /** PEM text (config resolution has already read a file path). */
-  jwtPublicKey?: string
+  /** Every value is accepted: several while one is rotated. */
+  publishToken?: readonly string[]
+  jwtSecret?: readonly string[]
+  /** PEM texts (config resolution has already read file paths). */
+  jwtPublicKey?: readonly string[]
   jwtIssuer?: string
   jwtAudience?: string
 }
@@ -141,18 +142,19 @@ const TOKEN_PROBLEMS: Partial<Record<string, string>> = {
 }
 
 /**
- * Checks credentials: the static publish token (compared in constant time) and JWTs signed with the
+ * Checks credentials: the static publish tokens (compared in constant time) and JWTs signed with a
  * configured secret (HS256/384/512) or public key (RS256/384/512 for RSA, the curve's ES algorithm
- * for EC). A token's `alg` picks the key, and an algorithm is only ever checked with the key of its
- * family: an HMAC token is never verified against the public key (the RS256→HS256 confusion), and
- * `alg: none` is never accepted.
+ * for EC). A token's `alg` picks the keys to try, and an algorithm is only ever checked with keys
+ * of its family: an HMAC token is never verified against a public key (the RS256→HS256 confusion),
+ * and `alg: none` is never accepted. Several secrets, keys or tokens all verify, so that one can be
+ * rotated with an overlap; a JWT is tried against each key of its algorithm until one signature holds.
  */
 export class Authenticator {
-  private readonly staticDigest?: Buffer
-  private readonly verifiers = new Map<string, Verify>()
+  private readonly staticDigests: Buffer[]
+  private readonly verifiers = new Map<string, Verify[]>()
 
   constructor (options: AuthOptions) {
-    if (options.publishToken !== undefined) this.staticDigest = digest(options.publishToken)
+    this.staticDigests = (options.publishToken ?? []).map(digest)
     const claims = {
       allowedIss: options.jwtIssuer,
       allowedAud: options.jwtAudience,
@@ -160,43 +162,62 @@ export class Authenticator {
       // Verified tokens are kept (LRU, within their validity): a subscriber reconnecting does not cost a signature check.
       cache: true
     }
-    if (options.jwtSecret !== undefined) {
-      const verify = createVerifier({ key: options.jwtSecret, algorithms: [...HMAC_ALGORITHMS], ...claims })
-      for (const algorithm of HMAC_ALGORITHMS) this.verifiers.set(algorithm, verify)
+    const add = (algorithms: readonly string[], verify: Verify): void => {
+      for (const algorithm of algorithms) this.verifiers.set(algorithm, [...this.verifiers.get(algorithm) ?? [], verify])
     }
-    if (options.jwtPublicKey !== undefined) {
-      const algorithms = keyAlgorithms(createPublicKey(options.jwtPublicKey), 'option jwtPublicKey')
-      const verify = createVerifier({ key: options.jwtPublicKey, algorithms: [...algorithms], ...claims })
-      for (const algorithm of algorithms) this.verifiers.set(algorithm, verify)
+    for (const secret of options.jwtSecret ?? []) {
+      add(HMAC_ALGORITHMS, createVerifier({ key: secret, algorithms: [...HMAC_ALGORITHMS], ...claims }))
+    }
+    for (const [index, pem] of (options.jwtPublicKey ?? []).entries()) {
+      const algorithms = keyAlgorithms(createPublicKey(pem), `option jwtPublicKey (value ${index + 1})`)
+      add(algorithms, createVerifier({ key: pem, algorithms: [...algorithms], ...claims }))
     }
   }
 
   /**
-   * The grant of a token: everything but subscribing for the static token (when `acceptStatic`),
+   * The grant of a token: everything but subscribing for a static token (when `acceptStatic`),
    * else the `hub` claim of a valid JWT. Throws a 401 `HubError` for a missing or invalid token;
    * its message never repeats the token nor anything of an unverified one.
    */
   authenticate (token: string | undefined, acceptStatic: boolean): Grant {
     if (token === undefined || token === '') throw noToken()
     if (token.length > MAX_TOKEN_LENGTH) throw badToken(`longer than ${MAX_TOKEN_LENGTH} characters`)
-    if (acceptStatic && this.staticDigest !== undefined && timingSafeEqual(digest(token), this.staticDigest)) return FULL_GRANT
+    if (acceptStatic && this.isStaticToken(token)) return FULL_GRANT
     const algorithm = tokenAlgorithm(token)
     if (algorithm === undefined) throw badToken('is neither the publish token nor a well-formed JWT')
-    const verify = this.verifiers.get(algorithm)
-    if (verify === undefined) {
+    const verifiers = this.verifiers.get(algorithm)
+    if (verifiers === undefined) {
       // The alg is the client's to write, and the message is sent back and logged: it names only what the hub accepts.
       const accepted = [...this.verifiers.keys()]
       throw badToken(`${TOKEN_PROBLEMS[TokenError.codes.invalidAlgorithm]} (${accepted.length === 0 ? 'no JWT key is configured' : `it accepts ${accepted.join(', ')}`})`)
     }
-    let payload
-    try {
-      payload = verify(token)
-    } catch (err) {
-      const problem = err instanceof TokenError ? TOKEN_PROBLEMS[err.code] : undefined
-      throw badToken(problem ?? 'is not a valid JWT')
-    }
-    return grantOf(payload)
+    return grantOf(verifyWithAny(verifiers, token))
   }
+
+  /** Whether `token` is one of the static tokens; every one is compared, so the time says nothing of which. */
+  private isStaticToken (token: string): boolean {
+    if (this.staticDigests.length === 0) return false
+    const given = digest(token)
+    let found = false
+    for (const expected of this.staticDigests) found = timingSafeEqual(given, expected) || found
+    return found
+  }
+}
+
+/** The claims of a JWT verified by the first of `verifiers` whose key signed it; a 401 naming the problem otherwise. */
+function verifyWithAny (verifiers: readonly Verify[], token: string): Record<string, unknown> {
+  let problem: string | undefined
+  for (const verify of verifiers) {
+    try {
+      return verify(token)
+    } catch (err) {
+      const code = err instanceof TokenError ? err.code : undefined
+      problem = (code === undefined ? undefined : TOKEN_PROBLEMS[code]) ?? 'is not a valid JWT'
+      // Another key may have signed it; any other problem (expired, wrong issuer) is the token's own.
+      if (code !== TokenError.codes.invalidSignature) break
+    }
+  }
+  throw badToken(problem ?? 'is not a valid JWT')
 }
 
 /** The `alg` of a JWT's header, read without trusting anything else in it; undefined if unreadable. */

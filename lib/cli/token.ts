@@ -113,9 +113,10 @@ export function mintToken (args: string[], env: NodeJS.ProcessEnv): string {
 
 /**
  * The key to sign with: a private key (`--private-key` or its variable) when given, which must
- * match the hub's public key if that is configured too; else the hub's secret.
+ * match one of the hub's public keys if they are configured too; else the hub's first secret
+ * (the newest, while an older one is rotated out).
  */
-function signingKey (flag: string | undefined, env: NodeJS.ProcessEnv, secret?: string, publicKey?: string):
+function signingKey (flag: string | undefined, env: NodeJS.ProcessEnv, secrets?: readonly string[], publicKeys?: readonly string[]):
 { key: string, algorithm: 'HS256' | 'RS256' | 'ES256' | 'ES384' | 'ES512' } {
   const given = flag ?? (env[PRIVATE_KEY_ENV] === '' ? undefined : env[PRIVATE_KEY_ENV])
   if (given !== undefined) {
@@ -124,15 +125,15 @@ function signingKey (flag: string | undefined, env: NodeJS.ProcessEnv, secret?: 
     const key = privateKey(pem, label)
     // RS256 for RSA (the hub accepts RS384/512 too), the curve's algorithm for EC.
     const algorithm = keyAlgorithms(key, label)[0] as 'RS256' | 'ES256' | 'ES384' | 'ES512'
-    if (publicKey !== undefined) {
+    if (publicKeys !== undefined) {
       const der = (pemOrKey: Parameters<typeof createPublicKey>[0]) => createPublicKey(pemOrKey).export({ type: 'spki', format: 'der' })
-      if (!der(key).equals(der(publicKey))) {
-        throw new ConfigError(`invalid ${label}: it is not the private key of the hub's jwtPublicKey, so the hub would refuse its tokens`)
+      if (!publicKeys.some((publicKey) => der(key).equals(der(publicKey)))) {
+        throw new ConfigError(`invalid ${label}: it is not the private key of ${publicKeys.length === 1 ? 'the hub\'s jwtPublicKey' : 'any of the hub\'s jwtPublicKey values'}, so the hub would refuse its tokens`)
       }
     }
     return { key: pem, algorithm }
   }
-  if (secret !== undefined) return { key: secret, algorithm: 'HS256' }
+  if (secrets !== undefined) return { key: secrets[0], algorithm: 'HS256' }
   throw new ConfigError(`no key to sign with: give --private-key <file> (or ${PRIVATE_KEY_ENV}) for RS256/ES256, or --jwt-secret (or SSE_HUB_JWT_SECRET) for HS256`)
 }
 

@@ -22,9 +22,9 @@ export const HubConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 9090, env: 'PORT', description: 'TCP port to listen on (server only)' }),
   host: Type.String({ minLength: 1, default: '0.0.0.0', env: 'HOST', description: 'address to listen on (server only)' }),
   corsOrigins: Type.String({ minLength: 1, default: '*', env: 'SSE_HUB_CORS_ORIGINS', description: 'allowed CORS origins, comma-separated, or *' }),
-  publishToken: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, secret: true, env: 'SSE_HUB_PUBLISH_TOKEN', description: 'static token (16+ characters) for publishing and presence reads, sent as Bearer' })),
-  jwtSecret: Type.Optional(Type.String({ minLength: 32, secret: true, env: 'SSE_HUB_JWT_SECRET', description: 'secret (32+ characters) that HS256 JWTs are verified with' })),
-  jwtPublicKey: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_PUBLIC_KEY', description: 'RSA or EC public key, PEM text or file, that RS256/ES256 JWTs are verified with' })),
+  publishToken: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, secret: true, rotating: true, env: 'SSE_HUB_PUBLISH_TOKEN', description: 'static token (16+ characters) for publishing and presence reads, sent as Bearer; several, comma-separated, to rotate it' })),
+  jwtSecret: Type.Optional(Type.String({ minLength: 32, secret: true, rotating: true, env: 'SSE_HUB_JWT_SECRET', description: 'secret (32+ characters) that HS256 JWTs are verified with; several, comma-separated, to rotate it (sse-hub token signs with the first)' })),
+  jwtPublicKey: Type.Optional(Type.String({ minLength: 1, rotating: true, env: 'SSE_HUB_JWT_PUBLIC_KEY', description: 'RSA or EC public key, PEM text or file, that RS256/ES256 JWTs are verified with; several, comma-separated, to rotate it' })),
   jwtIssuer: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_ISSUER', description: 'JWTs must carry this iss' })),
   jwtAudience: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_AUDIENCE', description: 'JWTs must carry this aud' })),
   subscribeAuth: Type.Boolean({ default: false, env: 'SSE_HUB_SUBSCRIBE_AUTH', description: 'subscribing and /lastEvent need a JWT that covers the channels' }),
@@ -56,22 +56,32 @@ export const HubConfigSchema = Type.Object({
   logLevel: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { default: 'info', env: 'LOG_LEVEL', description: LOG_LEVELS.join(', ') })
 })
 
-/** The resolved configuration: every option present and checked. */
-export type HubConfig = Static<typeof HubConfigSchema>
+/**
+ * The options that take several values, so that a secret or key can be rotated with an overlap:
+ * every value verifies. A plugin option takes one value or a list; the environment and flags take
+ * a comma-separated list.
+ */
+type RotatingOption = 'publishToken' | 'jwtSecret' | 'jwtPublicKey'
+
+/** The resolved configuration: every option present and checked; a rotating option as the list of its values. */
+export type HubConfig = Omit<Static<typeof HubConfigSchema>, RotatingOption> & { [option in RotatingOption]?: string[] }
 /** What a user may pass: any subset of the options. */
-export type HubConfigInput = Partial<HubConfig>
+export type HubConfigInput = Partial<Omit<Static<typeof HubConfigSchema>, RotatingOption>> & { [option in RotatingOption]?: string | string[] }
 type OptionName = keyof HubConfig
 
 const OPTION_NAMES = Object.keys(HubConfigSchema.properties) as OptionName[]
+
+/** Values a rotating option holds at most: a rotation needs two. */
+const MAX_ROTATING_VALUES = 8
 
 /** `heartbeatInterval` → `heartbeat-interval` */
 export function flagName (option: string): string {
   return option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
 }
 
-/** The `env` and `description` every option schema carries, and `secret` on some. */
-function describe (option: OptionName): TSchema & { env: string, description: string, secret?: true } {
-  return HubConfigSchema.properties[option] as unknown as TSchema & { env: string, description: string, secret?: true }
+/** The `env` and `description` every option schema carries, `secret` and `rotating` on some. */
+function describe (option: OptionName): TSchema & { env: string, description: string, secret?: true, rotating?: true } {
+  return HubConfigSchema.properties[option] as unknown as TSchema & { env: string, description: string, secret?: true, rotating?: true }
 }
 
 function envName (option: OptionName): string {
@@ -101,8 +111,14 @@ const DEFAULT_TEXT: Partial<Record<OptionName, () => string>> = {
 /**
  * Checks one option, converting a string (from the environment or a flag) to the option's type.
  * @param label the option as the user spelled it, for the error message
+ * @param fromText given as text (the environment, a flag): a rotating option's values are comma-separated
  */
-function checkOption (option: OptionName, value: unknown, label: string): unknown {
+function checkOption (option: OptionName, value: unknown, label: string, fromText = false): unknown {
+  return describe(option).rotating === true ? checkValues(option, value, label, fromText) : checkValue(option, value, label)
+}
+
+/** Checks one value of an option (of a rotating one, each of its values). */
+function checkValue (option: OptionName, value: unknown, label: string): unknown {
   const schema = HubConfigSchema.properties[option]
   const converted = typeof value === 'string' ? fromString(schema, value) : value
   if (Value.Check(schema, converted)) return REFINE[option]?.(converted as string, label) ?? converted
@@ -110,6 +126,18 @@ function checkOption (option: OptionName, value: unknown, label: string): unknow
   // A secret's value stays out of the message, which ends up in terminals and logs.
   const got = describe(option).secret === true && typeof value === 'string' ? `${value.length} characters (not shown: the value is secret)` : JSON.stringify(value)
   throw new ConfigError(`invalid ${label}: ${error?.message ?? 'invalid value'}, got ${got}`)
+}
+
+/**
+ * Checks each value of a rotating option: one value, a list, or (from the environment or a flag)
+ * a comma-separated list. An error names the value by its place when there are several.
+ */
+function checkValues (option: OptionName, value: unknown, label: string, fromText: boolean): string[] {
+  const values = Array.isArray(value) ? value as unknown[] : fromText && typeof value === 'string' ? value.split(',').map((part) => part.trim()) : [value]
+  if (values.length === 0 || values.length > MAX_ROTATING_VALUES) {
+    throw new ConfigError(`invalid ${label}: expected 1 to ${MAX_ROTATING_VALUES} values, got ${values.length}`)
+  }
+  return values.map((one, index) => checkValue(option, one, values.length === 1 ? label : `${label} (value ${index + 1} of ${values.length})`) as string)
 }
 
 /**
@@ -178,11 +206,11 @@ function isAddressOrRange (entry: string): boolean {
 }
 
 /** Options from `PORT`, `SSE_HUB_*`, ...: only those set, converted and checked. */
-export function configFromEnv (env: NodeJS.ProcessEnv): HubConfigInput {
+export function configFromEnv (env: NodeJS.ProcessEnv): Partial<HubConfig> {
   const config: Record<string, unknown> = {}
   for (const option of OPTION_NAMES) {
     const value = env[envName(option)]
-    if (value !== undefined && value !== '') config[option] = checkOption(option, value, envName(option))
+    if (value !== undefined && value !== '') config[option] = checkOption(option, value, envName(option), true)
   }
   return config
 }
@@ -196,7 +224,7 @@ const BOOLEAN_FLAGS = new Map(OPTION_NAMES.filter((option) => HubConfigSchema.pr
  * negative number may follow its flag (`--retry -1`, refused then for its range).
  * @returns the options, and whether `--help`/`-h` or `--version`/`-v` was given
  */
-export function configFromArgs (args: string[]): { help: boolean, version: boolean, config: HubConfigInput } {
+export function configFromArgs (args: string[]): { help: boolean, version: boolean, config: Partial<HubConfig> } {
   const booleans: Record<string, boolean> = {}
   const rest: string[] = []
   for (let i = 0; i < args.length; i++) {
@@ -226,7 +254,7 @@ export function configFromArgs (args: string[]): { help: boolean, version: boole
   const config: Record<string, unknown> = { ...booleans }
   for (const option of OPTION_NAMES) {
     const value = values[flagName(option)]
-    if (typeof value === 'string') config[option] = checkOption(option, value, `--${flagName(option)}`)
+    if (typeof value === 'string') config[option] = checkOption(option, value, `--${flagName(option)}`, true)
   }
   return { help: values.help === true, version: values.version === true, config }
 }

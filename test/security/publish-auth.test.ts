@@ -90,7 +90,7 @@ t.test('a configured token: no generated one, and the same checks', async (t) =>
 })
 
 t.test('the static token is compared whole, whatever the lengths', async (t) => {
-  const auth = new Authenticator({ publishToken: 'the-static-token-0123' })
+  const auth = new Authenticator({ publishToken: ['the-static-token-0123'] })
   t.ok(auth.authenticate('the-static-token-0123', true).presence)
   // Digests of equal length are compared: a shorter or longer guess is a 401, never a RangeError of timingSafeEqual.
   for (const guess of ['t', 'the-static-token-012', 'the-static-token-01234', 'THE-STATIC-TOKEN-0123', '']) {
