@@ -86,13 +86,16 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   let publishToken = config.publishToken
   if (config.insecure) {
     fastify.log.warn('insecure: publishing and presence reads are open to anyone (SSE_HUB_INSECURE / --insecure / insecure)')
-  } else if (publishToken === undefined && config.jwtSecret === undefined && config.jwtPublicKey === undefined) {
+  } else if (publishToken === undefined && config.jwtSecret === undefined && config.jwtPublicKey === undefined && config.jwksUrl === undefined) {
     // Secure by default: nothing configured means a random token, shown this once and never again.
     const generated = generateToken()
     publishToken = [generated]
     fastify.log.warn(`no publish token, JWT secret or public key configured: publishing and presence reads need this generated token, shown only now: ${generated}`)
   }
-  const auth = new Authenticator({ ...config, publishToken })
+  const auth = new Authenticator({ ...config, publishToken, logger: fastify.log })
+  // The JWK sets are fetched before the hub takes requests; one that cannot be is fetched again later.
+  await auth.start()
+  fastify.addHook('onClose', async () => { auth.close() })
   const isMetricsToken = config.metricsToken === undefined ? undefined : secretMatcher(config.metricsToken)
   const publishLimit = config.publishRateLimit > 0 ? new RateLimiter(config.publishRateLimit) : undefined
   const connectLimit = config.connectRateLimit > 0 ? new RateLimiter(config.connectRateLimit) : undefined
@@ -109,9 +112,9 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
     config.insecure || !config.subscribeAuth || grants.get(request)?.subscribe.covers(channel) === true)
 
   /** The grant of the request's token; a 401 (with `WWW-Authenticate`, RFC 6750) when it has none or a bad one. */
-  function authenticate (request: FastifyRequest, reply: FastifyReply, sources: TokenSources, acceptStatic: boolean): Grant {
+  async function authenticate (request: FastifyRequest, reply: FastifyReply, sources: TokenSources, acceptStatic: boolean): Promise<Grant> {
     try {
-      return auth.authenticate(requestToken(request, sources), acceptStatic)
+      return await auth.authenticate(requestToken(request, sources), acceptStatic)
     } catch (err) {
       reply.header('www-authenticate', `Bearer realm="sse-hub"${(err as HubError).code === 'SSE_HUB_BAD_TOKEN' ? ', error="invalid_token"' : ''}`)
       throw err
@@ -127,10 +130,10 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
         reply.header('retry-after', retryAfterSeconds(wait))
         throw rateLimited('publish', config.publishRateLimit, retryAfterSeconds(wait))
       }
-      grants.set(request, config.insecure ? FULL_GRANT : authenticate(request, reply, BEARER_ONLY, true))
+      grants.set(request, config.insecure ? FULL_GRANT : await authenticate(request, reply, BEARER_ONLY, true))
     } else if (access === 'presence') {
       if (config.insecure) return
-      const grant = authenticate(request, reply, ANYWHERE, true)
+      const grant = await authenticate(request, reply, ANYWHERE, true)
       if (!grant.presence) throw presenceNotGranted()
       if (!config.subscribeAuth) return
       if (request.routeOptions.config.payloads === 'all' && !grant.subscribe.all) {
@@ -148,10 +151,10 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
         : badToken('is not the metrics token')
     } else if (access === 'session') {
       // A cookie is set only from a JWT the hub verified: the same one the subscribe would verify.
-      request.hubTokenExpiresAt = authenticate(request, reply, BEARER_ONLY, false).expiresAt
+      request.hubTokenExpiresAt = (await authenticate(request, reply, BEARER_ONLY, false)).expiresAt
     } else if ((access === 'subscribe' || access === 'lastEvent') && config.subscribeAuth) {
       // Only a JWT: the static token is a publisher's secret and has no place in a browser.
-      const grant = authenticate(request, reply, ANYWHERE, false)
+      const grant = await authenticate(request, reply, ANYWHERE, false)
       if (grant.sub !== undefined && !isChannelName(grant.sub)) {
         reply.header('www-authenticate', 'Bearer realm="sse-hub", error="invalid_token"')
         throw badToken(`sub ${notAClientId(grant.sub)}`)

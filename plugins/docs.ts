@@ -79,7 +79,7 @@ const DESCRIPTION = 'A Server-Sent Events pub/sub hub. Subscribers open one Even
  * and the cookie; subscribers need a JWT only with `subscribeAuth`.
  */
 function acceptedSchemes (config: HubConfig): Record<Access, Scheme[]> {
-  const jwt = config.jwtSecret !== undefined || config.jwtPublicKey !== undefined
+  const jwt = config.jwtSecret !== undefined || config.jwtPublicKey !== undefined || config.jwksUrl !== undefined
   // The publish token is the configured one, or one generated at start when no JWT key is set.
   const bearers: Scheme[] = [...(config.publishToken !== undefined || !jwt ? ['publishToken' as const] : []), ...(jwt ? ['jwt' as const] : [])]
   const subscriber: Scheme[] = config.subscribeAuth ? ['jwt', 'tokenQuery', 'tokenCookie'] : []

@@ -25,7 +25,7 @@ t.test('errors a new user meets name the flag as typed, the range, and never a s
   const cases: Array<[string[], RegExp]> = [
     [['--publish-token', 'Sh0rtSecret'], /^sse-hub: invalid --publish-token: Expected string length greater or equal to 16, got 11 characters \(not shown: the value is secret\)$/],
     [['--history-size', '-1'], /^sse-hub: invalid --history-size: Expected integer to be greater or equal to 0, got "-1"$/],
-    [['--subscribe-auth'], /^sse-hub: invalid --subscribe-auth: it needs --jwt-secret or --jwt-public-key to verify subscriber tokens$/],
+    [['--subscribe-auth'], /^sse-hub: invalid --subscribe-auth: it needs --jwt-secret, --jwt-public-key or --jwks-url to verify subscriber tokens$/],
     [['--dashboard=maybe'], /^sse-hub: invalid --dashboard: must be true or false \(or 1 or 0\), got "maybe"$/]
   ]
   const results = await Promise.all(cases.map(([args]) => output(spawnHub(['--port', '0', ...args]))))

@@ -3,6 +3,8 @@ import { Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { createVerifier, TokenError } from 'fast-jwt'
 import { badToken, noToken } from '../base/errors.js'
+import type { Logger } from '../base/logger.js'
+import { type JwksKey, JwksKeySet, type Verify } from './jwks.js'
 import { HMAC_ALGORITHMS, keyAlgorithms } from './keys.js'
 import { CHANNEL_NAME_RULE } from '../base/rules.js'
 
@@ -125,9 +127,11 @@ export interface AuthOptions {
   jwtPublicKey?: readonly string[]
   jwtIssuer?: string
   jwtAudience?: string
+  /** issuer → the URL of its JWK set: a token whose `iss` is one of these is verified with that set's keys only. */
+  jwksUrl?: Readonly<Record<string, string>>
+  /** For the key sets' fetch failures. */
+  logger?: Logger
 }
-
-type Verify = (token: string) => Record<string, unknown>
 
 /** Why fast-jwt refused a token, in the words of a 401 message. */
 const TOKEN_PROBLEMS: Partial<Record<string, string>> = {
@@ -152,6 +156,7 @@ const TOKEN_PROBLEMS: Partial<Record<string, string>> = {
 export class Authenticator {
   private readonly staticDigests: Buffer[]
   private readonly verifiers = new Map<string, Verify[]>()
+  private readonly keySets = new Map<string, JwksKeySet>()
 
   constructor (options: AuthOptions) {
     this.staticDigests = (options.publishToken ?? []).map(digest)
@@ -172,19 +177,43 @@ export class Authenticator {
       const algorithms = keyAlgorithms(createPublicKey(pem), `option jwtPublicKey (value ${index + 1})`)
       add(algorithms, createVerifier({ key: pem, algorithms: [...algorithms], ...claims }))
     }
+    for (const [issuer, url] of Object.entries(options.jwksUrl ?? {})) {
+      this.keySets.set(issuer, new JwksKeySet({ issuer, url, audience: options.jwtAudience, logger: options.logger }))
+    }
+  }
+
+  /** Fetches the JWK sets a first time; a set that cannot be fetched starts empty (its tokens are 401 until it can). */
+  async start (): Promise<void> {
+    await Promise.all([...this.keySets.values()].map((set) => set.start()))
+  }
+
+  /** Stops the background refreshes of the JWK sets. */
+  close (): void {
+    for (const set of this.keySets.values()) set.close()
   }
 
   /**
    * The grant of a token: everything but subscribing for a static token (when `acceptStatic`),
-   * else the `hub` claim of a valid JWT. Throws a 401 `HubError` for a missing or invalid token;
-   * its message never repeats the token nor anything of an unverified one.
+   * else the `hub` claim of a valid JWT. Throws (or rejects with) a 401 `HubError` for a missing
+   * or invalid token; its message never repeats the token nor anything of an unverified one. A
+   * promise only when a JWK set must be fetched first (a `kid` it does not know yet).
    */
-  authenticate (token: string | undefined, acceptStatic: boolean): Grant {
+  authenticate (token: string | undefined, acceptStatic: boolean): Grant | Promise<Grant> {
     if (token === undefined || token === '') throw noToken()
     if (token.length > MAX_TOKEN_LENGTH) throw badToken(`longer than ${MAX_TOKEN_LENGTH} characters`)
     if (acceptStatic && this.isStaticToken(token)) return FULL_GRANT
-    const algorithm = tokenAlgorithm(token)
-    if (algorithm === undefined) throw badToken('is neither the publish token nor a well-formed JWT')
+    const header = tokenHeader(token)
+    if (header === undefined) throw badToken('is neither the publish token nor a well-formed JWT')
+    const algorithm = header.alg
+    const keySet = this.keySets.size === 0 ? undefined : this.keySets.get(unverifiedIssuer(token) ?? '')
+    if (keySet !== undefined) {
+      const key = keySet.key(header.kid, algorithm)
+      if (key !== undefined) return verifyWithKey(key, algorithm, token)
+      return keySet.keyAfterRefresh(header.kid, algorithm).then((fetched) => {
+        if (fetched === undefined) throw badToken('is signed with a key its issuer does not publish')
+        return verifyWithKey(fetched, algorithm, token)
+      })
+    }
     const verifiers = this.verifiers.get(algorithm)
     if (verifiers === undefined) {
       // The alg is the client's to write, and the message is sent back and logged: it names only what the hub accepts.
@@ -204,6 +233,12 @@ export class Authenticator {
   }
 }
 
+/** The grant of a JWT verified with a key of its issuer's set, whose algorithm must be the token's. */
+function verifyWithKey (key: JwksKey, algorithm: string, token: string): Grant {
+  if (key.algorithm !== algorithm) throw badToken(`${TOKEN_PROBLEMS[TokenError.codes.invalidAlgorithm]} with its key`)
+  return grantOf(verifyWithAny([key.verify], token))
+}
+
 /** The claims of a JWT verified by the first of `verifiers` whose key signed it; a 401 naming the problem otherwise. */
 function verifyWithAny (verifiers: readonly Verify[], token: string): Record<string, unknown> {
   let problem: string | undefined
@@ -220,14 +255,27 @@ function verifyWithAny (verifiers: readonly Verify[], token: string): Record<str
   throw badToken(problem ?? 'is not a valid JWT')
 }
 
-/** The `alg` of a JWT's header, read without trusting anything else in it; undefined if unreadable. */
-function tokenAlgorithm (token: string): string | undefined {
+/** The `alg` (and `kid`) of a JWT's header, read without trusting anything else in it; undefined if unreadable. */
+function tokenHeader (token: string): { alg: string, kid?: string } | undefined {
   const dot = token.indexOf('.')
   if (dot <= 0) return undefined
+  const header = decodePart(token.slice(0, dot)) as { alg?: unknown, kid?: unknown } | undefined
+  if (typeof header?.alg !== 'string') return undefined
+  return { alg: header.alg, kid: typeof header.kid === 'string' ? header.kid : undefined }
+}
+
+/** The `iss` of a JWT's payload, unverified: it only picks the key set that will verify the token, whose verifier checks `iss` again. */
+function unverifiedIssuer (token: string): string | undefined {
+  const start = token.indexOf('.') + 1
+  const end = token.indexOf('.', start)
+  if (start === 0 || end < 0) return undefined
+  const iss = (decodePart(token.slice(start, end)) as { iss?: unknown } | undefined)?.iss
+  return typeof iss === 'string' ? iss : undefined
+}
+
+function decodePart (part: string): unknown {
   try {
-    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'))
-    const alg = (header as { alg?: unknown } | null)?.alg
-    return typeof alg === 'string' ? alg : undefined
+    return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
   } catch {
     return undefined
   }

@@ -25,6 +25,7 @@ export const HubConfigSchema = Type.Object({
   publishToken: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, secret: true, rotating: true, env: 'SSE_HUB_PUBLISH_TOKEN', description: 'static token (16+ characters) for publishing and presence reads, sent as Bearer; several, comma-separated, to rotate it' })),
   jwtSecret: Type.Optional(Type.String({ minLength: 32, secret: true, rotating: true, env: 'SSE_HUB_JWT_SECRET', description: 'secret (32+ characters) that HS256 JWTs are verified with; several, comma-separated, to rotate it (sse-hub token signs with the first)' })),
   jwtPublicKey: Type.Optional(Type.String({ minLength: 1, rotating: true, env: 'SSE_HUB_JWT_PUBLIC_KEY', description: 'RSA or EC public key, PEM text or file, that RS256/ES256 JWTs are verified with; several, comma-separated, to rotate it' })),
+  jwksUrl: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ pattern: '^https?://[^\\s]+$' }), { minProperties: 1, env: 'SSE_HUB_JWKS_URL', description: 'JWK sets, by the issuer whose tokens their keys verify: issuer=url pairs, comma-separated (a plugin option: {issuer: url})' })),
   jwtIssuer: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_ISSUER', description: 'JWTs must carry this iss' })),
   jwtAudience: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_AUDIENCE', description: 'JWTs must carry this aud' })),
   subscribeAuth: Type.Boolean({ default: false, env: 'SSE_HUB_SUBSCRIBE_AUTH', description: 'subscribing and /lastEvent need a JWT that covers the channels' }),
@@ -101,6 +102,22 @@ const REFINE: Partial<Record<OptionName, (value: string, label: string) => strin
   jwtPublicKey: publicKeyPem
 }
 
+/** Options given as text that read into something else than a number or a boolean. */
+const PARSE: Partial<Record<OptionName, (text: string, label: string) => unknown>> = {
+  jwksUrl: issuerUrls
+}
+
+/** `issuer=url,issuer=url` → `{issuer: url}`; an issuer ends at the first `=` that an http(s) URL follows. */
+function issuerUrls (text: string, label: string): Record<string, string> {
+  const pairs: Record<string, string> = {}
+  for (const pair of text.split(',').map((part) => part.trim())) {
+    const match = /^(.+?)=(https?:\/\/.*)$/.exec(pair)
+    if (match === null) throw new ConfigError(`invalid ${label}: ${JSON.stringify(pair)} is not issuer=url (the URL starting with http:// or https://)`)
+    pairs[match[1]] = match[2]
+  }
+  return pairs
+}
+
 /** What `--help` shows for options without a static default. */
 const DEFAULT_TEXT: Partial<Record<OptionName, () => string>> = {
   maxConnections: () => `the open-file limit less ${FILE_RESERVE}, ${defaultMaxConnections()} here`,
@@ -120,7 +137,7 @@ function checkOption (option: OptionName, value: unknown, label: string, fromTex
 /** Checks one value of an option (of a rotating one, each of its values). */
 function checkValue (option: OptionName, value: unknown, label: string): unknown {
   const schema = HubConfigSchema.properties[option]
-  const converted = typeof value === 'string' ? fromString(schema, value) : value
+  const converted = typeof value === 'string' ? PARSE[option]?.(value, label) ?? fromString(schema, value) : value
   if (Value.Check(schema, converted)) return REFINE[option]?.(converted as string, label) ?? converted
   const error = Value.Errors(schema, converted).First()
   // A secret's value stays out of the message, which ends up in terminals and logs.
@@ -173,10 +190,10 @@ export function resolveConfig (input: Record<string, unknown> = {}, sources: Par
     config[option] = given === undefined ? schema.default : checkOption(option, given, label(option))
   }
   config.maxConnections ??= defaultMaxConnections()
-  if (config.subscribeAuth === true && config.jwtSecret === undefined && config.jwtPublicKey === undefined) {
+  if (config.subscribeAuth === true && config.jwtSecret === undefined && config.jwtPublicKey === undefined && config.jwksUrl === undefined) {
     // An option the user did not give is named the way they gave the one in error.
-    const [secret, key] = (['jwtSecret', 'jwtPublicKey'] as const).map((other) => spelled(other, source('subscribeAuth')))
-    throw new ConfigError(`invalid ${label('subscribeAuth')}: it needs ${secret} or ${key} to verify subscriber tokens`)
+    const [secret, key, jwks] = (['jwtSecret', 'jwtPublicKey', 'jwksUrl'] as const).map((other) => spelled(other, source('subscribeAuth')))
+    throw new ConfigError(`invalid ${label('subscribeAuth')}: it needs ${secret}, ${key} or ${jwks} to verify subscriber tokens`)
   }
   if (config.headersTimeout as number > (config.requestTimeout as number)) {
     const requestTimeout = spelled('requestTimeout', sources.requestTimeout ?? source('headersTimeout'))

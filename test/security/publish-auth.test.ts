@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import Fastify from 'fastify'
 import t from 'tap'
 import sseHub, { type SseHubOptions } from '../../app.js'
-import { Authenticator } from '../../lib/auth/auth.js'
+import { Authenticator, type Grant } from '../../lib/auth/auth.js'
 import { build, data, type TestContext } from '../helper.js'
 import { bearer, forge, hmac, keys, mint, now, rs256, tamper } from './keys.js'
 
@@ -91,7 +91,7 @@ t.test('a configured token: no generated one, and the same checks', async (t) =>
 
 t.test('the static token is compared whole, whatever the lengths', async (t) => {
   const auth = new Authenticator({ publishToken: ['the-static-token-0123'] })
-  t.ok(auth.authenticate('the-static-token-0123', true).presence)
+  t.ok((auth.authenticate('the-static-token-0123', true) as Grant).presence)
   // Digests of equal length are compared: a shorter or longer guess is a 401, never a RangeError of timingSafeEqual.
   for (const guess of ['t', 'the-static-token-012', 'the-static-token-01234', 'THE-STATIC-TOKEN-0123', '']) {
     t.throws(() => auth.authenticate(guess, true), { statusCode: 401, message: /^token: / }, JSON.stringify(guess))
@@ -254,7 +254,7 @@ t.test('bad key configuration stops the registration, naming the option', async 
     [{ jwtPublicKey: '-----BEGIN PUBLIC KEY-----\nnonsense\n-----END PUBLIC KEY-----' }, /^invalid option jwtPublicKey: not a PEM public key/],
     [{ jwtPublicKey: join(dir, 'no-such-key.pem') }, /^invalid option jwtPublicKey: neither a PEM key nor a readable file \(ENOENT\)/],
     [{ jwtPublicKey: keys.ed25519.publicKey }, /^invalid option jwtPublicKey: a ed25519 key is not supported/],
-    [{ subscribeAuth: true }, /^invalid option subscribeAuth: it needs jwtSecret or jwtPublicKey/],
+    [{ subscribeAuth: true }, /^invalid option subscribeAuth: it needs jwtSecret, jwtPublicKey or jwksUrl/],
     [{ subscribeAuth: true, publishToken: 'a-static-token-is-no-jwt-key' }, /^invalid option subscribeAuth/]
   ]
   for (const [options, message] of cases) {

@@ -1,6 +1,6 @@
 import { createVerifier } from 'fast-jwt'
 import t from 'tap'
-import { Authenticator } from '../../lib/auth/auth.js'
+import { Authenticator, type Grant } from '../../lib/auth/auth.js'
 import { mintToken } from '../../lib/cli/token.js'
 import { configFromArgs, configFromEnv, resolveConfig } from '../../lib/config/config.js'
 import { build } from '../helper.js'
@@ -25,8 +25,8 @@ t.test('two JWT secrets: tokens of either are accepted, a third secret\'s are no
 
 t.test('two public keys, RSA and EC: both verify, and no HMAC over either PEM does', async (t) => {
   const auth = new Authenticator({ jwtPublicKey: [keys.rsa.publicKey, keys.ec.publicKey] })
-  t.same(auth.authenticate(mint(keys.rsa.privateKey, { hub: { subscribe: ['a'] } }, 'RS256'), false).subscribe.covers('a'), true)
-  t.same(auth.authenticate(mint(keys.ec.privateKey, { hub: { subscribe: ['b'] } }, 'ES256'), false).subscribe.covers('b'), true)
+  t.same((auth.authenticate(mint(keys.rsa.privateKey, { hub: { subscribe: ['a'] } }, 'RS256'), false) as Grant).subscribe.covers('a'), true)
+  t.same((auth.authenticate(mint(keys.ec.privateKey, { hub: { subscribe: ['b'] } }, 'ES256'), false) as Grant).subscribe.covers('b'), true)
   t.throws(() => auth.authenticate(mint(keys.otherEc.privateKey, { hub: {} }, 'ES256'), false), { statusCode: 401, message: 'token: has an invalid signature' })
   for (const pem of [keys.rsa.publicKey, keys.ec.publicKey]) {
     const confused = forge({ alg: 'HS256', typ: 'JWT' }, { hub: { publish: ['*'] } }, hmac(pem))
@@ -66,7 +66,7 @@ t.test('sse-hub token signs with the first secret, and takes a private key that 
 
   const publicKeys = `${keys.ec.publicKey},${keys.rsa.publicKey}`
   const signed = mintToken(['--subscribe', 'news', `--private-key=${keys.rsa.privateKey}`], { SSE_HUB_JWT_PUBLIC_KEY: publicKeys })
-  t.ok(new Authenticator({ jwtPublicKey: [keys.ec.publicKey, keys.rsa.publicKey] }).authenticate(signed, false).subscribe.covers('news'))
+  t.ok((new Authenticator({ jwtPublicKey: [keys.ec.publicKey, keys.rsa.publicKey] }).authenticate(signed, false) as Grant).subscribe.covers('news'))
   t.throws(() => mintToken(['--subscribe', 'news', `--private-key=${keys.otherRsa.privateKey}`], { SSE_HUB_JWT_PUBLIC_KEY: publicKeys }),
     { message: /^invalid --private-key: it is not the private key of any of the hub's jwtPublicKey values/ })
 })

@@ -55,7 +55,7 @@ t.test('security options: booleans as bare flags or 1/true/0/false, key checks n
   t.throws(() => configFromEnv({ SSE_HUB_INSECURE: 'yes' }), { message: /^invalid SSE_HUB_INSECURE: Expected boolean, got "yes"/ })
   t.throws(() => configFromEnv({ SSE_HUB_JWT_SECRET: 'short' }), { message: /^invalid SSE_HUB_JWT_SECRET: Expected string length greater or equal to 32/ })
   t.throws(() => configFromArgs(['--jwt-public-key', '/no/such/file.pem']), { message: /^invalid --jwt-public-key: neither a PEM key nor a readable file/ })
-  t.throws(() => resolveConfig({ subscribeAuth: true }), { message: /^invalid option subscribeAuth: it needs jwtSecret or jwtPublicKey/ })
+  t.throws(() => resolveConfig({ subscribeAuth: true }), { message: /^invalid option subscribeAuth: it needs jwtSecret, jwtPublicKey or jwksUrl/ })
   const config = resolveConfig()
   t.match(config, { insecure: false, subscribeAuth: false, connectRateLimit: 0, publishRateLimit: 0 })
   t.equal(config.publishToken, undefined, 'generated at start by the plugin, not here')
@@ -103,8 +103,8 @@ t.test('an error about a secret option never shows its value, whoever gave it', 
 })
 
 t.test('a check of several options names each as the user gave it: flag, environment variable or plugin option', async (t) => {
-  t.throws(() => resolveConfig({ subscribeAuth: true }, { subscribeAuth: 'flag' }), { message: /^invalid --subscribe-auth: it needs --jwt-secret or --jwt-public-key to verify/ })
-  t.throws(() => resolveConfig({ subscribeAuth: true }, { subscribeAuth: 'env' }), { message: /^invalid SSE_HUB_SUBSCRIBE_AUTH: it needs SSE_HUB_JWT_SECRET or SSE_HUB_JWT_PUBLIC_KEY to verify/ })
+  t.throws(() => resolveConfig({ subscribeAuth: true }, { subscribeAuth: 'flag' }), { message: /^invalid --subscribe-auth: it needs --jwt-secret, --jwt-public-key or --jwks-url to verify/ })
+  t.throws(() => resolveConfig({ subscribeAuth: true }, { subscribeAuth: 'env' }), { message: /^invalid SSE_HUB_SUBSCRIBE_AUTH: it needs SSE_HUB_JWT_SECRET, SSE_HUB_JWT_PUBLIC_KEY or SSE_HUB_JWKS_URL to verify/ })
   t.throws(() => resolveConfig({ headersTimeout: 40000 }, { headersTimeout: 'flag' }),
     { message: /^invalid --headers-timeout: 40000 ms is longer than --request-timeout \(30000 ms\)/ })
   t.throws(() => resolveConfig({ headersTimeout: 5000, requestTimeout: 1000 }, { headersTimeout: 'flag', requestTimeout: 'env' }),
