@@ -1,10 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { AuthCallback, type AuthQuestion } from '../lib/auth/callback.js'
 import { Authenticator, bearerToken, cookieValue, FULL_GRANT, type Grant, generateToken, secretMatcher, TOKEN_COOKIE } from '../lib/auth/auth.js'
 import type { HubConfig } from '../lib/config/config.js'
-import { badToken, firehoseNotGranted, type HubError, noToken, notAClientId, presenceNotGranted, publishNotGranted, rateLimited, subscribeNotGranted } from '../lib/base/errors.js'
+import { authRefused, authUnavailable, badToken, firehoseNotGranted, type HubError, noToken, notAClientId, presenceNotGranted, publishNotGranted, rateLimited, subscribeNotGranted } from '../lib/base/errors.js'
 import { isChannelName } from '../lib/base/rules.js'
 import { STREAMS } from '../lib/core/hub.js'
+import type { Refusal } from '../lib/core/streams.js'
 import { presenceFlag } from '../lib/core/presence.js'
 import type { PublishBody, SubscribeQuery } from '../lib/core/schemas.js'
 import { RateLimiter } from '../lib/auth/rate-limit.js'
@@ -40,6 +42,8 @@ declare module 'fastify' {
     hubClientId?: string
     /** `POST /session`: when the request's JWT expires, ms since the epoch; undefined for a JWT without `exp`. */
     hubTokenExpiresAt?: number
+    /** A subscribe the access check turns away for now (`authUrl` unavailable): the stream answers with `retry:`. */
+    hubRefusal?: Refusal
   }
 
   interface FastifyInstance {
@@ -53,6 +57,8 @@ declare module 'fastify' {
      * request's grant covers the channel (the publish token covers all).
      */
     hubMayRead (request: FastifyRequest, channel: string): boolean
+    /** The app's authorization callback (`authUrl`), for the metrics; undefined without one. */
+    hubAuthCallback: AuthCallback | undefined
   }
 }
 
@@ -107,6 +113,12 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   fastify.decorate('hubInsecure', config.insecure)
   fastify.decorateRequest('hubClientId', undefined)
   fastify.decorateRequest('hubTokenExpiresAt', undefined)
+  fastify.decorateRequest('hubRefusal', undefined)
+  const callback = config.authUrl === undefined ? undefined : new AuthCallback({ url: config.authUrl, timeout: config.authTimeout })
+  fastify.decorate('hubAuthCallback', callback)
+  const forwarded = config.authForwardHeaders.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '')
+  /** Requests without a valid token that the app is asked about, once their parameters are checked (preHandler). */
+  const askTheApp = new WeakSet<FastifyRequest>()
   // With subscribeAuth only a checked request has a grant here: one that was not checked reads nothing.
   fastify.decorate('hubMayRead', (request: FastifyRequest, channel: string) =>
     config.insecure || !config.subscribeAuth || grants.get(request)?.subscribe.covers(channel) === true)
@@ -130,7 +142,9 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
         reply.header('retry-after', retryAfterSeconds(wait))
         throw rateLimited('publish', config.publishRateLimit, retryAfterSeconds(wait))
       }
-      grants.set(request, config.insecure ? FULL_GRANT : await authenticate(request, reply, BEARER_ONLY, true))
+      if (config.insecure) grants.set(request, FULL_GRANT)
+      else if (callback !== undefined && config.authPublish) await authenticateOrAsk(request, reply, BEARER_ONLY, true)
+      else grants.set(request, await authenticate(request, reply, BEARER_ONLY, true))
     } else if (access === 'presence') {
       if (config.insecure) return
       const grant = await authenticate(request, reply, ANYWHERE, true)
@@ -152,6 +166,8 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
     } else if (access === 'session') {
       // A cookie is set only from a JWT the hub verified: the same one the subscribe would verify.
       request.hubTokenExpiresAt = (await authenticate(request, reply, BEARER_ONLY, false)).expiresAt
+    } else if ((access === 'subscribe' || access === 'lastEvent') && callback !== undefined) {
+      await authenticateOrAsk(request, reply, ANYWHERE, false)
     } else if ((access === 'subscribe' || access === 'lastEvent') && config.subscribeAuth) {
       // Only a JWT: the static token is a publisher's secret and has no place in a browser.
       const grant = await authenticate(request, reply, ANYWHERE, false)
@@ -163,8 +179,50 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
     }
   }
 
+  /** A valid token's grant; without one, the request is marked for the app's answer, asked in `checkGrant`. */
+  async function authenticateOrAsk (request: FastifyRequest, reply: FastifyReply, sources: TokenSources, acceptStatic: boolean): Promise<void> {
+    try {
+      grants.set(request, await authenticate(request, reply, sources, acceptStatic))
+    } catch {
+      reply.removeHeader('www-authenticate')
+      askTheApp.add(request)
+    }
+  }
+
+  /** The app's grant for a request without a valid token; its refusal as a 401 or 403; when it cannot answer, 503 (a subscribe is refused for now). */
+  async function askApp (request: FastifyRequest, reply: FastifyReply, callback: AuthCallback): Promise<Grant | undefined> {
+    const access = request.routeOptions.config.access
+    const question: AuthQuestion = {
+      action: access === 'publish' ? 'publish' : 'subscribe',
+      channels: access === 'publish'
+        ? [...new Set((request.body as PublishBody).events.map((event) => event.channelName))]
+        : access === 'lastEvent' ? [(request.query as { channel: string }).channel] : (request.query as SubscribeQuery).channels,
+      clientId: access === 'subscribe' ? (request.query as SubscribeQuery).clientId ?? null : null,
+      address: request.ip,
+      headers: Object.fromEntries(forwarded.flatMap((name) => {
+        const value = request.headers[name]
+        return value === undefined ? [] : [[name, Array.isArray(value) ? value.join(', ') : value]]
+      }))
+    }
+    const answer = await callback.ask(question)
+    if (answer.outcome === 'allowed') return answer.grant
+    if (answer.outcome === 'refused') {
+      if (answer.status === 401) reply.header('www-authenticate', 'Bearer realm="sse-hub"')
+      throw authRefused(answer.status, answer.message)
+    }
+    request.log.warn(`authUrl: ${answer.reason}`)
+    if (access !== 'subscribe') throw authUnavailable(answer.reason)
+    request.hubRefusal = 'auth-unavailable'
+    return undefined
+  }
+
   /** What the grant of `checkCredentials` covers, once the request is known to be well-formed. */
-  async function checkGrant (request: FastifyRequest): Promise<void> {
+  async function checkGrant (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (callback !== undefined && askTheApp.has(request)) {
+      const answer = await askApp(request, reply, callback)
+      if (answer === undefined) return
+      grants.set(request, answer)
+    }
     const grant = grants.get(request)
     if (grant === undefined) return
     const access = request.routeOptions.config.access

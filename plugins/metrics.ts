@@ -17,10 +17,11 @@ declare module 'fastify' {
 export default fp(async function metricsPlugin (fastify) {
   const metrics = new HubMetrics(fastify.hub)
   fastify.decorate('hubMetrics', metrics)
+  if (fastify.hubAuthCallback !== undefined) metrics.watchAuthCallback(fastify.hubAuthCallback)
   fastify.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode
     if (status >= 400) metrics.rejectedRequest(status)
     else if (request.routeOptions.config.access === 'publish') metrics.publishTook(reply.elapsedTime / 1000)
     done()
   })
-}, { name: 'sse-hub-metrics', fastify: '5.x', dependencies: ['sse-hub-core'] })
+}, { name: 'sse-hub-metrics', fastify: '5.x', dependencies: ['sse-hub-core', 'sse-hub-access'] })

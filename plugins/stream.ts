@@ -41,7 +41,7 @@ export default fp(async function streamPlugin (fastify) {
     // Pipelined behind another response: wait for this one's turn, which never comes after a stream.
     if (res.socket === null && !await socketAssigned(res)) return undefined
     // The address's rate is counted only for a stream that would open otherwise.
-    const refusal = streams.refusal() ?? (this.server.hubAdmitsStream(this.request) ? undefined : 'rate-limit')
+    const refusal = streams.refusal() ?? this.request.hubRefusal ?? (this.server.hubAdmitsStream(this.request) ? undefined : 'rate-limit')
     if (refusal === undefined) return openSink(res, headers, { longLived: true, warn })
     streams.refuse(openSink(res, { ...headers, 'x-sse-hub-refused': refusal }), refusal)
     return undefined

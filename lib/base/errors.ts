@@ -127,6 +127,10 @@ export const publishNotGranted = (index: number, channelName: string): HubError 
 export const subscribeNotGranted = (channelName: string): HubError =>
   forbidden('channels', `subscribing to ${quote(channelName)}`)
 
+/** The app (`authUrl`) said no: its status, and its message when it gave one. */
+export const authRefused = (status: 401 | 403, message: string | undefined): HubError =>
+  new HubError(status, status === 401 ? 'SSE_HUB_UNAUTHORIZED' : 'SSE_HUB_FORBIDDEN', `authorization: refused by the app${message === undefined ? '' : `: ${message}`}`)
+
 // 404, 429, 503.
 
 export const noClient = (clientId: string): HubError =>
@@ -134,6 +138,10 @@ export const noClient = (clientId: string): HubError =>
 
 export const rateLimited = (what: string, perSecond: number, retryInSeconds: string): HubError =>
   new HubError(429, 'SSE_HUB_RATE_LIMITED', `${what}: more than ${perSecond} per second from this address; retry in ${retryInSeconds} s`)
+
+/** `authUrl` gave no answer the hub can use: it fails closed. */
+export const authUnavailable = (reason: string): HubError =>
+  new HubError(503, 'SSE_HUB_AUTH_UNAVAILABLE', `authorization: the app could not be asked (${reason}); retry later`)
 
 /** Redis failed a request of `part` (`broker`, `presence`): the client should retry later. */
 export const brokerDown = (part: string, problem: string): HubError =>

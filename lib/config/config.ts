@@ -26,9 +26,13 @@ export const HubConfigSchema = Type.Object({
   jwtSecret: Type.Optional(Type.String({ minLength: 32, secret: true, rotating: true, env: 'SSE_HUB_JWT_SECRET', description: 'secret (32+ characters) that HS256 JWTs are verified with; several, comma-separated, to rotate it (sse-hub token signs with the first)' })),
   jwtPublicKey: Type.Optional(Type.String({ minLength: 1, rotating: true, env: 'SSE_HUB_JWT_PUBLIC_KEY', description: 'RSA or EC public key, PEM text or file, that RS256/ES256 JWTs are verified with; several, comma-separated, to rotate it' })),
   jwksUrl: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ pattern: '^https?://[^\\s]+$' }), { minProperties: 1, env: 'SSE_HUB_JWKS_URL', description: 'JWK sets, by the issuer whose tokens their keys verify: issuer=url pairs, comma-separated (a plugin option: {issuer: url})' })),
+  authUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', env: 'SSE_HUB_AUTH_URL', description: 'the app\'s authorization endpoint: a subscribe without a valid JWT (a publish too, with authPublish) is allowed only if a POST there answers 200' })),
+  authForwardHeaders: Type.String({ minLength: 1, default: 'cookie,authorization', env: 'SSE_HUB_AUTH_FORWARD_HEADERS', description: 'request headers sent on to authUrl, comma-separated' }),
+  authTimeout: Type.Integer({ minimum: 1, default: 2000, env: 'SSE_HUB_AUTH_TIMEOUT', description: 'ms authUrl may take to answer; past it the request is refused for now' }),
+  authPublish: Type.Boolean({ default: false, env: 'SSE_HUB_AUTH_PUBLISH', description: 'a publish without a valid token asks authUrl too' }),
   jwtIssuer: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_ISSUER', description: 'JWTs must carry this iss' })),
   jwtAudience: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_AUDIENCE', description: 'JWTs must carry this aud' })),
-  subscribeAuth: Type.Boolean({ default: false, env: 'SSE_HUB_SUBSCRIBE_AUTH', description: 'subscribing and /lastEvent need a JWT that covers the channels' }),
+  subscribeAuth: Type.Boolean({ default: false, env: 'SSE_HUB_SUBSCRIBE_AUTH', description: 'subscribing and /lastEvent need a JWT that covers the channels (always on with authUrl, which may allow them instead)' }),
   insecure: Type.Boolean({ default: false, env: 'SSE_HUB_INSECURE', description: 'publishing and presence reads need no token (a warning at start)' }),
   dashboard: Type.Boolean({ default: true, env: 'SSE_HUB_DASHBOARD', description: 'serve the dashboard page at GET / (false: an embedding app keeps its own GET /)' }),
   metricsToken: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, secret: true, env: 'SSE_HUB_METRICS_TOKEN', description: 'token (16+ characters) that GET /metrics needs, sent as Bearer' })),
@@ -190,7 +194,9 @@ export function resolveConfig (input: Record<string, unknown> = {}, sources: Par
     config[option] = given === undefined ? schema.default : checkOption(option, given, label(option))
   }
   config.maxConnections ??= defaultMaxConnections()
-  if (config.subscribeAuth === true && config.jwtSecret === undefined && config.jwtPublicKey === undefined && config.jwksUrl === undefined) {
+  // The app decides who subscribes: subscribing needs its yes, or a valid JWT.
+  if (config.authUrl !== undefined) config.subscribeAuth = true
+  else if (config.subscribeAuth === true && config.jwtSecret === undefined && config.jwtPublicKey === undefined && config.jwksUrl === undefined) {
     // An option the user did not give is named the way they gave the one in error.
     const [secret, key, jwks] = (['jwtSecret', 'jwtPublicKey', 'jwksUrl'] as const).map((other) => spelled(other, source('subscribeAuth')))
     throw new ConfigError(`invalid ${label('subscribeAuth')}: it needs ${secret}, ${key} or ${jwks} to verify subscriber tokens`)

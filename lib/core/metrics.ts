@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { AuthCallback } from '../auth/callback.js'
 import type { Hub, HubCounters } from './hub.js'
 
 /**
@@ -7,6 +8,9 @@ import type { Hub, HubCounters } from './hub.js'
  * 100,000 objects. `sse_hub_connections` counts the streams instead.
  */
 const PER_HANDLE_METRICS = ['nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_resources', 'nodejs_active_resources_total']
+
+/** Seconds an authUrl call takes, up to the longest `authTimeout` worth waiting for. */
+const AUTH_CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
 /** Seconds, from half a millisecond (memory broker) to the 1.5 s a Redis command may take. */
 const PUBLISH_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
@@ -92,6 +96,31 @@ export class HubMetrics {
       registers
     })
     gauge('sse_hub_broker_up', '1 while the broker answers (always with the in-memory broker), 0 while Redis is unreachable', () => hub.status() === 'broker-down' ? 0 : 1)
+  }
+
+  /** Adds the metrics of the app's authorization callback: its calls by outcome and duration, and the questions answered without a call. */
+  watchAuthCallback (callback: AuthCallback): void {
+    const registers = [this.registry]
+    // eslint-disable-next-line no-new -- a metric registers itself
+    new Counter({
+      name: 'sse_hub_auth_calls_total',
+      help: 'Calls to authUrl, by outcome: allowed, refused (401/403), unavailable (slow, down, unreadable)',
+      labelNames: ['outcome'],
+      registers,
+      collect () {
+        this.reset()
+        for (const [outcome, count] of Object.entries(callback.counts.calls)) this.inc({ outcome }, count)
+      }
+    })
+    // eslint-disable-next-line no-new -- a metric registers itself
+    new Counter({
+      name: 'sse_hub_auth_cache_hits_total',
+      help: 'Requests authorized by authUrl without a call of their own: an answer kept, or a call out for the same question',
+      registers,
+      collect () { this.reset(); this.inc(callback.counts.cacheHits) }
+    })
+    const duration = new Histogram({ name: 'sse_hub_auth_call_duration_seconds', help: 'Time authUrl took to answer, or to fail', buckets: AUTH_CALL_BUCKETS, registers })
+    callback.onCall = (_outcome, seconds) => { duration.observe(seconds) }
   }
 
   /** The `Content-Type` of `scrape()`'s text. */

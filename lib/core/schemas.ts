@@ -76,7 +76,7 @@ export function eventStreamResponse (description: string, events: StreamEventDoc
   return {
     description: [description, '', 'Events (an `event:` line, then one `data:` line of JSON):', ...list].join('\n'),
     headers: {
-      'X-SSE-Hub-Refused': Type.String({ description: 'only on a stream refused for now: max-connections, draining, rate-limit or broker-down' })
+      'X-SSE-Hub-Refused': Type.String({ description: 'only on a stream refused for now: max-connections, draining, rate-limit, broker-down or auth-unavailable' })
     },
     content: {
       'text/event-stream': { schema: Type.Union(frames, { description: 'one frame of the stream' }) }
@@ -236,8 +236,8 @@ const LiveEventDataSchema = Type.Object({
   payload: Type.Unknown({ description: 'exactly the JSON value the publisher sent' })
 })
 
-const REFUSAL_TEXT = 'A stream refused only for now (draining, maxConnections, connectRateLimit, or in cluster mode ' +
-  'Redis unreachable) is this same 200 with only `retry: <ms>` and the stream closed at once, and the header ' +
+const REFUSAL_TEXT = 'A stream refused only for now (draining, maxConnections, connectRateLimit, in cluster mode ' +
+  'Redis unreachable, or authUrl not answering) is this same 200 with only `retry: <ms>` and the stream closed at once, and the header ' +
   '`X-SSE-Hub-Refused`: EventSource gives up for good on any other status, and comes back by itself after a 200.'
 
 /** `GET /subscribe`: the subscriber's stream. */
@@ -331,7 +331,8 @@ export const StatsSchema = Type.Object({
     draining: count('while draining'),
     'max-connections': count('at maxConnections'),
     'rate-limit': count('over connectRateLimit'),
-    'broker-down': count('while the broker (Redis) was unreachable')
+    'broker-down': count('while the broker (Redis) was unreachable'),
+    'auth-unavailable': count('while authUrl did not answer in time, failed or answered what the hub cannot read')
   }, { description: 'streams turned away for now (retry:) since start, by reason' })
 }, { description: 'the counters of the process that answers: in cluster mode, of that node only, not of the cluster' })
 export type Stats = Static<typeof StatsSchema>

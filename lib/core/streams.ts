@@ -22,7 +22,7 @@ export interface SubscribeRequest {
 }
 
 /** Why a subscribe is turned away for now (answered with `retry:` so browsers come back). */
-export type Refusal = 'draining' | 'max-connections' | 'rate-limit' | 'broker-down'
+export type Refusal = 'draining' | 'max-connections' | 'rate-limit' | 'broker-down' | 'auth-unavailable'
 
 /** ms a stream ended at shutdown gets to send what it has left before it is reset. */
 export const SHUTDOWN_GRACE = 1000
@@ -39,7 +39,7 @@ export class Streams {
     delivered: 0,
     replayed: 0,
     slowDisconnects: 0,
-    refused: { draining: 0, 'max-connections': 0, 'rate-limit': 0, 'broker-down': 0 } satisfies Record<Refusal, number>
+    refused: { draining: 0, 'max-connections': 0, 'rate-limit': 0, 'broker-down': 0, 'auth-unavailable': 0 } satisfies Record<Refusal, number>
   }
 
   /** True from `drain` on: new subscribes are refused. */

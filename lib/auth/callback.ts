@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto'
+import { isChannelName } from '../base/rules.js'
+import { ChannelPatterns, type Grant, isChannelPattern } from './auth.js'
+
+/** What the hub asks the app about a request that carries no valid JWT. */
+export interface AuthQuestion {
+  action: 'subscribe' | 'publish'
+  channels: readonly string[]
+  /** The clientId the request asked for, or null. */
+  clientId: string | null
+  /** The client's address, as the hub counts it. */
+  address: string
+  /** The request headers of `authForwardHeaders` that it carries. */
+  headers: Readonly<Record<string, string>>
+}
+
+/** The app's answer: a grant for `ttl` ms, a refusal, or none (slow, down, or an answer the hub cannot read). */
+export type AuthAnswer =
+  | { outcome: 'allowed', grant: Grant, ttl: number }
+  | { outcome: 'refused', status: 401 | 403, message?: string }
+  | { outcome: 'unavailable', reason: string }
+
+export interface AuthCallbackOptions {
+  url: string
+  /** ms an answer may take; past it the request is refused for now. */
+  timeout: number
+}
+
+/** How long an answer is kept when it says nothing: 60 s for a grant; a refusal, always 5 s. */
+export const DEFAULT_GRANT_TTL = 60_000
+export const REFUSAL_TTL = 5_000
+/** Answers kept at most; past it the oldest goes. */
+const MAX_CACHED = 50_000
+/** Bytes of an answer read at most. */
+const MAX_ANSWER = 64 * 1024
+
+/** What the callback did, for the metrics. */
+export interface AuthCallbackCounts {
+  calls: Record<AuthAnswer['outcome'], number>
+  /** Questions answered without a call: an answer kept, or a call out for the same question. */
+  cacheHits: number
+}
+
+/**
+ * Asks the app (`POST authUrl`) who may do what, for requests without a valid JWT. Answers are
+ * kept per question (the credentials forwarded, the action, the channels, the clientId and the
+ * address) for their `ttl`, refusals for 5 s; the same question asked while a call is out waits
+ * for that call: a reconnect storm of one user's tabs makes one call. A call that fails, times out
+ * or gets an answer the hub cannot read is `unavailable`, never a grant: the hub fails closed.
+ */
+export class AuthCallback {
+  private readonly cache = new Map<string, { answer: AuthAnswer, until: number }>()
+  private readonly inFlight = new Map<string, Promise<AuthAnswer>>()
+  readonly counts: AuthCallbackCounts = { calls: { allowed: 0, refused: 0, unavailable: 0 }, cacheHits: 0 }
+  /** Told of each call made, with how long it took, in seconds (for a histogram). */
+  onCall: ((outcome: AuthAnswer['outcome'], seconds: number) => void) | undefined
+
+  constructor (private readonly options: AuthCallbackOptions) {}
+
+  /** The answer to `question`: kept, shared with a call out for the same question, or asked now. */
+  ask (question: AuthQuestion): Promise<AuthAnswer> {
+    const key = questionKey(question)
+    const kept = this.cache.get(key)
+    if (kept !== undefined && kept.until > Date.now()) {
+      this.counts.cacheHits++
+      return Promise.resolve(kept.answer)
+    }
+    let call = this.inFlight.get(key)
+    if (call === undefined) {
+      call = this.call(question).then((answer) => {
+        this.inFlight.delete(key)
+        this.keep(key, answer)
+        return answer
+      })
+      this.inFlight.set(key, call)
+    } else {
+      this.counts.cacheHits++
+    }
+    return call
+  }
+
+  private keep (key: string, answer: AuthAnswer): void {
+    if (answer.outcome === 'unavailable') return
+    this.cache.delete(key)
+    this.cache.set(key, { answer, until: Date.now() + (answer.outcome === 'allowed' ? answer.ttl : REFUSAL_TTL) })
+    if (this.cache.size > MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string)
+  }
+
+  private async call (question: AuthQuestion): Promise<AuthAnswer> {
+    const started = performance.now()
+    let answer: AuthAnswer
+    try {
+      const response = await fetch(this.options.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(question),
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.options.timeout)
+      })
+      answer = readAnswer(response.status, await readBounded(response), question)
+    } catch (err) {
+      const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${this.options.timeout} ms` : (err as Error).message
+      answer = { outcome: 'unavailable', reason }
+    }
+    this.counts.calls[answer.outcome]++
+    this.onCall?.(answer.outcome, (performance.now() - started) / 1000)
+    return answer
+  }
+}
+
+/** A digest of the question: the cache holds no cookie or token in clear. */
+function questionKey (question: AuthQuestion): string {
+  const headers = Object.entries(question.headers).sort(([a], [b]) => a < b ? -1 : 1)
+  const text = JSON.stringify([question.action, [...question.channels].sort(), question.clientId, question.address, headers])
+  return createHash('sha256').update(text).digest('base64url')
+}
+
+async function readBounded (response: Response): Promise<string> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of response.body ?? []) {
+    size += chunk.byteLength
+    if (size > MAX_ANSWER) throw new Error(`an answer larger than ${MAX_ANSWER} bytes`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** The app's answer as the hub uses it; anything it cannot read is `unavailable`, naming why. */
+function readAnswer (status: number, text: string, question: AuthQuestion): AuthAnswer {
+  const body = parse(text)
+  if (status === 401 || status === 403) {
+    const message = (body as { message?: unknown } | undefined)?.message
+    return { outcome: 'refused', status, message: typeof message === 'string' ? message.slice(0, 200) : undefined }
+  }
+  if (status !== 200) return { outcome: 'unavailable', reason: `the app answered ${status}` }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { outcome: 'unavailable', reason: 'the app\'s 200 is not a JSON object' }
+  const { clientId, channels, presence, ttl } = body as Record<string, unknown>
+  if (clientId !== undefined && !isChannelName(clientId)) return { outcome: 'unavailable', reason: 'the app\'s clientId is not a valid clientId' }
+  if (channels !== undefined && (!Array.isArray(channels) || !channels.every(isChannelPattern))) {
+    return { outcome: 'unavailable', reason: 'the app\'s channels are not a list of channel patterns' }
+  }
+  if (presence !== undefined && typeof presence !== 'boolean') return { outcome: 'unavailable', reason: 'the app\'s presence is not a boolean' }
+  if (ttl !== undefined && (typeof ttl !== 'number' || !(ttl > 0) || ttl > 86_400)) return { outcome: 'unavailable', reason: 'the app\'s ttl is not a number of seconds in (0, 86400]' }
+  const granted = new ChannelPatterns((channels as string[] | undefined) ?? question.channels)
+  const none = new ChannelPatterns([])
+  const ttlMs = ttl === undefined ? DEFAULT_GRANT_TTL : ttl * 1000
+  return {
+    outcome: 'allowed',
+    ttl: ttlMs,
+    grant: {
+      subscribe: question.action === 'subscribe' ? granted : none,
+      publish: question.action === 'publish' ? granted : none,
+      presence: presence === true,
+      sub: (clientId as string | undefined) ?? question.clientId ?? undefined,
+      expiresAt: Date.now() + ttlMs
+    }
+  }
+}
+
+function parse (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
