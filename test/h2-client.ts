@@ -47,10 +47,14 @@ export interface SecureHub {
   certificate: TestCertificate
 }
 
-/** The standalone server (`buildServer`) with a test certificate, `insecure`, on an ephemeral port of 127.0.0.1; closed at teardown. */
-export async function secureHub (t: TestContext, options: HubConfigInput = {}, certificate = testCertificate(t)): Promise<SecureHub> {
+/**
+ * The standalone server (`buildServer`) with a test certificate, `insecure`, on an ephemeral port
+ * of 127.0.0.1 (`before` runs before it listens); closed at teardown.
+ */
+export async function secureHub (t: TestContext, options: HubConfigInput = {}, certificate = testCertificate(t), before?: (app: FastifyInstance) => void): Promise<SecureHub> {
   const config = resolveConfig({ insecure: true, tlsCert: certificate.certPath, tlsKey: certificate.keyPath, logLevel: 'error', ...options })
   const app = await buildServer(config)
+  before?.(app)
   t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
