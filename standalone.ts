@@ -1,5 +1,5 @@
 import { type Server, STATUS_CODES } from 'node:http'
-import type { Http2SecureServer } from 'node:http2'
+import { constants, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2'
 import { createServer, type Socket } from 'node:net'
 import Fastify, { type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
 import { sseHubWithConfig } from './app.js'
@@ -132,12 +132,26 @@ function secureServer (config: HubConfig, certPath: string, keyPath: string): Fa
   server.headersTimeout = config.headersTimeout
   server.requestTimeout = config.requestTimeout
   server.connectionsCheckingInterval = TIMEOUT_CHECK_INTERVAL
+  // HTTP/2 has no such check: a request (a publish whose body trickles) gets `requestTimeout`
+  // without a frame; a stream that starts is exempt (lib/wire/h2-sink.ts clears it).
+  server.on('stream', (stream) => { stream.setTimeout(config.requestTimeout, () => { requestTimedOut(stream) }) })
   const certificate = new CertificateReloader(server, certPath, keyPath, pair, app.log)
   app.addHook('onListen', async () => { certificate.watch() })
   app.addHook('onClose', async () => { certificate.close() })
   const secure = app as unknown as FastifyInstance
   secureParts.set(secure, { certificate, sessions: new Http2Sessions(server) })
   return secure
+}
+
+/** An HTTP/2 request past `requestTimeout`: a 408 in the hub's format if nothing was answered yet, else a reset. */
+function requestTimedOut (stream: ServerHttp2Stream): void {
+  if (stream.headersSent || stream.destroyed) {
+    stream.close(constants.NGHTTP2_CANCEL)
+    return
+  }
+  const [statusCode, message] = clientErrorAnswer('ERR_HTTP_REQUEST_TIMEOUT')
+  stream.respond({ ':status': statusCode, 'content-type': 'application/json' })
+  stream.end(JSON.stringify({ statusCode, code: 'ERR_HTTP_REQUEST_TIMEOUT', error: STATUS_CODES[statusCode], message }))
 }
 
 /** What SIGHUP reloads in a server of `buildServer`: its TLS certificate, when it has one. */

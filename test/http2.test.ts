@@ -104,6 +104,23 @@ t.test('a stream whose reader stopped is cut after slowClientTimeout; another st
   await reader.waitFor((c) => c.ofType('b').length === published + 1, 3000, 'an event after the cut')
 })
 
+t.test('requestTimeout on HTTP/2: a request whose body stops is answered 408; a quiet stream is exempt', async (t) => {
+  const hub = await secureHub(t, { headersTimeout: 200, requestTimeout: 200, heartbeatInterval: 1000 })
+  const session = await h2Session(t, hub.url, hub.certificate.cert)
+  const client = await h2Subscribe(session, '/subscribe?channels=q')
+  await client.waitForCount(2)
+  const trickle = session.request({ ':path': '/publish', ':method': 'POST', 'content-type': 'application/json' })
+  trickle.write('{"events":')
+  const [headers] = await once(trickle, 'response')
+  let body = ''
+  trickle.setEncoding('utf8')
+  for await (const chunk of trickle) body += chunk as string
+  t.equal(headers[':status'], 408)
+  t.match(JSON.parse(body), { statusCode: 408, code: 'ERR_HTTP_REQUEST_TIMEOUT' })
+  await client.waitFor((c) => c.comments.length >= 1, 3000, 'a heartbeat, 1 s after the last frame')
+  t.notOk(client.ended, 'the stream outlived requestTimeout')
+})
+
 t.test('heartbeats on an HTTP/2 stream; HEAD /subscribe registers no client', async (t) => {
   const hub = await secureHub(t, { heartbeatInterval: 100 })
   const session = await h2Session(t, hub.url, hub.certificate.cert)

@@ -22,6 +22,8 @@ function bare (frame: Buffer): Buffer {
 export function openHttp2Sink (res: Http2ServerResponse, headers: OutgoingHttpHeaders): SseSink {
   // The compatibility API sends the head with writeHead.
   res.writeHead(200, headers)
+  // A stream is exempt from the request timeout a server may set on its HTTP/2 requests.
+  res.stream.setTimeout(0)
   return new Http2StreamSink(res.stream)
 }
 
