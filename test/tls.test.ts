@@ -7,6 +7,9 @@ import { join } from 'node:path'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import t from 'tap'
 import { resolveConfig } from '../lib/config/config.js'
+import { type ClientHttp2Session, type ClientHttp2Stream, createSecureServer } from 'node:http2'
+import { connect as tcpConnect, type Socket } from 'node:net'
+import { SocketGuard } from '../lib/wire/socket-guard.js'
 import { output, spawnHub, startHub, type TestContext, waitUntil } from './helper.js'
 import { h2Request, h2Session, h2Subscribe, secureHub } from './h2-client.js'
 import { testCertificate } from './tls.js'
@@ -131,4 +134,67 @@ t.test('sse-hub with TLS: a bad renewal is refused, SIGHUP reloads, SIGTERM send
   t.ok(streams.every((client) => client.stream.rstCode === 0), 'both streams ended, not reset')
   const [code] = await exited
   t.equal(code, 0, 'the hub exits cleanly')
+})
+
+/** An HTTP/2 server with TLS (and HTTP/1.1) whose answers stay open, under a socket guard; closed at teardown. */
+async function guardedServer (t: TestContext, cert: string, key: string, options: { maxConnectionsPerAddress: number, sheddingThreshold?: number }): Promise<{ url: string, idle: () => Socket }> {
+  const server = createSecureServer({ allowHTTP1: true, cert, key }, (_request, response) => {
+    response.writeHead(200, { 'content-type': 'text/event-stream' })
+    response.write(': open\n\n')
+  })
+  new SocketGuard(server, options) // eslint-disable-line no-new
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.close() })
+  const { port } = server.address() as { port: number }
+  const idle = (): Socket => {
+    const socket = tcpConnect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    t.teardown(() => { socket.destroy() })
+    return socket
+  }
+  return { url: `https://localhost:${port}`, idle }
+}
+
+/** An HTTP/2 session with one answered request open. */
+async function openRequest (t: TestContext, url: string, ca: string): Promise<{ session: ClientHttp2Session, stream: ClientHttp2Stream }> {
+  const session = await h2Session(t, url, ca)
+  const stream = session.request({ ':path': '/' })
+  stream.on('error', () => {})
+  await once(stream, 'response')
+  return { session, stream }
+}
+
+t.test('the socket guard on a TLS and HTTP/2 server: a session whose request came is never shed', async (t) => {
+  const { cert, key } = testCertificate(t)
+  const server = await guardedServer(t, cert, key, { maxConnectionsPerAddress: 0, sheddingThreshold: 2 })
+  const { session, stream } = await openRequest(t, server.url, cert)
+  const first = server.idle()
+  await once(first, 'connect')
+  server.idle()
+  await once(first, 'close')
+  t.pass('the oldest connection without a request was shed to make room')
+  t.notOk(session.destroyed || session.closed || stream.destroyed, 'not the HTTP/2 session, whose request arrived before')
+})
+
+t.test('the socket guard on a TLS and HTTP/2 server: the per-address cap counts TCP connections, a closed one frees its place', async (t) => {
+  const { cert, key } = testCertificate(t)
+  const server = await guardedServer(t, cert, key, { maxConnectionsPerAddress: 2 })
+  const { stream } = await openRequest(t, server.url, cert)
+  const second = server.idle()
+  await once(second, 'connect')
+  const third = server.idle()
+  await once(third, 'close')
+  t.pass('a third connection from the address is closed at once')
+  second.destroy()
+  await waitUntil(async () => {
+    try {
+      const { session } = await openRequest(t, server.url, cert)
+      session.destroy()
+      return true
+    } catch {
+      return false
+    }
+  }, 3000, 'a place freed by the closed connection')
+  t.notOk(stream.destroyed, 'the first stream is still open')
 })
