@@ -125,6 +125,11 @@ t.test('sse-hub with TLS: a bad renewal is refused, SIGHUP reloads, SIGTERM send
   const session = await h2Session(t, url, certificate.cert)
   const streams = await Promise.all([h2Subscribe(session, '/subscribe?channels=d'), h2Subscribe(session, '/subscribe?channels=d')])
   await Promise.all(streams.map((client) => client.waitForCount(2)))
+  // An idle HTTP/1.1 keep-alive connection over TLS, and one that sent half a request head.
+  const keptAlive = await h1Connection(t, hub.port, certificate.cert, 'GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n')
+  await waitUntil(() => keptAlive.received().includes('"status":"ok"'), 3000, 'the health answer')
+  const halfSent = await h1Connection(t, hub.port, certificate.cert, 'GET /health HTTP/1.1\r\nHost: loc')
+  const h1Closed = Promise.all([once(keptAlive.socket, 'close'), once(halfSent.socket, 'close')])
   const goaway = once(session, 'goaway')
   const exited = once(hub.child, 'exit')
   hub.child.kill('SIGTERM')
@@ -134,6 +139,8 @@ t.test('sse-hub with TLS: a bad renewal is refused, SIGHUP reloads, SIGTERM send
   t.ok(streams.every((client) => client.stream.rstCode === 0), 'both streams ended, not reset')
   const [code] = await exited
   t.equal(code, 0, 'the hub exits cleanly')
+  await h1Closed
+  t.pass('the HTTP/1.1 connections were closed')
 })
 
 /** An HTTP/2 server with TLS (and HTTP/1.1) whose answers stay open, under a socket guard; closed at teardown. */
