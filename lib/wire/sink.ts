@@ -156,6 +156,11 @@ class ResponseSink implements SseSink {
  */
 export function resetSocket (socket: Socket): void {
   const tcp = (socket as Socket & { _parent?: Socket | null })._parent ?? socket
-  if (tcp.destroyed) socket.destroy()
-  else tcp.resetAndDestroy()
+  try {
+    if (tcp.destroyed) socket.destroy()
+    else tcp.resetAndDestroy()
+  } catch {
+    // Not a TCP socket after all (Node's internals changed): closed without the reset.
+    socket.destroy()
+  }
 }
