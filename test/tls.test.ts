@@ -55,7 +55,7 @@ t.test('tlsCert and tlsKey come together and must hold a certificate and its key
 
 t.test('HTTP/1.1 over TLS: the stream (its socket taken over), errors and timeouts in the hub\'s format', async (t) => {
   const responses: ServerResponse[] = []
-  const hub = await secureHub(t, { headersTimeout: 300, requestTimeout: 300 }, undefined, (app) => {
+  const hub = await secureHub(t, { headersTimeout: 300, requestTimeout: 300, maxBufferedBytes: 16384, slowClientTimeout: 200 }, undefined, (app) => {
     app.addHook('onRequest', async (request, reply) => { if (request.url.startsWith('/subscribe')) responses.push(reply.raw) })
   })
   const stream = await h1Connection(t, hub.port, hub.certificate.cert, 'GET /subscribe?channels=a&clientId=h1 HTTP/1.1\r\nHost: localhost\r\n\r\n')
@@ -66,6 +66,21 @@ t.test('HTTP/1.1 over TLS: the stream (its socket taken over), errors and timeou
   t.equal(responses[0].socket, null, 'the TLS socket was taken over from the HTTP server')
   const { ids } = await hub.app.hub.publish([{ channelName: 'a', type: 'n', payload: 1 }])
   await waitUntil(() => stream.received().includes(`id: ${ids[0]}`), 3000, 'the live event')
+
+  // A reader that stops: its stream is cut with a reset of the TCP socket under TLS.
+  stream.socket.pause()
+  const closed = once(stream.socket, 'close')
+  const batch = Array.from({ length: 50 }, () => ({ channelName: 'a', type: 'b', payload: 'x'.repeat(1000) }))
+  const cut = (): boolean => hub.app.hub.counters().slowDisconnects > 0
+  for (let i = 0; i < 400 && !cut(); i++) {
+    await hub.app.hub.publish(batch)
+    // The streams are written once per event-loop turn.
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.ok(cut(), 'the stalled HTTP/1.1 stream over TLS was cut')
+  // A paused socket notices nothing until it reads again.
+  stream.socket.resume()
+  await closed
 
   const garbage = await h1Connection(t, hub.port, hub.certificate.cert, 'NOT HTTP\r\n\r\n')
   await once(garbage.socket, 'close')
