@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { constants } from 'node:http2'
+import { constants, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2'
 import t from 'tap'
 import { STREAMS } from '../lib/core/hub.js'
 import { data, registryCount, waitUntil } from './helper.js'
@@ -59,6 +59,27 @@ t.test('many streams on one session each get every event; maxConnections counts 
   const admitted = await h2Subscribe(session, '/subscribe?channels=m')
   await admitted.waitForCount(2)
   t.equal(admitted.headers['x-sse-hub-refused'], undefined, 'a freed place is taken')
+})
+
+t.test('the events of one turn reach an HTTP/2 stream in one write', async (t) => {
+  const writes: string[] = []
+  const hub = await secureHub(t, {}, undefined, (app) => {
+    app.addHook('onRequest', async (request, reply) => {
+      if (!request.url.startsWith('/subscribe')) return
+      const stream = (reply.raw as unknown as Http2ServerResponse).stream as ServerHttp2Stream & { _write: (...args: unknown[]) => void, _writev: (...args: unknown[]) => void }
+      const [write, writev] = [stream._write, stream._writev]
+      stream._write = function (...args) { writes.push('write'); write.apply(this, args) }
+      stream._writev = function (...args) { writes.push(`writev ${(args[0] as unknown[]).length}`); writev.apply(this, args) }
+    })
+  })
+  const session = await h2Session(t, hub.url, hub.certificate.cert)
+  const client = await h2Subscribe(session, '/subscribe?channels=c')
+  await client.waitForCount(2)
+  t.same(writes, ['writev 2'], 'the opening frames in one write')
+  writes.length = 0
+  await hub.app.hub.publish(Array.from({ length: 10 }, (_, n) => ({ channelName: 'c', type: 'n', payload: n })))
+  await client.waitFor((c) => c.ofType('n').length === 10, 3000, 'the ten events')
+  t.same(writes, ['writev 10'], 'ten events, one write')
 })
 
 t.test('1000 streams opened and reset at once on one session leave no client behind, and the server answers', async (t) => {
