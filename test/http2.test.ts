@@ -9,7 +9,7 @@ import { h2Request, h2Session, h2Subscribe, secureHub } from './h2-client.js'
 
 const publish = (events: Array<{ channelName: string, type: string, payload: unknown }>): { events: typeof events } => ({ events })
 
-t.test('an HTTP/2 stream: snapshots, live events, resume; no Connection header', async (t) => {
+t.test('an HTTP/2 stream: snapshots, live events, presence, resume; no Connection header', async (t) => {
   const hub = await secureHub(t)
   const session = await h2Session(t, hub.url, hub.certificate.cert)
   t.equal(session.alpnProtocol, 'h2', 'HTTP/2 by ALPN')
@@ -26,8 +26,13 @@ t.test('an HTTP/2 stream: snapshots, live events, resume; no Connection header',
   const live = await publish1(hub.app, 'b', 'live')
   await client.waitFor((c) => c.ofType('n').length === 1, 3000, 'the live event')
   t.equal(client.ofType('n')[0].id, live[0])
+  const presence = await h2Subscribe(session, '/presence')
+  await presence.waitForCount(1)
+  t.same(data(presence.messages[0]).clients, [{ clientId: 'h2-one', channels: ['a', 'b'] }], 'presence sees the HTTP/2 client')
   const position = client.lastEventId!
   client.close()
+  await presence.waitFor((c) => c.ofType('leave').length === 1, 3000, 'the leave of the reset stream')
+  t.same(JSON.parse((await h2Request(session, '/clients')).body), { total: 0, clients: [] }, 'forgotten at once')
 
   const missed = [...await publish1(hub.app, 'a', 'missed 1'), ...await publish1(hub.app, 'b', 'missed 2')]
   const again = await h2Subscribe(session, '/subscribe?channels=a,b&clientId=h2-one', { 'last-event-id': position })
