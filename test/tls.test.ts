@@ -16,6 +16,9 @@ import { testCertificate } from './tls.js'
 
 const serialOf = (pem: string): string => new X509Certificate(pem).serialNumber
 
+/** Resolves when the socket closes, reset or not (once() would reject on the reset's error). */
+const closeOf = (socket: Socket): Promise<unknown> => new Promise((resolve) => socket.once('close', resolve))
+
 /** The serial of the certificate a new TLS connection to `port` is served. */
 async function servedSerial (port: number): Promise<string> {
   const socket = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false })
@@ -69,7 +72,7 @@ t.test('HTTP/1.1 over TLS: the stream (its socket taken over), errors and timeou
 
   // A reader that stops: its stream is cut with a reset of the TCP socket under TLS.
   stream.socket.pause()
-  const closed = once(stream.socket, 'close')
+  const closed = closeOf(stream.socket)
   const batch = Array.from({ length: 50 }, () => ({ channelName: 'a', type: 'b', payload: 'x'.repeat(1000) }))
   const cut = (): boolean => hub.app.hub.counters().slowDisconnects > 0
   for (let i = 0; i < 400 && !cut(); i++) {
@@ -83,10 +86,10 @@ t.test('HTTP/1.1 over TLS: the stream (its socket taken over), errors and timeou
   await closed
 
   const garbage = await h1Connection(t, hub.port, hub.certificate.cert, 'NOT HTTP\r\n\r\n')
-  await once(garbage.socket, 'close')
+  await closeOf(garbage.socket)
   t.match(garbage.received(), /^HTTP\/1\.1 400 Bad Request\r\n[^]*"code":"HPE_INVALID_METHOD"/)
   const slow = await h1Connection(t, hub.port, hub.certificate.cert, 'GET /health HTTP/1.1\r\nHost: local')
-  await once(slow.socket, 'close')
+  await closeOf(slow.socket)
   t.match(slow.received(), /^HTTP\/1\.1 408 Request Timeout\r\n[^]*"code":"ERR_HTTP_REQUEST_TIMEOUT"/, 'headersTimeout holds')
 })
 
@@ -144,7 +147,7 @@ t.test('sse-hub with TLS: a bad renewal is refused, SIGHUP reloads, SIGTERM send
   const keptAlive = await h1Connection(t, hub.port, certificate.cert, 'GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n')
   await waitUntil(() => keptAlive.received().includes('"status":"ok"'), 3000, 'the health answer')
   const halfSent = await h1Connection(t, hub.port, certificate.cert, 'GET /health HTTP/1.1\r\nHost: loc')
-  const h1Closed = Promise.all([once(keptAlive.socket, 'close'), once(halfSent.socket, 'close')])
+  const h1Closed = Promise.all([closeOf(keptAlive.socket), closeOf(halfSent.socket)])
   const goaway = once(session, 'goaway')
   const exited = once(hub.child, 'exit')
   hub.child.kill('SIGTERM')
@@ -194,7 +197,7 @@ t.test('the socket guard on a TLS and HTTP/2 server: a session whose request cam
   const first = server.idle()
   await once(first, 'connect')
   server.idle()
-  await once(first, 'close')
+  await closeOf(first)
   t.pass('the oldest connection without a request was shed to make room')
   t.notOk(session.destroyed || session.closed || stream.destroyed, 'not the HTTP/2 session, whose request arrived before')
 })
@@ -206,7 +209,7 @@ t.test('the socket guard on a TLS and HTTP/2 server: the per-address cap counts 
   const second = server.idle()
   await once(second, 'connect')
   const third = server.idle()
-  await once(third, 'close')
+  await closeOf(third)
   t.pass('a third connection from the address is closed at once')
   second.destroy()
   await waitUntil(async () => {
