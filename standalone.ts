@@ -136,7 +136,10 @@ function secureServer (config: HubConfig, certPath: string, keyPath: string): Fa
   // without a frame; a stream that starts is exempt (lib/wire/h2-sink.ts clears it).
   server.on('stream', (stream) => { stream.setTimeout(config.requestTimeout, () => { requestTimedOut(stream) }) })
   const certificate = new CertificateReloader(server, certPath, keyPath, pair, app.log)
-  app.addHook('onListen', async () => { certificate.watch() })
+  app.addHook('onListen', async () => {
+    app.log.info(`TLS certificate serial ${pair.serial} (valid until ${pair.validTo}); HTTP/2 and HTTP/1.1, reloaded on SIGHUP or a change of ${certPath} or ${keyPath}`)
+    certificate.watch()
+  })
   app.addHook('onClose', async () => { certificate.close() })
   const secure = app as unknown as FastifyInstance
   secureParts.set(secure, { certificate, sessions: new Http2Sessions(server) })
