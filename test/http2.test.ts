@@ -64,6 +64,9 @@ t.test('many streams on one session each get every event; maxConnections counts 
   const admitted = await h2Subscribe(session, '/subscribe?channels=m')
   await admitted.waitForCount(2)
   t.equal(admitted.headers['x-sse-hub-refused'], undefined, 'a freed place is taken')
+  session.destroy()
+  await waitUntil(async () => hub.app.hub[STREAMS].size === 0 && (await registryCount(hub.app.hub)).connections === 0, 3000, 'the streams of the closed session to be forgotten')
+  t.pass('a closed session takes its 20 streams along')
 })
 
 t.test('the events of one turn reach an HTTP/2 stream in one write', async (t) => {
