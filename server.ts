@@ -5,7 +5,7 @@ import closeWithGrace from 'close-with-grace'
 import { runTokenCommand } from './lib/cli/token.js'
 import { configFromArgs, configFromEnv, helpText, type OptionSource, openFileLimit, resolveConfig } from './lib/config/config.js'
 import { packageVersion } from './lib/config/package-version.js'
-import { REQUEST_GRACE, Reloader, buildServer, checkPort, stopGracefully } from './standalone.js'
+import { REQUEST_GRACE, Reloader, buildServer, checkPort, serverReloadables, stopGracefully } from './standalone.js'
 
 // `sse-hub token ...` mints a JWT and exits (see lib/cli/token.ts).
 if (process.argv[2] === 'token') process.exit(runTokenCommand(process.argv.slice(3), process.env))
@@ -47,6 +47,7 @@ app.log.info(`open-file limit ${openFileLimit() ?? 'unknown'}, maxConnections ${
 
 // What SIGHUP reloads registers with `reloader`.
 const reloader = new Reloader(app.log)
+for (const part of serverReloadables(app)) reloader.onReload(part)
 process.removeListener('SIGHUP', starting).on('SIGHUP', () => { reloader.reload('SIGHUP').catch(() => {}) })
 
 // SIGTERM or SIGINT: the graceful stop (standalone.ts); a second signal exits at once. Should the

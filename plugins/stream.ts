@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { STREAMS } from '../lib/core/hub.js'
 import { openSink, type SseSink } from '../lib/wire/sink.js'
-import { SSE_HEADERS } from '../lib/wire/sse.js'
+import { SSE_HEADERS, SSE_HEADERS_H2 } from '../lib/wire/sse.js'
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -30,7 +30,8 @@ export default fp(async function streamPlugin (fastify) {
     await Promise.resolve()
     const streams = this.server.hub[STREAMS]
     // Hooks (CORS) set their headers on the reply; a hijacked response must copy them itself.
-    const headers = { ...this.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders
+    // HTTP/2 (an app's `Fastify({ http2: true })`, or the standalone hub with TLS): no `Connection`.
+    const headers = { ...this.getHeaders(), ...(this.request.raw.httpVersionMajor === 2 ? SSE_HEADERS_H2 : SSE_HEADERS) } as OutgoingHttpHeaders
     this.hijack()
     const res = this.raw
     if (this.request.method === 'HEAD') {

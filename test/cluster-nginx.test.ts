@@ -6,14 +6,17 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
+import { connect as tlsConnect } from 'node:tls'
 import t from 'tap'
+import { h2Session, h2Subscribe } from './h2-client.js'
 import { data, freePort, type HubProcess, rawConnection, spawnHub, startHub, type TestContext, waitUntil } from './helper.js'
 import { REDIS_URL, redisPrefix } from './redis.js'
 import { SseClient } from './sse-client.js'
+import { testCertificate } from './tls.js'
 
 // The nginx configuration users copy (deploy/nginx/sse-hub.conf), run in front of two cluster
-// nodes with only the node addresses and the listen port replaced (and, for a paused node, a
-// shorter stream read timeout).
+// nodes with only the node addresses, the listen ports and the certificate paths replaced (and,
+// for a paused node, a shorter stream read timeout).
 
 const SHIPPED = join(import.meta.dirname, '..', 'deploy', 'nginx', 'sse-hub.conf')
 
@@ -47,12 +50,18 @@ function siteConf (text: string, nodes: string[], port: number, replace: Record<
  * around the file ignores the hub's `X-Accel-Buffering: no`, so that the file's own
  * `proxy_buffering off` is what is tested.
  */
-async function startNginx (t: TestContext, nodes: HubProcess[], replace: Record<string, string> = {}): Promise<{ url: string, log: () => string }> {
+async function startNginx (t: TestContext, nodes: HubProcess[], replace: Record<string, string> = {}): Promise<{ url: string, tlsUrl: string, ca: string, log: () => string }> {
   const nginx = nginxBinary()
   if (nginx === undefined) throw new Error('nginx is not installed: apt-get install nginx (npm test installs it when run as root)')
   const dir = await mkdtemp(join(tmpdir(), 'sse-hub-nginx-'))
-  const port = await freePort()
-  const site = siteConf(await readFile(SHIPPED, 'utf8'), nodes.map((node) => `127.0.0.1:${node.port}`), port, replace)
+  const [port, tlsPort] = [await freePort(), await freePort()]
+  const certificate = testCertificate(t)
+  const site = siteConf(await readFile(SHIPPED, 'utf8'), nodes.map((node) => `127.0.0.1:${node.port}`), port, {
+    'listen 443 ssl http2;': `listen 127.0.0.1:${tlsPort} ssl http2;`,
+    '/etc/ssl/sse.example.com.pem': certificate.certPath,
+    '/etc/ssl/sse.example.com.key': certificate.keyPath,
+    ...replace
+  })
   await writeFile(join(dir, 'sse-hub.conf'), site)
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${join(dir, kind)};`)
   await writeFile(join(dir, 'nginx.conf'), [
@@ -89,7 +98,7 @@ async function startNginx (t: TestContext, nodes: HubProcess[], replace: Record<
     socket.on('error', () => resolve(false))
   }), 5000, () => `nginx to listen: ${log}`)
   if (child.exitCode !== null) throw new Error(`nginx exited: ${log}`)
-  return { url: `http://127.0.0.1:${port}`, log: () => log }
+  return { url: `http://127.0.0.1:${port}`, tlsUrl: `https://localhost:${tlsPort}`, ca: certificate.cert, log: () => log }
 }
 
 /** Two cluster nodes on the test Redis under a prefix of the test's own, started together. */
@@ -151,6 +160,28 @@ t.test('nginx in front of two nodes', async (t) => {
     const ids = [...(await publish(nodes[0].url, 1, 'fh')).ids, ...(await publish(nodes[1].url, 2, 'fh')).ids]
     await firehose.waitFor((client) => client.ofType('n').length === 2, 3000, 'both events')
     t.same(firehose.ofType('n').map((message) => message.id), ids, 'published through either node, in order')
+  })
+
+  t.test('over TLS: a stream on HTTP/2 and one on HTTP/1.1, both unbuffered', async (t) => {
+    const session = await h2Session(t, lb.tlsUrl, lb.ca)
+    t.equal(session.alpnProtocol, 'h2', 'nginx speaks HTTP/2')
+    const streams = await Promise.all([h2Subscribe(session, '/subscribe?channels=tls'), h2Subscribe(session, '/subscribe?channels=tls')])
+    await Promise.all(streams.map((client) => client.waitForCount(2)))
+    t.equal(streams[0].headers['content-type'], 'text/event-stream')
+    const h1 = tlsConnect({ port: Number(new URL(lb.tlsUrl).port), host: '127.0.0.1', servername: 'localhost', ca: lb.ca, ALPNProtocols: ['http/1.1'] })
+    t.teardown(() => { h1.destroy() })
+    let received = ''
+    h1.setEncoding('utf8')
+    h1.on('data', (chunk: string) => { received += chunk })
+    await once(h1, 'secureConnect')
+    t.equal(h1.alpnProtocol, 'http/1.1')
+    h1.write('GET /subscribe?channels=tls HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n')
+    await waitUntil(() => received.includes('event: lastEvent'), 3000, 'the opening frames over HTTP/1.1 and TLS')
+    const { ids } = await publish(lb.url, 7, 'tls')
+    await Promise.all(streams.map((client) => client.waitFor((c) => c.ofType('n').length === 1, 3000, 'the event over HTTP/2')))
+    t.ok(streams.every((client) => client.ofType('n')[0].id === ids[0]), 'both HTTP/2 streams got it')
+    await waitUntil(() => received.includes(`id: ${ids[0]}`), 3000, 'the event over HTTP/1.1')
+    t.pass('the HTTP/1.1 stream got it')
   })
 
   t.test('a batch of bodyLimit + 1 bytes passes nginx and is refused by the node, in the hub\'s format', async (t) => {

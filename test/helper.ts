@@ -125,7 +125,7 @@ export function listeningPort (child: ChildProcess): Promise<number> {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${seen}`)), 15000)
     const read = (chunk: Buffer): void => {
       seen += chunk.toString()
-      const match = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(seen)
+      const match = /listening at https?:\/\/127\.0\.0\.1:(\d+)/.exec(seen)
       if (match !== null) {
         clearTimeout(timer)
         resolve(Number(match[1]))

@@ -146,3 +146,24 @@ export const authUnavailable = (reason: string): HubError =>
 /** Redis failed a request of `part` (`broker`, `presence`): the client should retry later. */
 export const brokerDown = (part: string, problem: string): HubError =>
   new HubError(503, 'SSE_HUB_BROKER_DOWN', `${part}: ${problem}; retry later`)
+
+// TLS files (`tlsCert`, `tlsKey`): at start a ConfigError names the option; on a reload the error is logged.
+
+/** A certificate or key file that cannot be used; `option` says which of the two. */
+export class CertificateError extends Error {
+  readonly code = 'SSE_HUB_BAD_CERTIFICATE'
+
+  constructor (readonly option: 'tlsCert' | 'tlsKey', message: string) {
+    super(message)
+    this.name = 'CertificateError'
+  }
+}
+
+export const unreadableTlsFile = (option: 'tlsCert' | 'tlsKey', path: string, reason: string): CertificateError =>
+  new CertificateError(option, `cannot read ${path}: ${reason}`)
+
+export const notPem = (option: 'tlsCert' | 'tlsKey', path: string): CertificateError =>
+  new CertificateError(option, `${path} holds no PEM ${option === 'tlsCert' ? 'certificate' : 'private key'}`)
+
+export const keyMismatch = (certPath: string, keyPath: string): CertificateError =>
+  new CertificateError('tlsKey', `${keyPath} is not the private key of the certificate in ${certPath}`)

@@ -6,6 +6,7 @@ import { Value } from '@sinclair/typebox/value'
 import { ConfigError } from '../base/errors.js'
 import { publicKeyPem } from '../auth/keys.js'
 import { DEFAULT_MAX_RETAINED_CHANNELS } from '../broker/broker.js'
+import { readCertificate } from '../wire/tls.js'
 
 /** Open files kept free for listening sockets, logs and outgoing connections. */
 export const FILE_RESERVE = 256
@@ -54,6 +55,8 @@ export const HubConfigSchema = Type.Object({
   headersTimeout: Type.Integer({ minimum: 1, default: 10000, env: 'SSE_HUB_HEADERS_TIMEOUT', description: 'ms for a request\'s headers to arrive, cut after (server only)' }),
   requestTimeout: Type.Integer({ minimum: 1, default: 30000, env: 'SSE_HUB_REQUEST_TIMEOUT', description: 'ms for a whole request, body included, to arrive, cut after; streams are exempt once they started (server only)' }),
   maxConnectionsPerAddress: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_MAX_CONNECTIONS_PER_ADDRESS', description: 'open TCP connections per client address, closed at once above (0: no limit; server only)' }),
+  tlsCert: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_TLS_CERT', description: 'path of the PEM certificate (chain): HTTPS with HTTP/2 and HTTP/1.1, reloaded on SIGHUP or when the file changes; needs tlsKey (server only)' })),
+  tlsKey: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_TLS_KEY', description: 'path of the PEM private key of tlsCert (server only)' })),
   trustProxy: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_TRUST_PROXY', description: 'addresses or CIDR ranges of the proxies in front (comma-separated): the X-Forwarded-For they send gives the client address for logs and the rate limits (server only)' })),
   shutdownDelay: Type.Integer({ minimum: 0, default: 0, env: 'SSE_HUB_SHUTDOWN_DELAY', description: 'ms between SIGTERM (health turns 503) and the stop of the server' }),
   redisUrl: Type.Optional(Type.String({ minLength: 1, pattern: '^rediss?://', secret: true, env: 'REDIS_URL', description: 'cluster mode: events, history and last events in this Redis (redis:// or rediss://), shared by every node' })),
@@ -209,11 +212,28 @@ export function resolveConfig (input: Record<string, unknown> = {}, sources: Par
   if (origins.includes('*') && origins.length > 1) {
     throw new ConfigError(`invalid ${label('corsOrigins')}: * cannot stand in a list of origins; give * alone (no cookies cross origins: browsers never send credentials to *) or only the origins whose pages may send the sse_hub_token cookie`)
   }
+  checkTls(config, label, source)
   const badProxy = proxyList(config.trustProxy as string | undefined).find((entry) => !isAddressOrRange(entry))
   if (badProxy !== undefined) {
     throw new ConfigError(`invalid ${label('trustProxy')}: ${JSON.stringify(badProxy)} is not an IP address or a CIDR range (such as 10.0.0.0/8)`)
   }
   return config as HubConfig
+}
+
+/** `tlsCert` and `tlsKey` come together, and name a readable certificate and its key. */
+function checkTls (config: Record<string, unknown>, label: (option: OptionName) => string, source: (option: OptionName) => OptionSource): void {
+  const [cert, key] = [config.tlsCert as string | undefined, config.tlsKey as string | undefined]
+  if (cert === undefined && key === undefined) return
+  if (cert === undefined || key === undefined) {
+    const [given, missing] = (cert === undefined ? ['tlsKey', 'tlsCert'] : ['tlsCert', 'tlsKey']) as [OptionName, OptionName]
+    throw new ConfigError(`invalid ${label(given)}: it needs ${spelled(missing, source(given))} too (the certificate and its private key)`)
+  }
+  try {
+    readCertificate(cert, key)
+  } catch (err) {
+    const option = (err as { option?: OptionName }).option ?? 'tlsCert'
+    throw new ConfigError(`invalid ${label(option)}: ${(err as Error).message}`)
+  }
 }
 
 /** The entries of `trustProxy`: `10.0.0.1, 10.1.0.0/16` → two. */

@@ -1,5 +1,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
+import { openHttp2Sink } from './h2-sink.js'
 import { unchunk } from './sse.js'
 import { takeOverSocket } from './take-over.js'
 
@@ -34,9 +36,13 @@ export interface OpenSinkOptions {
 /**
  * Sends the response head of a stream and returns its sink. A chunked HTTP/1.1 response gets
  * its frames written straight to the socket (one socket write per frame, or one writev per
- * flush); any other response (HTTP/1.0, HTTP/2) goes through the response object.
+ * flush); an HTTP/2 response, to its stream (lib/wire/h2-sink.ts); any other (HTTP/1.0) goes
+ * through the response object.
+ * @param res the response, of Node's HTTP/1 server or of its HTTP/2 compatibility API
+ * @param headers for HTTP/2 without `Connection`, which is illegal there
  */
-export function openSink (res: ServerResponse, headers: OutgoingHttpHeaders, options: OpenSinkOptions = {}): SseSink {
+export function openSink (res: ServerResponse | Http2ServerResponse, headers: OutgoingHttpHeaders, options: OpenSinkOptions = {}): SseSink {
+  if ('stream' in res) return openHttp2Sink(res, headers)
   res.writeHead(200, headers)
   const socket = res.socket
   if (!res.chunkedEncoding || socket === null) {
@@ -91,7 +97,7 @@ class ChunkedSocketSink implements SseSink {
   }
 
   destroy (): void {
-    this.socket.resetAndDestroy()
+    resetSocket(this.socket)
   }
 
   get writableLength (): number {
@@ -132,7 +138,7 @@ class ResponseSink implements SseSink {
 
   destroy (): void {
     if (this.res.socket === null) this.res.destroy()
-    else this.res.socket.resetAndDestroy()
+    else resetSocket(this.res.socket)
   }
 
   get writableLength (): number {
@@ -141,5 +147,20 @@ class ResponseSink implements SseSink {
 
   onClose (listener: () => void): void {
     this.res.once('close', listener)
+  }
+}
+
+/**
+ * Drops a connection with a TCP reset. A TLS socket cannot be reset itself (Node throws): the
+ * TCP socket under it is, and the TLS socket closes with it.
+ */
+export function resetSocket (socket: Socket): void {
+  const tcp = (socket as Socket & { _parent?: Socket | null })._parent ?? socket
+  try {
+    if (tcp.destroyed) socket.destroy()
+    else tcp.resetAndDestroy()
+  } catch {
+    // Not a TCP socket after all (Node's internals changed): closed without the reset.
+    socket.destroy()
   }
 }

@@ -1,5 +1,6 @@
-import type { IncomingMessage, Server } from 'node:http'
-import type { Socket } from 'node:net'
+import { type IncomingMessage, Server as HttpServer } from 'node:http'
+import type { Http2ServerRequest } from 'node:http2'
+import type { Server, Socket } from 'node:net'
 import { addressKey } from '../base/address.js'
 
 /** ms between two reports of shed connections. */
@@ -39,7 +40,8 @@ export class SocketGuard {
     const guard = this
     this.onClose = function onClose (this: Socket) { guard.release(this) }
     server.on('connection', this.onConnection)
-    server.on('request', this.onRequest)
+    // A TLS or HTTP/2 server hands its requests another socket than the TCP one it accepted.
+    server.on('request', server instanceof HttpServer ? this.onRequest : this.onWrappedRequest)
   }
 
   private readonly onConnection = (socket: Socket): void => {
@@ -74,6 +76,18 @@ export class SocketGuard {
     // Without a per-address count, a connection's close matters only while it waits: an idle stream
     // then carries no listener of the guard's.
     if (this.waiting.delete(socket) && this.options.maxConnectionsPerAddress === 0) socket.removeListener('close', this.onClose)
+  }
+
+  /**
+   * A request of a TLS or HTTP/2 server: its socket is the TLS socket (HTTP/1.1) or the session's
+   * (HTTP/2), over the TCP socket that `connection` gave; the first request of a session ends
+   * its wait, the others find it already ended.
+   */
+  private readonly onWrappedRequest = (request: IncomingMessage | Http2ServerRequest): void => {
+    const socket = ('stream' in request ? request.stream.session?.socket : request.socket) as (Socket & { _parent?: Socket | null }) | undefined
+    if (socket === undefined) return
+    const tcp = socket._parent ?? socket
+    if (this.waiting.delete(tcp) && this.options.maxConnectionsPerAddress === 0) tcp.removeListener('close', this.onClose)
   }
 
   /** Closes every connection that has not sent a complete request head (the server is stopping). */

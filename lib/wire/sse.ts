@@ -20,6 +20,16 @@ export const SSE_HEADERS = {
   connection: 'close'
 } as const
 
+/**
+ * The same for a stream of HTTP/2, where `Connection` is illegal (a session carries many streams
+ * and ends by GOAWAY) and Node warns about it.
+ */
+export const SSE_HEADERS_H2 = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no'
+} as const
+
 /** Text that JSON writes as is inside a string, and again inside a string of that string: no quote, backslash or control character. */
 const PLAIN = /^[A-Za-z0-9_\-.:@/]*$/
 
