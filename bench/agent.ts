@@ -7,7 +7,12 @@ import { Worker } from 'node:worker_threads'
 import type { ShardConfig } from './shard.js'
 
 if (process.send === undefined) throw new Error('agent.ts is started by load.ts with an IPC channel')
-const send = process.send.bind(process)
+const toCoordinator = process.send.bind(process)
+/** Relays to the coordinator while it listens; an error after it left goes to stderr. */
+function send (message: { shard: number, error?: string }): void {
+  if (process.connected) toCoordinator(message)
+  else if (message.error !== undefined) console.error(`shard ${message.shard} after the end: ${message.error}`)
+}
 
 /**
  * Node 20 does not apply `--import tsx` inside worker threads, so a worker registers tsx itself
