@@ -8,10 +8,14 @@ import type { ShardConfig } from './shard.js'
 
 if (process.send === undefined) throw new Error('agent.ts is started by load.ts with an IPC channel')
 const toCoordinator = process.send.bind(process)
-/** Relays to the coordinator while it listens; an error after it left goes to stderr. */
+/** Relays to the coordinator while it listens; a shard's error after it left goes to stderr. */
 function send (message: { shard: number, error?: string }): void {
-  if (process.connected) toCoordinator(message)
-  else if (message.error !== undefined) console.error(`shard ${message.shard} after the end: ${message.error}`)
+  const lost = (): void => {
+    if (message.error !== undefined) console.error(`shard ${message.shard}, after the coordinator left: ${message.error}`)
+  }
+  if (!process.connected) return lost()
+  // With a callback a failed send is reported there, not thrown as an 'error' of the process.
+  toCoordinator(message, undefined, {}, (err) => { if (err !== null) lost() })
 }
 
 /**

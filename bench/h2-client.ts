@@ -6,8 +6,7 @@
  * `onData` per DATA frame received (a frame split across two socket reads counts twice).
  */
 import { type ClientHttp2Session, type ClientHttp2Stream, connect, constants } from 'node:http2'
-import type { TLSSocket } from 'node:tls'
-import { dialTls } from './tls.js'
+import { dialTls, type TlsLink } from './tls.js'
 
 /** What a stream reports to its subscriber. */
 export interface H2StreamHandler {
@@ -26,7 +25,7 @@ const SESSION_WINDOW = 32 << 20
 
 interface Session {
   session: ClientHttp2Session
-  socket: TLSSocket
+  link: TlsLink
 }
 
 /** The sessions of one shard: subscriber `i` is a stream of session ⌊i / streamsPerSession⌋. */
@@ -65,24 +64,22 @@ export class H2Sessions {
 
   /** Ends every session with a RST of its TCP connection: no port is left in TIME_WAIT. */
   resetAll (): void {
-    for (const { session, socket } of this.sessions.values()) {
-      session.removeAllListeners('error')
-      session.on('error', () => {})
-      socket.resetAndDestroy()
+    for (const { session, link } of this.sessions.values()) {
+      link.reset()
       session.destroy()
     }
     this.sessions.clear()
   }
 
   private connect (target: { host: string, port: number }, localAddress: string): Session {
-    const socket = dialTls({ ...target, ca: this.ca, alpn: 'h2', localAddress })
+    const link = dialTls({ ...target, ca: this.ca, alpn: 'h2', localAddress })
     const session = connect(`https://${target.host}:${target.port}`, {
-      createConnection: () => socket,
+      createConnection: () => link.socket,
       settings: { initialWindowSize: STREAM_WINDOW, enablePush: false }
     })
     session.on('connect', () => session.setLocalWindowSize(SESSION_WINDOW))
     // A session that fails takes its streams down: each of them reports it.
     session.on('error', () => {})
-    return { session, socket }
+    return { session, link }
   }
 }

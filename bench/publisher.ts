@@ -95,7 +95,7 @@ export class Publisher {
 
   async open (): Promise<void> {
     const { host, port, ca } = this.options
-    const socket = ca === undefined ? connect({ host, port, noDelay: true }) : dialTls({ host, port, ca, alpn: 'http/1.1' })
+    const socket = ca === undefined ? connect({ host, port, noDelay: true }) : dialTls({ host, port, ca, alpn: 'http/1.1' }).socket
     await new Promise<void>((resolve, reject) => {
       socket.once(ca === undefined ? 'connect' : 'secureConnect', resolve)
       socket.once('error', reject)

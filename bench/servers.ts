@@ -119,7 +119,7 @@ export async function waitUntilUp (port: number, child: ChildProcess, path: stri
       throw new Error(`server exited (${child.exitCode ?? child.signalCode}); log ${log}:\n${tail(log)}`)
     }
     const up = await new Promise<boolean>((resolve) => {
-      const socket: Socket = ca === undefined ? connect({ host: '127.0.0.1', port }) : dialTls({ host: '127.0.0.1', port, ca, alpn: 'http/1.1' })
+      const socket: Socket = ca === undefined ? connect({ host: '127.0.0.1', port }) : dialTls({ host: '127.0.0.1', port, ca, alpn: 'http/1.1' }).socket
       socket.setTimeout(1000, () => { socket.destroy(); resolve(false) })
       socket.once('error', () => resolve(false))
       socket.once(ca === undefined ? 'connect' : 'secureConnect', () => {

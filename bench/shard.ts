@@ -171,19 +171,18 @@ class Subscriber implements ResponseHandler, SseHandler {
       'Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n'
     // In the clear, `onread` reads straight into one buffer shared by the thread, past the stream
     // machinery: the parsers copy whatever they keep beyond the call. TLS has no `onread`.
-    const socket = config.transport === 'h1-tls'
-      ? dialTls({ host, port, ca: config.ca ?? '', alpn: 'http/1.1', localAddress })
-      : connect({
-        host,
-        port,
-        localAddress,
-        onread: { buffer: readBuffer, callback: (length: number, buf: Uint8Array) => this.read(length, buf as Buffer) }
-      })
-    if (config.transport === 'h1-tls') socket.on('data', (buf: Buffer) => this.read(buf.length, buf))
-    socket.on(config.transport === 'h1-tls' ? 'secureConnect' : 'connect', () => socket.write(request))
+    const tls = config.transport === 'h1-tls' ? dialTls({ host, port, ca: config.ca ?? '', alpn: 'http/1.1', localAddress }) : undefined
+    const socket = tls?.socket ?? connect({
+      host,
+      port,
+      localAddress,
+      onread: { buffer: readBuffer, callback: (length: number, buf: Uint8Array) => this.read(length, buf as Buffer) }
+    })
+    if (tls !== undefined) socket.on('data', (buf: Buffer) => this.read(buf.length, buf))
+    socket.on(tls === undefined ? 'connect' : 'secureConnect', () => socket.write(request))
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code ?? err.message))
     socket.on('close', () => this.fail('closed'))
-    this.link = { destroy: () => socket.destroy(), reset: () => socket.resetAndDestroy() }
+    this.link = { destroy: () => socket.destroy(), reset: tls?.reset ?? (() => socket.resetAndDestroy()) }
   }
 
   /** HTTP/2: one DATA frame of the stream. */

@@ -6,7 +6,8 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type ConnectionOptions, connect, type TLSSocket } from 'node:tls'
+import { connect as connectTcp } from 'node:net'
+import { connect, type TLSSocket } from 'node:tls'
 
 /** A certificate for 127.0.0.1 and localhost, as PEM files, with the PEM of the certificate (the clients' CA). */
 export interface BenchCertificate {
@@ -41,11 +42,20 @@ export interface TlsDial {
   localAddress?: string
 }
 
-/** A TLS connection that trusts `ca` only and offers one protocol; emits 'secureConnect' when ready. */
-export function dialTls ({ host, port, ca, alpn, localAddress }: TlsDial): TLSSocket {
-  // tls.connect hands its options to the TCP connect, `localAddress` and `noDelay` included (its type omits them).
-  const options: ConnectionOptions & { localAddress?: string, noDelay: boolean } = { host, port, ca, localAddress, ALPNProtocols: [alpn], noDelay: true }
-  return connect(options)
+/** A TLS connection, and how to end it with a RST. */
+export interface TlsLink {
+  socket: TLSSocket
+  /** Resets the TCP connection under the TLS socket (a TLS socket cannot itself): no TIME_WAIT is left. */
+  reset (): void
+}
+
+/** A TLS connection that trusts `ca` only and offers one protocol; its socket emits 'secureConnect' when ready. */
+export function dialTls ({ host, port, ca, alpn, localAddress }: TlsDial): TlsLink {
+  const tcp = connectTcp({ host, port, localAddress, noDelay: true })
+  // The TLS socket reports the connection's errors; this one's would only repeat them.
+  tcp.on('error', () => {})
+  const socket = connect({ socket: tcp, host, ca, ALPNProtocols: [alpn] })
+  return { socket, reset: () => tcp.resetAndDestroy() }
 }
 
 /** How subscribers reach a server: HTTP/1.1 in the clear, HTTP/1.1 over TLS, or HTTP/2 (over TLS). */
