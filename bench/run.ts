@@ -40,8 +40,11 @@ interface Scenario {
   setups?: ServerName[]
 }
 
-/** The HTTP/2 scenarios' setups: the hub over h2, over HTTP/1.1 with TLS and in the clear; nchan over h2 and HTTP/1.1 with TLS. */
-const H_FANOUT: ServerName[] = ['hub-h2', 'hub-tls', 'hub', 'nchan-h2', 'nchan-tls']
+/**
+ * The HTTP/2 scenarios' setups: the hub over h2 (one stream per session, and ten), over HTTP/1.1
+ * with TLS and in the clear; nchan over h2 and HTTP/1.1 with TLS.
+ */
+const H_FANOUT: ServerName[] = ['hub-h2', 'hub-h2x10', 'hub-tls', 'hub', 'nchan-h2', 'nchan-tls']
 
 /** C3's publishes, one at a time, each to all 100,000. */
 const C3_PROBES = 5

@@ -68,7 +68,7 @@ export function tlsSummary (results: Results, idle: boolean, batch: number): str
   const frames = (r: LoadResult): number => batch / r.window.deliveriesPerRead
   return [
     `deliveries per server CPU-s: ${ran.map(([name, r]) => `${headerOf(name)} ${fmt(pick(r))}`).join(', ')}`,
-    `  ${ratios(results, [['hub-h2', 'hub-tls'], ['hub-h2', 'hub'], ['hub-tls', 'hub'], ['hub-h2', 'nchan-h2'], ['hub-tls', 'nchan-tls'], ['nchan-h2', 'nchan-tls']], pick)}`,
+    `  ${ratios(results, [['hub-h2', 'hub-tls'], ['hub-h2x10', 'hub-tls'], ['hub-h2', 'hub'], ['hub-tls', 'hub'], ['hub-h2', 'nchan-h2'], ['hub-tls', 'nchan-tls'], ['nchan-h2', 'nchan-tls']], pick)}`,
     `reads (h2: DATA frames) per stream per published batch of ${batch}: ${ran.map(([name, r]) => `${headerOf(name)} ${fmt(frames(r), 2)}`).join(', ')}`
   ].join('\n')
 }
