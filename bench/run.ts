@@ -158,7 +158,7 @@ const USAGE = `Usage: node --import tsx bench/run.ts [options]
   --only LIST       scenarios to run, comma-separated prefixes of W1-1k, W1-10k, W2, W3, W4-10k, W4-19k, P0, P1,
                     F1, F2, C1-fanout, C1-latency, C2 (e.g. --only W1 or --only W1-1k,W4,C1), or M1-1k, M1-10k
                     (3 minutes per server each), C3 (100,000 subscribers on 6 nodes) and H1-1k, H1-10k,
-                    H2-10k, H3 (HTTP/2 and TLS: --only H, about 8 minutes), never run by default;
+                    H2-10k, H3 (HTTP/2 and TLS: --only H, about 15 minutes), never run by default;
                     C scenarios need ${REDIS_SERVER}, and are skipped without it unless named
   --duration S      seconds measured per run (default 10)
   --warmup S        seconds of publishing before the measured window (default 2)
