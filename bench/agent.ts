@@ -7,7 +7,16 @@ import { Worker } from 'node:worker_threads'
 import type { ShardConfig } from './shard.js'
 
 if (process.send === undefined) throw new Error('agent.ts is started by load.ts with an IPC channel')
-const send = process.send.bind(process)
+const toCoordinator = process.send.bind(process)
+/** Relays to the coordinator while it listens; a shard's error after it left goes to stderr. */
+function send (message: { shard: number, error?: string }): void {
+  const lost = (): void => {
+    if (message.error !== undefined) console.error(`shard ${message.shard}, after the coordinator left: ${message.error}`)
+  }
+  if (!process.connected) return lost()
+  // With a callback a failed send is reported there, not thrown as an 'error' of the process.
+  toCoordinator(message, undefined, {}, (err) => { if (err !== null) lost() })
+}
 
 /**
  * Node 20 does not apply `--import tsx` inside worker threads, so a worker registers tsx itself

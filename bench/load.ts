@@ -10,6 +10,7 @@ import { coreTimes, cpuSeconds, Histogram, nowUs, rssKiB, treeUsage, type Histog
 import { Publisher, type PublishProtocol } from './publisher.js'
 import { track } from './servers.js'
 import type { ConnectReport, FinishReport, ShardConfig, Snapshot, Target } from './shard.js'
+import type { Transport } from './tls.js'
 
 export interface LoadOptions {
   /** Where the publisher connects (a cluster: its first node). */
@@ -65,6 +66,12 @@ export interface LoadOptions {
   connectConcurrency: number
   /** JSON.parse and check every event and every publish reply. */
   verify: boolean
+  /** How subscribers connect; with TLS (`h1-tls`, `h2`) the publisher uses TLS too (HTTP/1.1). */
+  transport: Transport
+  /** PEM of the server's certificate, the only CA the clients trust (with TLS). */
+  ca?: string
+  /** HTTP/2: streams per session. */
+  streamsPerSession: number
   log: (message: string) => void
 }
 
@@ -87,6 +94,8 @@ export const defaultLoadOptions = {
   localAddresses: 4,
   connectConcurrency: 256,
   verify: false,
+  transport: 'h1',
+  streamsPerSession: 1,
   log: () => {}
 } satisfies Partial<LoadOptions>
 
@@ -216,7 +225,10 @@ function plan (options: LoadOptions): ShardConfig[][] {
       connectConcurrency: Math.max(4, Math.floor(options.connectConcurrency / total)),
       connectTimeout: 30_000,
       verify: options.verify,
-      eventType: 'bench'
+      eventType: 'bench',
+      transport: options.transport,
+      ca: options.ca,
+      streamsPerSession: Math.max(1, options.streamsPerSession)
     })
   }
   return groups
@@ -315,7 +327,7 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
     const settled = server()
     const storeConnected = await storeMemory()
 
-    publisher = new Publisher({ ...options, eventType: 'bench' })
+    publisher = new Publisher({ ...options, eventType: 'bench', ca: options.transport === 'h1' ? undefined : options.ca })
     const samples: number[] = []
     let windowSeconds = options.duration
     let deliveries = 0

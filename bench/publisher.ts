@@ -7,6 +7,7 @@
  */
 import { connect, type Socket } from 'node:net'
 import { nowUs } from './measure.js'
+import { dialTls } from './tls.js'
 import { ResponseReader } from './wire.js'
 
 /**
@@ -39,6 +40,8 @@ export interface PublisherOptions {
   eventType: string
   /** Check every reply body (the hub's `published` count). */
   verify: boolean
+  /** PEM of the server's certificate: publish over TLS (HTTP/1.1, pipelined all the same). */
+  ca?: string
 }
 
 interface Pending {
@@ -91,9 +94,10 @@ export class Publisher {
   }
 
   async open (): Promise<void> {
-    const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true })
+    const { host, port, ca } = this.options
+    const socket = ca === undefined ? connect({ host, port, noDelay: true }) : dialTls({ host, port, ca, alpn: 'http/1.1' }).socket
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve)
+      socket.once(ca === undefined ? 'connect' : 'secureConnect', resolve)
       socket.once('error', reject)
     })
     socket.on('data', (buf: Buffer) => {

@@ -16,7 +16,9 @@ import { summariseProfiles } from './profile.js'
 import { type CommandStat, REDIS_SERVER, redisInstalled, redisVersion, startCluster } from './cluster.js'
 import { clusterRows, clusterTargets, type Pair } from './cluster-report.js'
 import { type Column, floorLine, fmt, IDLE_ROWS, oneLine, problems, RSS_STRETCH_SECONDS, rssStretches, table, TRAFFIC_ROWS } from './report.js'
-import { installNchan, killChildrenOnExit, nginxVersion, REPO, type StartOptions, startFloor, startHub, startNchan } from './servers.js'
+import { hubServesTls, installNchan, killChildrenOnExit, nginxVersion, REPO, type StartOptions, startFloor, startHub, startNchan } from './servers.js'
+import { benchCertificate } from './tls.js'
+import { headerOf, isTlsSetup, TLS_SETUPS, type TlsSetupName, tlsSummary } from './tls-scenarios.js'
 
 interface Scenario {
   id: string
@@ -34,7 +36,15 @@ interface Scenario {
   cluster?: { nodes: number, single?: Partial<LoadOptions> }
   /** Against the floor (floor-server.ts) rather than nchan: what the hub costs per request above delivery alone. */
   floor?: boolean
+  /** The setups of an HTTP/2 scenario, in the order of its columns (`--hub-only` drops nchan's). */
+  setups?: ServerName[]
 }
+
+/**
+ * The HTTP/2 scenarios' setups: the hub over h2 (one stream per session, and ten), over HTTP/1.1
+ * with TLS and in the clear; nchan over h2 and HTTP/1.1 with TLS.
+ */
+const H_FANOUT: ServerName[] = ['hub-h2', 'hub-h2x10', 'hub-tls', 'hub', 'nchan-h2', 'nchan-tls']
 
 /** C3's publishes, one at a time, each to all 100,000. */
 const C3_PROBES = 5
@@ -82,6 +92,34 @@ const SCENARIOS: Scenario[] = [
     optIn: true
   },
   {
+    id: 'H1-1k',
+    title: 'H1 fan-out over HTTP/2: W1-1k (1 channel, 1,000 subscribers, max rate) over h2, HTTP/1.1 + TLS and HTTP/1.1',
+    load: { subscribers: 1000 },
+    setups: H_FANOUT,
+    optIn: true
+  },
+  {
+    id: 'H1-10k',
+    title: 'H1 fan-out over HTTP/2: W1-10k (1 channel, 10,000 subscribers, max rate) over h2, HTTP/1.1 + TLS and HTTP/1.1',
+    load: { subscribers: 10_000 },
+    setups: H_FANOUT,
+    optIn: true
+  },
+  {
+    id: 'H2-10k',
+    title: 'H2 idle streams: 10,000 subscribers held 2 s over h2 with 1 and 10 streams per session, HTTP/1.1 + TLS and HTTP/1.1',
+    load: { subscribers: 10_000, idle: true, duration: 2 },
+    setups: ['hub-h2', 'hub-h2x10', 'hub-tls', 'hub', 'nchan-h2', 'nchan-h2x10'],
+    optIn: true
+  },
+  {
+    id: 'H3',
+    title: 'H3 coalescing: 1,000 subscribers on 1 channel, batches of 8 events, one publish at a time; writes per stream per batch',
+    load: { subscribers: 1000, batch: 8, depth: 1 },
+    setups: H_FANOUT,
+    optIn: true
+  },
+  {
     id: 'C1-fanout',
     title: 'C1 cluster fan-out: 2 nodes + Redis, 5,000 subscribers on each, 1 channel, publishing through node 1 at max rate; 1 node with 10,000',
     load: { subscribers: 10_000 },
@@ -119,7 +157,8 @@ const USAGE = `Usage: node --import tsx bench/run.ts [options]
 
   --only LIST       scenarios to run, comma-separated prefixes of W1-1k, W1-10k, W2, W3, W4-10k, W4-19k, P0, P1,
                     F1, F2, C1-fanout, C1-latency, C2 (e.g. --only W1 or --only W1-1k,W4,C1), or M1-1k, M1-10k
-                    (3 minutes per server each) and C3 (100,000 subscribers on 6 nodes), never run by default;
+                    (3 minutes per server each), C3 (100,000 subscribers on 6 nodes) and H1-1k, H1-10k,
+                    H2-10k, H3 (HTTP/2 and TLS: --only H, about 15 minutes), never run by default;
                     C scenarios need ${REDIS_SERVER}, and are skipped without it unless named
   --duration S      seconds measured per run (default 10)
   --warmup S        seconds of publishing before the measured window (default 2)
@@ -135,7 +174,7 @@ const USAGE = `Usage: node --import tsx bench/run.ts [options]
   --help            this text`
 
 /** What a run starts: the hub, nginx + nchan, the floor, or a cluster of hub nodes and its Redis. */
-type ServerName = 'hub' | 'nchan' | 'floor' | 'cluster'
+type ServerName = 'hub' | 'nchan' | 'floor' | 'cluster' | TlsSetupName
 interface Run { scenario: string, server: ServerName, result?: LoadResult, observers?: ObserverStats, redisCommands?: CommandStat[], error?: string, profile?: string }
 
 async function main (): Promise<number> {
@@ -186,7 +225,7 @@ async function main (): Promise<number> {
     scenarios = scenarios.filter((s) => s.cluster === undefined)
   }
   const servers: ServerName[] = values['hub-only'] ? ['hub'] : ['hub', 'nchan']
-  const withNchan = scenarios.some((s) => setupsOf(s, servers).includes('nchan'))
+  const withNchan = scenarios.some((s) => setupsOf(s, servers).some((name) => name.startsWith('nchan')))
   const withRedis = scenarios.some((s) => s.cluster !== undefined)
 
   killChildrenOnExit()
@@ -218,6 +257,11 @@ async function main (): Promise<number> {
   if (withNchan) {
     console.log('nchan takes one message per POST (it has no batch publish), so a batch of N events is N pipelined POSTs to it')
   }
+  if (scenarios.some((s) => setupsOf(s, servers).some((name) => isTlsSetup(name) && TLS_SETUPS[name].server === 'hub'))) {
+    console.log(hubServesTls(values['hub-repo'] ?? REPO)
+      ? 'the hub over TLS: sse-hub with SSE_HUB_TLS_CERT and SSE_HUB_TLS_KEY'
+      : 'the hub over TLS: this build of sse-hub has no TLS options, so its plugin runs in Fastify\'s HTTP/2 server (bench/tls-hub-server.ts)')
+  }
   if (skipped !== '') console.log(`skipped ${skipped}: ${REDIS_SERVER} is missing (apt-get install redis-server)`)
 
   const runs: Run[] = []
@@ -227,7 +271,7 @@ async function main (): Promise<number> {
     for (const name of setupsOf(scenario, servers)) {
       const run: Run = { scenario: scenario.id, server: name }
       runs.push(run)
-      const profileDir = values.profile && name !== 'nchan' ? join(workDir, `profile-${scenario.id}${name === 'hub' ? '' : `-${name}`}`) : undefined
+      const profileDir = values.profile && !name.startsWith('nchan') ? join(workDir, `profile-${scenario.id}${name === 'hub' ? '' : `-${name}`}`) : undefined
       let deployment: Deployment | undefined
       try {
         deployment = await deploy(name, scenario, { core: pin ? 0 : undefined, workDir, profileDir, hubRepo: values['hub-repo'] })
@@ -266,7 +310,12 @@ async function main (): Promise<number> {
     const hub = resultOf(scenario.id, 'hub')
     const nchan = resultOf(scenario.id, 'nchan')
     console.log('')
-    if (scenario.floor === true) {
+    if (scenario.setups !== undefined) {
+      const names = setupsOf(scenario, servers)
+      const results = new Map(names.map((name) => [name, resultOf(scenario.id, name)]))
+      console.log(table(scenario.load.idle === true ? IDLE_ROWS : TRAFFIC_ROWS, names.map((name) => ({ header: headerOf(name), result: results.get(name) })), ''))
+      console.log(tlsSummary(results, scenario.load.idle === true, scenario.load.batch ?? 1))
+    } else if (scenario.floor === true) {
       const floor = resultOf(scenario.id, 'floor')
       console.log(table(scenario.load.idle === true ? IDLE_ROWS : TRAFFIC_ROWS, [{ header: 'hub', result: hub }, { header: 'floor', result: floor }], 'hub/floor'))
       console.log(floorLine(scenario.load.idle === true, hub, floor))
@@ -312,6 +361,7 @@ async function main (): Promise<number> {
 
 /** The setups a scenario runs, in the order of its table's columns. */
 function setupsOf (scenario: Scenario, servers: ServerName[]): ServerName[] {
+  if (scenario.setups !== undefined) return scenario.setups.filter((name) => servers.includes('nchan') || !name.startsWith('nchan'))
   if (scenario.cluster !== undefined) return ['cluster', 'hub']
   if (scenario.floor === true) return ['hub', 'floor']
   if (scenario.observers !== undefined) return ['hub']
@@ -320,7 +370,8 @@ function setupsOf (scenario: Scenario, servers: ServerName[]): ServerName[] {
 
 /** Servers started for one run, and what the load needs to reach and measure them. */
 interface Deployment {
-  load: Pick<LoadOptions, 'host' | 'port' | 'protocol' | 'subscribePath' | 'targets' | 'serverPids' | 'storePid' | 'storeMemory'>
+  load: Pick<LoadOptions, 'host' | 'port' | 'protocol' | 'subscribePath' | 'targets' | 'serverPids' | 'storePid' | 'storeMemory'> &
+    Partial<Pick<LoadOptions, 'transport' | 'ca' | 'streamsPerSession'>>
   /** A cluster's Redis: the commands that took the most of its time since it started. */
   commandStats?: () => Promise<CommandStat[]>
   stop (): Promise<void>
@@ -345,6 +396,13 @@ async function deploy (name: ServerName, scenario: Scenario, start: StartOptions
       commandStats: () => cluster.redis.commandStats(),
       stop: () => cluster.stop()
     }
+  }
+  if (isTlsSetup(name)) {
+    const { server: kind, transport, streamsPerSession } = TLS_SETUPS[name]
+    const tls = benchCertificate(start.workDir)
+    const server = kind === 'hub' ? await startHub({ ...start, tls }) : await startNchan({ ...start, tls })
+    const { host, port, protocol, subscribePath, pid } = server
+    return { load: { host, port, protocol, subscribePath, serverPids: [pid], transport, ca: tls.cert, streamsPerSession }, stop: () => server.stop() }
   }
   const server = name === 'hub' ? await startHub(start) : name === 'floor' ? await startFloor(start) : await startNchan(start)
   const { host, port, protocol, subscribePath, pid } = server

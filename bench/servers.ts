@@ -5,14 +5,15 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, connect } from 'node:net'
+import { createServer, connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PublishProtocol } from './publisher.js'
 import { childPids } from './measure.js'
+import { NCHAN_MODULE, nginxConfig } from './nginx-config.js'
+import { type BenchCertificate, dialTls } from './tls.js'
 
 export const REPO = join(import.meta.dirname, '..')
-const NCHAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so'
 const NGINX = '/usr/sbin/nginx'
 
 /** Every child process started by the benchmark that may still run. */
@@ -63,6 +64,10 @@ export interface Server {
   subscribePath: string
   /** Where the server's stderr/error log went. */
   log: string
+  /** The hub over TLS as bench/tls-hub-server.ts, not the `sse-hub` command. */
+  embedded?: boolean
+  /** With TLS: the PEM of its certificate, what clients trust. */
+  ca?: string
   /** Stops gracefully (SIGTERM), then kills after a few seconds. */
   stop (): Promise<void>
 }
@@ -78,6 +83,8 @@ export interface StartOptions {
   env?: Record<string, string>
   /** The checkout whose dist/ the hub runs from (another version, to compare); default this one. */
   hubRepo?: string
+  /** Serve TLS (HTTP/2 by ALPN, HTTP/1.1 without it) with this certificate. */
+  tls?: BenchCertificate
 }
 
 export function pinned (core: number | undefined, command: string, args: string[]): [string, string[]] {
@@ -101,18 +108,21 @@ async function sleep (ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-/** Waits until a GET of `path` answers 200 (the hub) or a TCP connect succeeds (path undefined). */
-export async function waitUntilUp (port: number, child: ChildProcess, path: string | undefined, log: string): Promise<void> {
+/**
+ * Waits until a GET of `path` answers 200 (the hub) or a TCP connect succeeds (path undefined);
+ * over TLS (HTTP/1.1) when `ca` is given.
+ */
+export async function waitUntilUp (port: number, child: ChildProcess, path: string | undefined, log: string, ca?: string): Promise<void> {
   const deadline = Date.now() + 15_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`server exited (${child.exitCode ?? child.signalCode}); log ${log}:\n${tail(log)}`)
     }
     const up = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port })
+      const socket: Socket = ca === undefined ? connect({ host: '127.0.0.1', port }) : dialTls({ host: '127.0.0.1', port, ca, alpn: 'http/1.1' }).socket
       socket.setTimeout(1000, () => { socket.destroy(); resolve(false) })
       socket.once('error', () => resolve(false))
-      socket.once('connect', () => {
+      socket.once(ca === undefined ? 'connect' : 'secureConnect', () => {
         if (path === undefined) {
           socket.destroy()
           return resolve(true)
@@ -164,26 +174,39 @@ export function hubNodeFlags (entry = join(REPO, 'dist', 'server.js')): string[]
  * The hub from dist/ (run `npm run build` first) with the Node flags of the `sse-hub` command,
  * LOG_LEVEL=warn (and `options.env`), maxConnections 19,700, and
  * `--insecure`: the load generator publishes and watches presence without a token, as nchan's.
+ * With `options.tls`, SSE_HUB_TLS_CERT and SSE_HUB_TLS_KEY name the certificate; a build whose
+ * command does not know them runs as bench/tls-hub-server.ts (its plugin in Fastify's HTTP/2 server).
  */
 export async function startHub (options: StartOptions): Promise<Server> {
-  const entry = join(options.hubRepo ?? REPO, 'dist', 'server.js')
+  const repo = options.hubRepo ?? REPO
+  const entry = join(repo, 'dist', 'server.js')
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`)
+  const { tls } = options
+  const embedded = tls !== undefined && !hubServesTls(repo)
   const port = await freePort(19090)
   const log = join(options.workDir, `hub-${port}.log`)
   const nodeArgs = [...hubNodeFlags(entry), ...options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]]
+  const script = embedded ? ['--import', 'tsx', join(REPO, 'bench', 'tls-hub-server.ts')] : [entry]
   const [command, args] = pinned(options.core, process.execPath,
-    [...nodeArgs, entry, '--port', String(port), '--host', '127.0.0.1', '--max-connections', '19700', '--insecure'])
+    [...nodeArgs, ...script, '--port', String(port), '--host', '127.0.0.1', '--max-connections', '19700', '--insecure'])
   const fd = openSync(log, 'a')
   // A node of its own (memory broker) unless options.env names a Redis: never one from the shell.
   const { REDIS_URL: _url, SSE_HUB_REDIS_PREFIX: _prefix, ...inherited } = process.env
+  const tlsEnv = tls === undefined ? {} : { SSE_HUB_TLS_CERT: tls.certPath, SSE_HUB_TLS_KEY: tls.keyPath }
   const child = spawn(command, args, {
-    cwd: options.hubRepo ?? REPO,
-    env: { ...inherited, LOG_LEVEL: 'warn', ...options.env },
+    cwd: repo,
+    env: { ...inherited, LOG_LEVEL: 'warn', ...tlsEnv, ...options.env },
     stdio: ['ignore', fd, fd]
   })
   track(child)
-  await waitUntilUp(port, child, '/health', log)
-  return nodeServer('hub', port, child, log)
+  await waitUntilUp(port, child, '/health', log, tls?.cert)
+  return { ...nodeServer('hub', port, child, log), ca: tls?.cert, embedded }
+}
+
+/** Whether the built `sse-hub` command of `repo` knows the TLS options (its configuration or entry names them). */
+export function hubServesTls (repo = REPO): boolean {
+  const files = [join(repo, 'dist', 'server.js'), join(repo, 'dist', 'standalone.js'), join(repo, 'dist', 'lib', 'config', 'config.js')]
+  return files.some((file) => existsSync(file) && readFileSync(file, 'utf8').includes('SSE_HUB_TLS_CERT'))
 }
 
 /**
@@ -247,64 +270,6 @@ function nchanVersion (): string {
   }
 }
 
-/**
- * nginx's config for the peer. The hub's concepts map one to one: `GET /subscribe?channels=a,b`
- * is nchan's EventSource subscriber on the channel ids a and b (split on commas); the publisher
- * location takes one message per POST at `/publish?channel=a`, whose body (the event's JSON) is
- * what subscribers get as `data:`, with `event: bench`. Every channel keeps its last 1,000
- * messages (the hub's default history). A subscriber starts at the next message published, as
- * a fresh EventSource on the hub does.
- */
-function nginxConfig (dir: string, port: number): string {
-  return `# written by bench/servers.ts
-worker_processes 1;
-worker_rlimit_nofile 20000;
-daemon off;
-master_process on;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-load_module ${NCHAN_MODULE};
-events {
-  # nginx starts closing "reusable" connections (nchan's idle subscribers among them) once fewer
-  # than 1/16 of worker_connections are free: 21,000 lets it hold 19,000 subscribers. It warns
-  # that this exceeds the open-file limit (20,000), which caps the sockets anyway.
-  worker_connections 21000;
-  multi_accept on;
-}
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_buffer_size 64k;
-  nchan_shared_memory_size 2048m;
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    location = /subscribe {
-      nchan_subscriber eventsource;
-      nchan_channel_id $arg_channels;
-      nchan_channel_id_split_delimiter ",";
-      nchan_subscriber_first_message newest;
-    }
-    location = /publish {
-      nchan_publisher http;
-      nchan_channel_id $arg_channel;
-      nchan_message_buffer_length 1000;
-      nchan_message_timeout 1h;
-      nchan_eventsource_event bench;
-    }
-    location = /health {
-      return 200 "ok\\n";
-    }
-  }
-}
-`
-}
-
 /** nginx + nchan, one worker process, config in a temp dir under workDir. */
 export async function startNchan (options: StartOptions): Promise<Server> {
   if (!nchanInstalled()) throw new Error('nginx with nchan is not installed (installNchan)')
@@ -312,13 +277,13 @@ export async function startNchan (options: StartOptions): Promise<Server> {
   mkdirSync(options.workDir, { recursive: true })
   const dir = mkdtempSync(join(options.workDir.length > 0 ? options.workDir : tmpdir(), 'nchan-'))
   const conf = join(dir, 'nginx.conf')
-  writeFileSync(conf, nginxConfig(dir, port))
+  writeFileSync(conf, nginxConfig(dir, port, options.tls))
   const log = join(dir, 'error.log')
   const fd = openSync(join(dir, 'stderr.log'), 'a')
   const [command, args] = pinned(options.core, NGINX, ['-c', conf, '-p', dir])
   const child = spawn(command, args, { stdio: ['ignore', fd, fd] })
   track(child)
-  await waitUntilUp(port, child, '/health', log)
+  await waitUntilUp(port, child, '/health', log, options.tls?.cert)
   const master = child.pid as number
   const workers = childPids(master)
   for (const pid of workers) strays.add(pid)
@@ -330,6 +295,7 @@ export async function startNchan (options: StartOptions): Promise<Server> {
     pid: master,
     subscribePath: '/subscribe?channels=',
     log,
+    ca: options.tls?.cert,
     stop: async () => {
       await stopChild(child, workers)
       rmSync(join(dir, 'body'), { recursive: true, force: true })

@@ -4,10 +4,12 @@
  * answers the coordinator's commands (see `ShardCommand`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
+import { H2Sessions } from './h2-client.js'
 import { Histogram, type HistogramData, nowUs } from './measure.js'
+import { dialTls, type Transport } from './tls.js'
 import { Field, ResponseReader, SseParser, type ResponseHandler, type SseHandler } from './wire.js'
 
 /** A server (or one node of a cluster) subscribers connect to. */
@@ -35,6 +37,12 @@ export interface ShardConfig {
   verify: boolean
   /** The `event:` type of bench events. */
   eventType: string
+  /** HTTP/1.1 in the clear (raw sockets), HTTP/1.1 over TLS, or HTTP/2 streams. */
+  transport: Transport
+  /** PEM of the server's certificate, with TLS. */
+  ca?: string
+  /** HTTP/2: streams per session (subscribers `from + k·n` … share a session). */
+  streamsPerSession: number
 }
 
 export type ShardCommand =
@@ -55,7 +63,10 @@ export interface ConnectReport {
 }
 
 export interface Snapshot {
-  /** Socket reads: with deliveries, how many events one read brings (the server's write batching). */
+  /**
+   * Socket reads (HTTP/2: DATA frames): with deliveries, how many events one read brings (the
+   * server's write batching).
+   */
   reads: number
   /** Bench events received, duplicates included. */
   deliveries: number
@@ -110,6 +121,7 @@ const T = 116
 const TYPE_BYTES = Buffer.from(config.eventType)
 const subs: Subscriber[] = []
 const readBuffer = Buffer.allocUnsafe(256 * 1024)
+const h2 = config.transport === 'h2' ? new H2Sessions(config.ca ?? '', config.streamsPerSession) : undefined
 let closing = false
 
 function sameBytes (buf: Buffer, start: number, expected: Buffer): boolean {
@@ -126,7 +138,8 @@ class Subscriber implements ResponseHandler, SseHandler {
   readonly channel: number
   readonly channelName: string
   readonly target: number
-  private readonly socket: Socket
+  /** The socket (HTTP/1.1) or the stream (HTTP/2) of this subscriber. */
+  private readonly link: { destroy (): void, reset (): void }
   private readonly reader = new ResponseReader(this)
   private readonly sse = new SseParser(this)
   private readonly timer: NodeJS.Timeout
@@ -146,20 +159,49 @@ class Subscriber implements ResponseHandler, SseHandler {
     this.target = index % config.targets.length
     const { host, port } = config.targets[this.target]
     const localAddress = config.localAddresses[index % config.localAddresses.length]
-    const request = `GET ${config.subscribePath}${this.channelName} HTTP/1.1\r\nHost: ${host}:${port}\r\n` +
-      'Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n'
     this.timer = setTimeout(() => this.fail('timeout'), config.connectTimeout)
-    // `onread` reads straight into one buffer shared by the thread, past the stream machinery:
-    // the parsers copy whatever they keep beyond the call.
-    this.socket = connect({
+    const path = `${config.subscribePath}${this.channelName}`
+    if (h2 !== undefined) {
+      const stream = h2.open(index - config.from, { host, port }, localAddress, path, this)
+      // At the end the sessions' sockets are reset at once (`H2Sessions.resetAll`), not each stream.
+      this.link = { destroy: () => stream.destroy(), reset: () => {} }
+      return
+    }
+    const request = `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n` +
+      'Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n'
+    // In the clear, `onread` reads straight into one buffer shared by the thread, past the stream
+    // machinery: the parsers copy whatever they keep beyond the call. TLS has no `onread`.
+    const tls = config.transport === 'h1-tls' ? dialTls({ host, port, ca: config.ca ?? '', alpn: 'http/1.1', localAddress }) : undefined
+    const socket = tls?.socket ?? connect({
       host,
       port,
       localAddress,
       onread: { buffer: readBuffer, callback: (length: number, buf: Uint8Array) => this.read(length, buf as Buffer) }
     })
-    this.socket.on('connect', () => this.socket.write(request))
-    this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code ?? err.message))
-    this.socket.on('close', () => this.fail('closed'))
+    if (tls !== undefined) socket.on('data', (buf: Buffer) => this.read(buf.length, buf))
+    socket.on(tls === undefined ? 'connect' : 'secureConnect', () => socket.write(request))
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code ?? err.message))
+    socket.on('close', () => this.fail('closed'))
+    this.link = { destroy: () => socket.destroy(), reset: tls?.reset ?? (() => socket.resetAndDestroy()) }
+  }
+
+  /** HTTP/2: one DATA frame of the stream. */
+  onData (buf: Buffer): void {
+    this.now = nowUs()
+    stats.reads++
+    if (this.state === CONNECTING) return this.fail('DATA before the response head')
+    if (this.state !== CLOSED) {
+      try {
+        this.sse.feed(buf, 0, buf.length)
+      } catch (err) {
+        this.fail(`protocol: ${(err as Error).message}`)
+      }
+    }
+  }
+
+  /** HTTP/2: the stream is gone. */
+  onGone (reason: string): void {
+    this.fail(reason)
   }
 
   private read (length: number, buf: Buffer): boolean {
@@ -288,7 +330,7 @@ class Subscriber implements ResponseHandler, SseHandler {
     const wasReady = this.state === READY
     this.state = CLOSED
     clearTimeout(this.timer)
-    this.socket.destroy()
+    this.link.destroy()
     if (wasReady) {
       if (!closing) stats.dropped++
     } else {
@@ -300,7 +342,7 @@ class Subscriber implements ResponseHandler, SseHandler {
   reset (): void {
     this.state = CLOSED
     clearTimeout(this.timer)
-    this.socket.resetAndDestroy()
+    this.link.reset()
   }
 
   /** Distinct events this stream still misses out of `published` on its channel. */
@@ -401,6 +443,7 @@ port.on('message', async (message: ShardCommand) => {
       closing = true
       clearInterval(progress)
       for (const sub of subs) sub.reset()
+      h2?.resetAll()
       await profiler?.stop()
       port.postMessage({ id: message.id })
       port.close()

@@ -1,12 +1,15 @@
 /**
  * A smoke run of the load generator against an in-process hub: a few subscribers for about a
- * second, every event parsed and checked, zero loss asserted. Timing figures are never asserted.
+ * second, every event parsed and checked, zero loss asserted; over HTTP/1.1 in the clear and over
+ * HTTP/2 (TLS, the hub embedded in Fastify's HTTP/2 server). Timing figures are never asserted.
  * Run with `tap bench/smoke.test.ts` (or add bench/**\/*.test.ts to tap's include).
  */
+import type { ServerHttp2Stream } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
 import sseHub from '../app.js'
+import { testCertificate } from '../test/tls.js'
 import { runLoad } from './load.js'
 
 t.test('the load generator gets every event once, in order, from the hub', async (t) => {
@@ -46,4 +49,63 @@ t.test('the load generator gets every event once, in order, from the hub', async
     publishErrors: 0
   }, 'no loss, duplicate, reordering, malformed event or error')
   t.ok(result.latencyMs.samples > 0, 'latency was measured')
+})
+
+t.test('over HTTP/2 the load generator gets every event once, in order, one write per stream per batch', async (t) => {
+  const certificate = testCertificate(t)
+  const app = Fastify({ http2: true, https: { allowHTTP1: true, key: certificate.key, cert: certificate.cert } })
+  await app.register(sseHub, { insecure: true })
+  // What reaches each subscriber stream's HTTP/2 layer: one call per write, or one per corked run.
+  const flushes = new Map<ServerHttp2Stream, number>()
+  app.server.on('stream', (stream: ServerHttp2Stream, headers) => {
+    if (!String(headers[':path']).startsWith('/subscribe')) return
+    flushes.set(stream, 0)
+    for (const method of ['_write', '_writev'] as const) {
+      const original = stream[method] as (...args: unknown[]) => void
+      stream[method] = (...args: unknown[]) => {
+        flushes.set(stream, (flushes.get(stream) ?? 0) + 1)
+        original.apply(stream, args)
+      }
+    }
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+
+  // Batches of 4 events on one channel, one publish at a time: each batch is one turn of the hub.
+  const result = await runLoad({
+    port,
+    protocol: 'hub',
+    transport: 'h2',
+    ca: certificate.cert,
+    streamsPerSession: 3,
+    subscribers: 6,
+    channels: 1,
+    batch: 4,
+    depth: 1,
+    warmup: 0.2,
+    duration: 1,
+    settle: 0.1,
+    verify: true,
+    threadsPerProcess: 2,
+    channelPrefix: 'smoke-h2-',
+    serverPids: [process.pid]
+  })
+  t.equal(result.subscribers.ready, 6, 'every subscriber connected')
+  t.ok(result.window.deliveries > 0, 'events were delivered in the window')
+  t.same(result.integrity, {
+    ...result.integrity,
+    lost: 0,
+    lossyStreams: 0,
+    duplicates: 0,
+    reordered: 0,
+    malformed: 0,
+    dropped: 0,
+    publishErrors: 0
+  }, 'no loss, duplicate, reordering, malformed event or error')
+  const batches = result.publisher.acknowledgedRequests
+  t.ok(batches > 0, 'batches were published')
+  t.equal(flushes.size, 6, 'six subscriber streams on the server')
+  // The opening frames take a write or two; after that, at most one per batch (fewer when batches share a turn).
+  for (const count of flushes.values()) t.ok(count <= batches + 2, `${count} writes for ${batches} batches of 4 events`)
 })
