@@ -15,7 +15,7 @@ t.test('the counters of this process, as JSON', async (t) => {
     delivered: 0,
     replayed: 0,
     slowDisconnects: 0,
-    refused: { draining: 0, 'max-connections': 0, 'rate-limit': 0, 'broker-down': 0 }
+    refused: { draining: 0, 'max-connections': 0, 'rate-limit': 0, 'broker-down': 0, 'auth-unavailable': 0 }
   })
 
   const ann = await hub.subscribe('/subscribe?channels=a,b&clientId=ann')
@@ -40,7 +40,7 @@ t.test('the counters of this process, as JSON', async (t) => {
     delivered: 3,
     replayed: 1,
     slowDisconnects: 0,
-    refused: { draining: 0, 'max-connections': 1, 'rate-limit': 0, 'broker-down': 0 }
+    refused: { draining: 0, 'max-connections': 1, 'rate-limit': 0, 'broker-down': 0, 'auth-unavailable': 0 }
   }, 'ann\'s two tabs are one client; the resumed stream got one event from history')
 
   hub.app.hub.drain()
