@@ -36,6 +36,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The clientId a subscriber's token gives it (its `sub`, or a generated one); only with `subscribeAuth`. */
     hubClientId?: string
+    /** When a subscriber's token expires (its `exp`, ms since the epoch): its stream ends then. Only with `subscribeAuth`. */
+    hubTokenExpiresAt?: number
   }
 
   interface FastifyInstance {
@@ -98,6 +100,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   fastify.decorate('hubAdmitsStream', (request: FastifyRequest) => connectLimit === undefined || connectLimit.take(request.ip) === 0)
   fastify.decorate('hubInsecure', config.insecure)
   fastify.decorateRequest('hubClientId', undefined)
+  fastify.decorateRequest('hubTokenExpiresAt', undefined)
   // With subscribeAuth only a checked request has a grant here: one that was not checked reads nothing.
   fastify.decorate('hubMayRead', (request: FastifyRequest, channel: string) =>
     config.insecure || !config.subscribeAuth || grants.get(request)?.subscribe.covers(channel) === true)
@@ -174,6 +177,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       }
       // The token is the subscriber's identity: its sub, else a fresh id, never the query's clientId.
       request.hubClientId = grant.sub ?? fastify.hub[STREAMS].newClientId()
+      request.hubTokenExpiresAt = grant.expiresAt
     } else if (access === 'lastEvent') {
       const { channel } = request.query as { channel: string }
       // A bad name is the route's 400.

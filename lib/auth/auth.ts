@@ -57,6 +57,8 @@ export interface Grant {
   presence: boolean
   /** The JWT's `sub`: a subscriber's clientId (checked where it is used as one). */
   sub?: string
+  /** When the JWT expires (its `exp`), in ms since the epoch: a subscriber's stream ends then. */
+  expiresAt?: number
 }
 
 const EVERYTHING = new ChannelPatterns(['*'])
@@ -221,6 +223,7 @@ function grantOf (payload: Record<string, unknown>): Grant {
     publish: claim.publish === undefined ? NOTHING : new ChannelPatterns(claim.publish),
     subscribe: claim.subscribe === undefined ? NOTHING : new ChannelPatterns(claim.subscribe),
     presence: claim.presence === true,
-    sub: typeof payload.sub === 'string' ? payload.sub : undefined
+    sub: typeof payload.sub === 'string' ? payload.sub : undefined,
+    expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined
   }
 }

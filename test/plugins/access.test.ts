@@ -25,10 +25,11 @@ t.test('every route of the hub goes through the one access check with the right 
   t.same(paths('lastEvent'), ['/hub/lastEvent'])
   t.same(paths('publish'), ['/hub/publish'])
   t.same(paths('metrics'), ['/hub/metrics'])
-  // Open on purpose: health, the dashboard page and its files, and the API documentation (its page and
-  // the page's assets, the document as JSON and as YAML), which hold no data.
+  // Open on purpose: health, the dashboard page and its files, the browser client's modules, and the
+  // API documentation (its page and the page's assets, the document as JSON and as YAML), which hold no data.
   const docs = ['/hub/docs', '/hub/docs/json', '/hub/docs/static/*', '/hub/docs/static/index.html', '/hub/docs/static/swagger-initializer.js', '/hub/docs/yaml']
-  t.same(paths(undefined), ['/hub', '/hub/dashboard/:file', ...docs, '/hub/health'], 'only health, the dashboard page and the docs are open')
+  const client = ['/hub/client-share.js', '/hub/client-stream.js', '/hub/client.js']
+  t.same(paths(undefined), ['/hub', ...client, '/hub/dashboard/:file', ...docs, '/hub/health'], 'only health, the dashboard page, the client and the docs are open')
   for (const flag of ['presence', 'subscribe', 'lastEvent', 'publish', 'metrics']) {
     t.notOk(paths(undefined).some((path) => paths(flag).includes(path)), `no spelling of a ${flag} route without the flag`)
   }
