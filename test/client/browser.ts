@@ -14,6 +14,10 @@ export const PREFIX = '/events'
 /** The test page: it only imports the client from the hub and hands it to the test. Not part of the product. */
 const PAGE = `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>client test</title></head><body>
+<script>
+  // ?nostream: a browser whose fetch cannot stream a body, so the client falls back to EventSource.
+  if (location.search === '?nostream') delete window.ReadableStream
+</script>
 <script type="module">
   import * as client from '${PREFIX}/client.js'
   window.hubClient = client
@@ -78,14 +82,14 @@ export interface Tab {
   problems: string[]
 }
 
-/** Opens the test page in a new tab and waits for the client module. */
-export async function openTab (context: BrowserContext, hub: ClientHub): Promise<Tab> {
+/** Opens the test page (`?nostream`: without streaming fetch) in a new tab and waits for the client module. */
+export async function openTab (context: BrowserContext, hub: ClientHub, query = ''): Promise<Tab> {
   const page = await context.newPage()
   page.setDefaultTimeout(TIMEOUT)
   const problems: string[] = []
   page.on('console', (message) => { if (message.type() === 'error') problems.push(`console.error: ${message.text()}`) })
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
-  await page.goto(`${hub.origin}/page`)
+  await page.goto(`${hub.origin}/page${query}`)
   await page.waitForFunction(() => (window as any).hubClient !== undefined)
   return { page, problems }
 }
