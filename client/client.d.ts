@@ -51,7 +51,7 @@ export interface EventMeta<Type extends string = string> {
 /** A channel's last event, as a `lastEvent` snapshot gives it; `null` when nothing was published there. */
 export type LastEvent<Events> = { [K in keyof Events]: { type: K, payload: Events[K] } }[keyof Events] | null
 
-export interface HubClient<Events extends Record<string, unknown> = Record<string, unknown>> {
+export interface HubClient<Events extends object = Record<string, unknown>> {
   /** The current status; `onStatus` tells each change. */
   readonly status: HubStatus
   /** This tab's channels. */
@@ -85,4 +85,4 @@ export interface HubClient<Events extends Record<string, unknown> = Record<strin
  * Connects to the hub. `Events` maps each event type to its payload's type.
  * @throws TypeError for a channel name the hub would refuse
  */
-export function connect<Events extends Record<string, unknown> = Record<string, unknown>> (options: ConnectOptions): HubClient<Events>
+export function connect<Events extends object = Record<string, unknown>> (options: ConnectOptions): HubClient<Events>
