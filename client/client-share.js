@@ -5,7 +5,7 @@
 // stream's last id, so whichever tab leads next resumes from there.
 
 /** ms without a word from the leader before a follower asks it; as long again unanswered, and the follower takes over. */
-const QUIET = 2000
+const QUIET = 1000
 /** ms a leader waits for more channel changes before it reconnects once for all of them. */
 const SETTLE = 50
 
@@ -142,7 +142,7 @@ export function share (key, tab, open) {
       pingAt = now
       send({ t: 'ping' })
     }
-  }, 1000)
+  }, QUIET / 2)
 
   // A frozen tab runs nothing: it gives the lock to one that runs, and asks again when it wakes.
   const onFreeze = () => {
