@@ -31,7 +31,7 @@ export interface ConnectOptions {
 
 /** Where the client stands. */
 export type HubStatus =
-  /** Connecting or waiting to reconnect; `reason` says why it is not open (`draining`, `max-connections`, `HTTP 502`, `ended`...). */
+  /** Connecting or waiting to reconnect; `reason` says why it is not open (`draining`, `max-connections`, `HTTP 502`, `ended`..., or `no channels`: then it holds no connection). */
   | { state: 'connecting', reason?: string }
   /** Receiving; `resumed` when the hub replayed what was missed since the last event (else snapshots came). */
   | { state: 'open', resumed: boolean, clientId: string }

@@ -8,6 +8,8 @@ import { canShare, share } from './client-share.js'
 const CHANNEL = /^[\w\-.:@/]{1,128}$/
 /** Ids of recent events each tab remembers, to drop the overlap of a replay. */
 const RECENT = 1000
+/** The status of a client without channels, which holds no connection. @type {Status} */
+const IDLE = { state: 'connecting', reason: 'no channels' }
 
 /**
  * @typedef {import('./client-stream.js').TokenOption} TokenOption
@@ -156,7 +158,7 @@ export function connect (options) {
       const s = m.s
       if (s.state === 'open') at.clientId = s.clientId
       // Open for this tab once the stream holds its channels (the leader is adding them).
-      setStatus(s.state !== 'open' || channels.every((name) => m.chs?.includes(name)) ? s : { state: 'connecting' })
+      setStatus(channels.length === 0 ? IDLE : s.state !== 'open' || channels.every((name) => m.chs?.includes(name)) ? s : { state: 'connecting' })
     }
   }
 
@@ -169,6 +171,7 @@ export function connect (options) {
     ? share(`sse-hub ${base} ${options.clientId ?? ''}`, tab, (channels, post) => steer(() => start(channels, post), channels))
     : Object.assign(steer(() => start(tab.channels, deliver), tab.channels), { role: /** @type {'alone'} */ ('alone') })
   link.update()
+  if (channels.length === 0) setStatus(IDLE)
 
   /** @param {string | string[]} names @param {boolean} add */
   function change (names, add) {
@@ -178,6 +181,7 @@ export function connect (options) {
     channels = next
     link.update()
     if (stated !== undefined) deliver(stated)
+    else if (channels.length === 0) setStatus(IDLE)
   }
 
   return {

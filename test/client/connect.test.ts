@@ -35,6 +35,16 @@ t.test('one tab: open, snapshots, events of its channels in order, subscribe and
   t.equal(hub.app.hub.connectionCount, 1, 'one connection')
   t.same(await tab.page.evaluate(() => (window as any).statuses.at(-1)), { state: 'open', resumed: true, clientId: status.clientId }, 'the same clientId, resumed')
 
+  // Without channels, no connection; with them again, the stream resumes where it was.
+  await tab.page.evaluate(() => (window as any).client.unsubscribe(['a', 'b', 'c']))
+  await waitUntil(() => hub.app.hub.connectionCount === 0, TIMEOUT, 'no connection without channels')
+  t.same(await tab.page.evaluate(() => (window as any).client.status), { state: 'connecting', reason: 'no channels' })
+  const missed = await hub.app.hub.publish([{ channelName: 'b', type: 'y', payload: 'missed' }])
+  await tab.page.evaluate(() => (window as any).client.subscribe('b'))
+  await opened(tab)
+  await waitUntil(async () => (await received(tab)).length >= 4, TIMEOUT, 'the event published meanwhile')
+  t.same((await received(tab))[3], ['b', 'y', missed.ids[0], 'missed'], 'replayed from where the stream was')
+
   await tab.page.evaluate(() => (window as any).client.close())
   await waitUntil(() => hub.app.hub.connectionCount === 0, TIMEOUT, 'no connection')
   t.same(await tab.page.evaluate(() => (window as any).client.status), { state: 'closed' })
