@@ -23,7 +23,7 @@ const IDLE = { state: 'connecting', reason: 'no channels' }
 const list = (channels) => typeof channels === 'string' ? [channels] : [...channels]
 
 /** Whether two channel lists hold the same names. @param {string[]} a @param {string[]} b */
-export const same = (a, b) => a.length === b.length && a.every((name) => b.includes(name))
+const same = (a, b) => a.length === b.length && a.every((name) => b.includes(name))
 
 /**
  * Opens the hub's stream of `channels()` (asked before each attempt) and posts what it brings.
@@ -33,7 +33,7 @@ export const same = (a, b) => a.length === b.length && a.every((name) => b.inclu
  * @param {Position} at where the stream resumes, and the clientId it had
  * @returns {Lead}
  */
-export function lead (o, channels, post, at) {
+function lead (o, channels, post, at) {
   let clientId = o.clientId ?? at.clientId
   /** @type {string[]} */
   let current = []
@@ -72,7 +72,7 @@ export function lead (o, channels, post, at) {
  * @param {() => Lead} start
  * @param {() => string[]} channels
  */
-export function steer (start, channels) {
+function steer (start, channels) {
   /** @type {Lead | undefined} */
   let stream
   return {
@@ -176,12 +176,18 @@ export function connect (options) {
   /** @param {string | string[]} names @param {boolean} add */
   function change (names, add) {
     const given = check(list(names))
+    if (status.state === 'closed') return
     const next = add ? [...new Set([...channels, ...given])] : channels.filter((name) => !given.includes(name))
     if (same(next, channels)) return
     channels = next
     link.update()
     if (stated !== undefined) deliver(stated)
     else if (channels.length === 0) setStatus(IDLE)
+  }
+
+  /** @param {string} type @param {Function} fn */
+  function off (type, fn) {
+    listeners.get(type)?.delete(fn)
   }
 
   return {
@@ -195,12 +201,9 @@ export function connect (options) {
         link.listen(type)
       }
       listeners.get(type)?.add(fn)
-      return () => this.off(type, fn)
+      return () => off(type, fn)
     },
-    /** @param {string} type @param {Function} fn */
-    off (type, fn) {
-      listeners.get(type)?.delete(fn)
-    },
+    off,
     /** @param {(status: Status) => void} fn */
     onStatus (fn) {
       watchers.add(fn)
