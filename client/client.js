@@ -63,7 +63,8 @@ function lead (o, channels, post, at) {
       }
     }
   })
-  return Object.assign(stream, { get channels () { return current } })
+  // The channels of the attempt under way, read when they may have changed.
+  return Object.defineProperty(stream, 'channels', { get: () => current })
 }
 
 /**

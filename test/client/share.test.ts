@@ -153,3 +153,45 @@ t.test('without sharing, one connection per tab: share: false, no Web Locks, or 
   for (const tab of others) t.same(await received(tab), [['news', 'headline', other.ids[0], 'h1']])
   t.same([...tabs, ...others].flatMap((tab) => tab.problems), [])
 })
+
+t.test('a follower\'s subscribe, unsubscribe and close change the shared stream\'s channels; other clientIds do not share', async (t) => {
+  if (!haveChromium(t)) return
+  const hub = await clientHub(t)
+  const { context } = await browserContext(t)
+  const [a, b, c] = [await openTab(context, hub), await openTab(context, hub), await openTab(context, hub)]
+  await connectTab(a, hub, { channels: ['common'] })
+  await opened(a)
+  await connectTab(b, hub, { channels: ['common', 'b1'] })
+  await opened(b)
+  const union = async (): Promise<string[]> => (await hub.app.inject('/events/clients')).json().clients.flatMap((client: any) => client.channels).sort()
+  await waitUntil(async () => (await union()).join() === 'b1,common', TIMEOUT, 'the union of a and b')
+  t.equal(await role(a), 'leader', 'the first tab leads')
+  const follower = b
+
+  await follower.page.evaluate(() => (window as any).client.subscribe('extra'))
+  await waitUntil(async () => (await union()).includes('extra'), TIMEOUT, 'the follower\'s new channel in the stream')
+  await opened(follower)
+  const first = await hub.app.hub.publish([{ channelName: 'extra', type: 'x', payload: 1 }])
+  await waitUntil(async () => (await received(follower)).length === 1, TIMEOUT, 'the event of the new channel')
+  t.same(await received(follower), [['extra', 'x', first.ids[0], 1]])
+
+  await follower.page.evaluate(() => (window as any).client.unsubscribe('extra'))
+  await waitUntil(async () => !(await union()).includes('extra'), TIMEOUT, 'the channel left the stream')
+  t.same(await follower.page.evaluate(() => (window as any).client.channels), ['common', 'b1'])
+
+  // Another clientId: a connection of its own, beside the shared one.
+  await connectTab(c, hub, { channels: ['common'], clientId: 'carol' })
+  await opened(c)
+  t.equal(await role(c), 'leader', 'it leads its own group')
+  await waitUntil(() => hub.app.hub.connectionCount === 2, TIMEOUT, 'two connections')
+  t.ok((await hub.app.hub.client('carol')) !== undefined, 'carol is on the hub')
+
+  // The follower leaves: the shared stream drops what only it had.
+  await follower.page.evaluate(() => (window as any).client.close())
+  await waitUntil(async () => !(await union()).includes('b1'), TIMEOUT, 'b1 left with its tab')
+  const last = await hub.app.hub.publish([{ channelName: 'common', type: 'y', payload: 2 }])
+  await waitUntil(async () => (await received(a)).some(([, , id]) => id === last.ids[0]), TIMEOUT, 'the leader still receives')
+  await waitUntil(async () => (await received(c)).some(([, , id]) => id === last.ids[0]), TIMEOUT, 'and carol')
+  t.equal((await received(follower)).length, 1, 'the closed tab got nothing more')
+  t.same([a, b, c].flatMap((tab) => tab.problems), [])
+})
