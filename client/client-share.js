@@ -9,8 +9,8 @@ const QUIET = 1000
 /** ms a leader waits for more channel changes before it reconnects once for all of them. */
 const SETTLE = 50
 
-/** Whether tabs can share here: Web Locks and BroadcastChannel, which need a secure context. */
-export const canShare = () => globalThis.isSecureContext === true && typeof navigator === 'object' &&
+/** Whether tabs can share here: a page (not a worker) with Web Locks and BroadcastChannel, which need a secure context. */
+export const canShare = () => globalThis.isSecureContext === true && typeof document === 'object' && typeof navigator === 'object' &&
   navigator.locks !== undefined && typeof BroadcastChannel === 'function'
 
 /**
