@@ -40,7 +40,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The clientId a subscriber's token gives it (its `sub`, or a generated one); only with `subscribeAuth`. */
     hubClientId?: string
-    /** `POST /session`: when the request's JWT expires, ms since the epoch; undefined for a JWT without `exp`. */
+    /**
+     * When the request's token expires, ms since the epoch (a JWT's `exp`, the end of an `authUrl`
+     * answer's `ttl`): a subscriber's stream ends then, and `POST /session`'s cookie lasts no longer.
+     */
     hubTokenExpiresAt?: number
     /** A subscribe the access check turns away for now (`authUrl` unavailable): the stream answers with `retry:`. */
     hubRefusal?: Refusal
@@ -244,6 +247,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       }
       // The token is the subscriber's identity: its sub, else a fresh id, never the query's clientId.
       request.hubClientId = grant.sub ?? fastify.hub[STREAMS].newClientId()
+      request.hubTokenExpiresAt = grant.expiresAt
     } else if (access === 'lastEvent') {
       const { channel } = request.query as { channel: string }
       // A bad name is the route's 400.

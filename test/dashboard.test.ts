@@ -165,7 +165,7 @@ t.test('an insecure hub: the page never asks for a token', async (t) => {
   const response = await page.goto(`${hub.url}/`)
   t.match(response?.headers()['content-security-policy'], /default-src 'none'; script-src 'self'/)
   t.equal(response?.headers()['x-content-type-options'], 'nosniff')
-  for (const [file, type] of [['app.js', 'text/javascript'], ['view.js', 'text/javascript'], ['sse.js', 'text/javascript'], ['style.css', 'text/css']]) {
+  for (const [file, type] of [['app.js', 'text/javascript'], ['view.js', 'text/javascript'], ['style.css', 'text/css']]) {
     const res = await hub.app.inject(`/dashboard/${file}`)
     t.equal(res.statusCode, 200, file)
     t.match(res.headers['content-type'], type, file)

@@ -64,9 +64,21 @@ await app.register(sseHub, { insecure: true })
 await app.ready()
 const result = await app.hub.publish([{ channelName: 'orders', type: 'created', payload: { id: 1 } }])
 const page = await app.inject('/')
-const files = await Promise.all(['app.js', 'view.js', 'sse.js', 'style.css'].map((file) => app.inject('/dashboard/' + file)))
+const files = await Promise.all(['dashboard/app.js', 'dashboard/view.js', 'dashboard/style.css', 'client.js', 'client-stream.js', 'client-share.js'].map((file) => app.inject('/' + file)))
 await app.close()
-console.log(JSON.stringify({ ...result, page: [page.statusCode, /<title>([^<]*)/.exec(page.body)?.[1]], files: files.map((file) => file.statusCode) }))
+const client = await import('fastify-sse-hub/client')
+console.log(JSON.stringify({ ...result, page: [page.statusCode, /<title>([^<]*)/.exec(page.body)?.[1]], files: files.map((file) => file.statusCode), connect: typeof client.connect }))
+`
+
+/** The browser client as an app imports it (fastify-sse-hub/client), typed by its event map. */
+const CLIENT_SNIPPET = `
+import { connect, type HubStatus } from 'fastify-sse-hub/client'
+const hub = connect<{ chat: { text: string } }>({ url: 'https://hub.example.com/events', channels: ['room1'] })
+hub.on('chat', (chat) => chat.text.toUpperCase())
+// @ts-expect-error no such event in the map
+hub.on('other', () => {})
+const status: HubStatus = hub.status
+export { status }
 `
 
 const TSCONFIG = {
@@ -78,7 +90,7 @@ const TSCONFIG = {
     noEmit: true,
     types: ['node']
   },
-  files: ['embedding.ts']
+  files: ['embedding.ts', 'client.ts']
 }
 
 t.test('the packed package installs beside an older fastify 5, type-checks and runs', { timeout: 300_000 }, async (t) => {
@@ -113,6 +125,7 @@ t.test('the packed package installs beside an older fastify 5, type-checks and r
   t.notOk(existsSync(join(appDir, 'node_modules', 'fastify-sse-hub', 'node_modules', 'fastify')), 'no fastify nested under the package')
 
   await writeFile(join(appDir, 'embedding.ts'), `${await embeddingSnippets()}\n${TYPE_CHECKS}`)
+  await writeFile(join(appDir, 'client.ts'), CLIENT_SNIPPET)
   await writeFile(join(appDir, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2))
   await t.resolves(sh(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], appDir, 90_000),
     'the embedding page\'s code and the typed checks compile against the package')
@@ -123,5 +136,6 @@ t.test('the packed package installs beside an older fastify 5, type-checks and r
   t.equal(result.ids.length, 1, 'one id back')
   t.type(result.ids[0], 'string')
   t.same(result.page, [200, 'sse-hub dashboard'], 'the packed hub serves the dashboard page')
-  t.same(result.files, [200, 200, 200, 200], 'and its scripts and style')
+  t.same(result.files, [200, 200, 200, 200, 200, 200], 'and its scripts and style, and the browser client')
+  t.equal(result.connect, 'function', 'fastify-sse-hub/client resolves to the client')
 })

@@ -59,7 +59,7 @@ export interface Grant {
   presence: boolean
   /** The JWT's `sub`: a subscriber's clientId (checked where it is used as one). */
   sub?: string
-  /** When the JWT expires (its `exp`), in ms since the epoch; undefined for a token without `exp`. */
+  /** When the JWT expires (its `exp`), in ms since the epoch: a subscriber's stream ends then; undefined for a token without `exp`. */
   expiresAt?: number
 }
 

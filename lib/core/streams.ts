@@ -6,6 +6,7 @@ import type { SseSink } from '../wire/sink.js'
 import { lastEventFrame, registeredFrame, retryFrame } from '../wire/sse.js'
 import { type CloseReason, Connection } from './connection.js'
 import type { Presence } from './presence.js'
+import { StreamExpiry } from './stream-expiry.js'
 import { StreamMonitor } from './stream-monitor.js'
 import { ownCopy, SubscriberIndex } from './subscriber-index.js'
 
@@ -19,6 +20,8 @@ export interface SubscribeRequest {
   lastEventId?: string
   /** `presence=1`: the stream also gets the compat `online-presence` list, on connect and on change. */
   presence?: boolean
+  /** When the subscriber's token expires (ms since the epoch): the stream ends then. */
+  expiresAt?: number
 }
 
 /** Why a subscribe is turned away for now (answered with `retry:` so browsers come back). */
@@ -52,6 +55,7 @@ export class Streams {
   private readonly dirty: Connection[] = []
   private flushScheduled = false
   private readonly monitor: StreamMonitor
+  private readonly expiry = new StreamExpiry<Connection>()
 
   constructor (
     private readonly options: StreamOptions,
@@ -120,6 +124,7 @@ export class Streams {
     const { channelNames } = connection
     this.connections.add(connection)
     this.presence.add(connection)
+    if (request.expiresAt !== undefined) this.expiry.add(connection, request.expiresAt)
 
     let start
     try {
@@ -195,6 +200,7 @@ export class Streams {
   endAll (): void {
     this.draining = true
     this.monitor.close()
+    this.expiry.close()
     this.presence.close()
     for (const connection of this.connections) connection.close('shutdown')
     if (this.connections.size > 0) {
@@ -235,6 +241,7 @@ export class Streams {
   private readonly detach = (connection: Connection, reason: CloseReason): void => {
     if (!this.connections.delete(connection)) return
     this.monitor.forget(connection)
+    this.expiry.forget(connection)
     if (connection.kind === 'subscriber') {
       this.presence.remove(connection)
       this.subscribers.leave(connection)

@@ -1,7 +1,8 @@
 /* global document, location, sessionStorage, fetch, AbortController, setTimeout, clearTimeout */
 // The dashboard page's script: the token, the reads that keep the page live, the publish form.
-// Every URL is relative to the page, so it works under the hub's prefix.
-import { readEvents } from './sse.js'
+// Every URL is relative to the page, so it works under the hub's prefix. Its live reads are
+// streams of the hub's browser client (served beside the page's folder, at `<prefix>/client-stream.js`).
+import { openStream } from '../client-stream.js'
 import { $, showChannels, showClients, showEmpty, showEvent, showStats, showStatus } from './view.js'
 
 const POLL_MS = 1500
@@ -68,26 +69,23 @@ async function loadSince (s) {
   } catch {}
 }
 
-/** Keeps a stream of session `s` open: reconnects after the hub's `retry`, asks for a token on 401/403. */
-async function follow (s, name, url, onEvent) {
-  const { signal } = s.abort
-  let retry = 2000
-  while (!signal.aborted) {
-    try {
-      const res = await fetch(url, { headers: headers({ accept: 'text/event-stream' }), cache: 'no-store', signal })
-      if (res.status === 401 || res.status === 403) return askToken(await errorOf(res))
-      // A refused stream (draining, maxConnections) is a 200 with only `retry:`.
-      if (res.ok && !res.headers.has('x-sse-hub-refused')) {
-        s[name] = 'live'
-        showStatus(session)
-      }
-      if (res.body !== null) await readEvents(res.body, onEvent, (ms) => { retry = Math.max(500, ms) })
-    } catch {}
-    if (signal.aborted) return
-    s[name] = 'reconnecting'
-    showStatus(session)
-    await sleep(retry, signal)
-  }
+/**
+ * Keeps a stream of session `s` open, with the token as a header: the client's stream reconnects
+ * with backoff from the hub's `retry` and waits out refusals; a 401 or 403 asks for a token.
+ */
+function follow (s, name, url, onEvent) {
+  const stream = openStream({
+    url: () => url,
+    token: () => token,
+    onEvent,
+    onStatus (status) {
+      if (session !== s) return
+      if (status.state === 'refused') return askToken(`${status.statusCode}: ${status.reason}`)
+      s[name] = status.state === 'open' ? 'live' : 'reconnecting'
+      showStatus(session)
+    }
+  })
+  s.abort.signal.addEventListener('abort', () => stream.close(), { once: true })
 }
 
 /** Reads the counters and the channels for session `s` every POLL_MS, whatever the hub answers. */

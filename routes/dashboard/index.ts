@@ -11,7 +11,6 @@ export const autoPrefix = ''
 const FILES: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'view.js': 'text/javascript; charset=utf-8',
-  'sse.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8'
 }
 

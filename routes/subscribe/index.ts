@@ -42,7 +42,8 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
       channelNames,
       clientId: id,
       lastEventId: request.headers['last-event-id'] ?? lastEventId,
-      presence: followPresence
+      presence: followPresence,
+      expiresAt: request.hubTokenExpiresAt
     })
   })
 }

@@ -26,11 +26,12 @@ t.test('every route of the hub goes through the one access check with the right 
   t.same(paths('publish'), ['/hub/publish'])
   t.same(paths('metrics'), ['/hub/metrics'])
   t.same(paths('session'), ['/hub/session'], 'POST /session')
-  // Open on purpose: health, the dashboard page and its files, and the API documentation (its page and
-  // the page's assets, the document as JSON and as YAML), which hold no data; and DELETE /session,
-  // which only clears a cookie.
+  // Open on purpose: health, the dashboard page and its files, the browser client's modules, the API
+  // documentation (its page and the page's assets, the document as JSON and as YAML), which hold no
+  // data; and DELETE /session, which only clears a cookie.
   const docs = ['/hub/docs', '/hub/docs/json', '/hub/docs/static/*', '/hub/docs/static/index.html', '/hub/docs/static/swagger-initializer.js', '/hub/docs/yaml']
-  t.same(paths(undefined), ['/hub', '/hub/dashboard/:file', ...docs, '/hub/health', '/hub/session'], 'only health, the dashboard page, the docs and DELETE /session are open')
+  const client = ['/hub/client-share.js', '/hub/client-stream.js', '/hub/client.js']
+  t.same(paths(undefined), ['/hub', ...client, '/hub/dashboard/:file', ...docs, '/hub/health', '/hub/session'], 'only health, the dashboard page, the client, the docs and DELETE /session are open')
   for (const flag of ['presence', 'subscribe', 'lastEvent', 'publish', 'metrics']) {
     t.notOk(paths(undefined).some((path) => paths(flag).includes(path)), `no spelling of a ${flag} route without the flag`)
   }
