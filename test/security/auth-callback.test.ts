@@ -127,3 +127,17 @@ t.test('authPublish: a publish without a valid token asks the app, with the chan
   t.equal((await hub.publish(batch('payroll'), bearer('static-publisher-token-0123'))).statusCode, 200, 'the static token needs no call')
   t.equal(app.asked.length, 2)
 })
+
+t.test('a stream lives as long as its grant: its ttl runs out, the stream ends, a reconnect the app now refuses is a 403', async (t) => {
+  const app = await backend(t)
+  app.answer = () => ({ status: 200, body: { ttl: 1 } })
+  const hub = await build(t, { authUrl: app.url })
+  const stream = await hub.subscribe('/subscribe?channels=news', { headers: { cookie: 'session=revoked-soon' } })
+  await stream.waitForCount(2)
+  await stream.waitForEnd(4000)
+  t.pass('the stream ended with its grant')
+  app.answer = () => ({ status: 403, body: { message: 'access withdrawn' } })
+  const again = await hub.app.inject({ url: '/subscribe?channels=news', headers: { cookie: 'session=revoked-soon' } })
+  t.match(again.json(), { statusCode: 403, message: 'authorization: refused by the app: access withdrawn' })
+  t.equal(app.asked.length, 2, 'the kept answer ran out with the grant: asked again')
+})
