@@ -45,6 +45,8 @@ declare module 'fastify' {
      * answer's `ttl`): a subscriber's stream ends then, and `POST /session`'s cookie lasts no longer.
      */
     hubTokenExpiresAt?: number
+    /** A stream granted by the app (`authUrl`): asks the app again when the grant runs out (see `StreamExpiry`). */
+    hubRenewGrant?: () => Promise<number | undefined>
     /** A subscribe the access check turns away for now (`authUrl` unavailable): the stream answers with `retry:`. */
     hubRefusal?: Refusal
   }
@@ -117,11 +119,28 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   fastify.decorateRequest('hubClientId', undefined)
   fastify.decorateRequest('hubTokenExpiresAt', undefined)
   fastify.decorateRequest('hubRefusal', undefined)
+  fastify.decorateRequest('hubRenewGrant', undefined)
   const callback = config.authUrl === undefined ? undefined : new AuthCallback({ url: config.authUrl, timeout: config.authTimeout })
   fastify.decorate('hubAuthCallback', callback)
   const forwarded = config.authForwardHeaders.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '')
   /** Requests without a valid token that the app is asked about, once their parameters are checked (preHandler). */
   const askTheApp = new WeakSet<FastifyRequest>()
+  /** What the app was asked for each of them: a stream's grant is asked again with it when it runs out. */
+  const questions = new WeakMap<FastifyRequest, AuthQuestion>()
+
+  /**
+   * A stream's renewal: the app asked again with the same question; the new expiry while the app
+   * still grants the stream's channels (and presence) to the same clientId, else none (it ends).
+   */
+  function renewal (callback: AuthCallback, question: AuthQuestion, clientId: string, presence: boolean): () => Promise<number | undefined> {
+    return async () => {
+      const answer = await callback.ask(question)
+      if (answer.outcome !== 'allowed') return undefined
+      const { grant } = answer
+      const holds = grant.subscribe.firstUncovered(question.channels) === undefined && (!presence || grant.presence) && (grant.sub ?? clientId) === clientId
+      return holds ? grant.expiresAt : undefined
+    }
+  }
   // With subscribeAuth only a checked request has a grant here: one that was not checked reads nothing.
   fastify.decorate('hubMayRead', (request: FastifyRequest, channel: string) =>
     config.insecure || !config.subscribeAuth || grants.get(request)?.subscribe.covers(channel) === true)
@@ -207,6 +226,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
         return value === undefined ? [] : [[name, Array.isArray(value) ? value.join(', ') : value]]
       }))
     }
+    questions.set(request, question)
     const answer = await callback.ask(question)
     if (answer.outcome === 'allowed') return answer.grant
     if (answer.outcome === 'refused') {
@@ -248,6 +268,10 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       // The token is the subscriber's identity: its sub, else a fresh id, never the query's clientId.
       request.hubClientId = grant.sub ?? fastify.hub[STREAMS].newClientId()
       request.hubTokenExpiresAt = grant.expiresAt
+      const question = questions.get(request)
+      if (callback !== undefined && question !== undefined) {
+        request.hubRenewGrant = renewal(callback, question, request.hubClientId, presenceFlag(query.presence))
+      }
     } else if (access === 'lastEvent') {
       const { channel } = request.query as { channel: string }
       // A bad name is the route's 400.

@@ -6,7 +6,7 @@ import type { SseSink } from '../wire/sink.js'
 import { lastEventFrame, registeredFrame, retryFrame } from '../wire/sse.js'
 import { type CloseReason, Connection } from './connection.js'
 import type { Presence } from './presence.js'
-import { StreamExpiry } from './stream-expiry.js'
+import { type Renewal, StreamExpiry } from './stream-expiry.js'
 import { StreamMonitor } from './stream-monitor.js'
 import { ownCopy, SubscriberIndex } from './subscriber-index.js'
 
@@ -20,8 +20,10 @@ export interface SubscribeRequest {
   lastEventId?: string
   /** `presence=1`: the stream also gets the compat `online-presence` list, on connect and on change. */
   presence?: boolean
-  /** When the subscriber's token expires (ms since the epoch): the stream ends then. */
+  /** When the subscriber's token expires (ms since the epoch): the stream ends then, unless `renew` says it holds on. */
   expiresAt?: number
+  /** Asks for the grant again at `expiresAt` (a grant of `authUrl`). */
+  renew?: Renewal
 }
 
 /** Why a subscribe is turned away for now (answered with `retry:` so browsers come back). */
@@ -124,7 +126,7 @@ export class Streams {
     const { channelNames } = connection
     this.connections.add(connection)
     this.presence.add(connection)
-    if (request.expiresAt !== undefined) this.expiry.add(connection, request.expiresAt)
+    if (request.expiresAt !== undefined) this.expiry.add(connection, request.expiresAt, request.renew)
 
     let start
     try {

@@ -43,7 +43,8 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
       clientId: id,
       lastEventId: request.headers['last-event-id'] ?? lastEventId,
       presence: followPresence,
-      expiresAt: request.hubTokenExpiresAt
+      expiresAt: request.hubTokenExpiresAt,
+      renew: request.hubRenewGrant
     })
   })
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import t from 'tap'
-import { build, data, type TestContext } from '../helper.js'
+import { build, data, type TestContext, waitUntil } from '../helper.js'
 import { bearer, keys, mint } from './keys.js'
 
 // The app decides who subscribes (authUrl): a real backend in the test, which records what the hub
@@ -128,16 +128,50 @@ t.test('authPublish: a publish without a valid token asks the app, with the chan
   t.equal(app.asked.length, 2)
 })
 
-t.test('a stream lives as long as its grant: its ttl runs out, the stream ends, a reconnect the app now refuses is a 403', async (t) => {
+t.test('a stream lives as long as its grant: asked again when its ttl runs out, it goes on while the app says yes and ends when it withdraws', async (t) => {
   const app = await backend(t)
   app.answer = () => ({ status: 200, body: { ttl: 1 } })
   const hub = await build(t, { authUrl: app.url })
   const stream = await hub.subscribe('/subscribe?channels=news', { headers: { cookie: 'session=revoked-soon' } })
   await stream.waitForCount(2)
-  await stream.waitForEnd(4000)
-  t.pass('the stream ended with its grant')
+  await waitUntil(() => app.asked.length >= 3, 6000, 'two renewals')
+  t.notOk(stream.ended, 'renewed twice, still open')
+  hub.app.hub.publish([{ channelName: 'news', type: 'headline', payload: 1 }])
+  await stream.waitForCount(3)
+
   app.answer = () => ({ status: 403, body: { message: 'access withdrawn' } })
+  await stream.waitForEnd(4000)
+  t.pass('the stream ended once the app withdrew the grant')
+  const calls = app.asked.length
   const again = await hub.app.inject({ url: '/subscribe?channels=news', headers: { cookie: 'session=revoked-soon' } })
   t.match(again.json(), { statusCode: 403, message: 'authorization: refused by the app: access withdrawn' })
-  t.equal(app.asked.length, 2, 'the kept answer ran out with the grant: asked again')
+  t.equal(app.asked.length, calls, 'the reconnect got the refusal kept from the renewal')
+})
+
+t.test('renewals: a grant now narrower, or the app down, ends the stream; streams expiring together ask at most 32 at a time', async (t) => {
+  const app = await backend(t)
+  let inFlight = 0
+  let mostInFlight = 0
+  app.answer = () => ({ status: 200, body: { ttl: 1 }, delay: 50 })
+  const hub = await build(t, { authUrl: app.url, authTimeout: 500 })
+  const narrowed = await hub.subscribe('/subscribe?channels=news,chat', { headers: { cookie: 'session=narrowed' } })
+  const down = await hub.subscribe('/subscribe?channels=news', { headers: { cookie: 'session=down' } })
+  const many = await Promise.all(Array.from({ length: 200 }, (_, i) => hub.subscribe('/subscribe?channels=news', { headers: { cookie: `session=user-${i}` } })))
+  t.same([...new Set(many.map((client) => client.status))], [200])
+  app.answer = (body) => {
+    const cookie = body.headers.cookie
+    if (cookie === 'session=narrowed') return { status: 200, body: { channels: ['news'], ttl: 60 } }
+    if (cookie === 'session=down') return { status: 200, body: {}, delay: 2000 }
+    inFlight++
+    mostInFlight = Math.max(mostInFlight, inFlight)
+    // Answered after its delay: in flight until then.
+    setTimeout(() => { inFlight-- }, 100)
+    return { status: 200, body: { ttl: 60 }, delay: 100 }
+  }
+  await narrowed.waitForEnd(5000)
+  await down.waitForEnd(5000)
+  t.pass('narrower grant and no answer: both ended')
+  await waitUntil(() => app.asked.length >= 2 + 200 + 200, 15_000, 'the 200 renewals')
+  t.ok(mostInFlight <= 32, `at most 32 renewals at once (${mostInFlight})`)
+  t.ok(many.every((client) => !client.ended), 'the 200 renewed streams go on')
 })
