@@ -1,6 +1,6 @@
 import { constants, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2'
 import type { OutgoingHttpHeaders } from 'node:http'
-import type { SseSink } from './sink.js'
+import type { SseSink } from './sse-sink.js'
 import { unchunk } from './sse.js'
 
 /**

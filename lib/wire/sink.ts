@@ -2,24 +2,11 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
 import { openHttp2Sink } from './h2-sink.js'
+import type { SseSink } from './sse-sink.js'
 import { unchunk } from './sse.js'
 import { takeOverSocket } from './take-over.js'
 
-/**
- * Where a connection writes its frames (each one an HTTP/1.1 chunk, see lib/wire/sse.ts).
- * `writableLength` is what was accepted but not yet handed to the kernel: the slow-client measure.
- */
-export interface SseSink {
-  write (frame: Buffer): void
-  cork (): void
-  uncork (): void
-  /** Ends the response properly, so the client sees the stream close and reconnects. */
-  end (): void
-  /** Drops the connection at once, with a reset: nothing unsent stays in the kernel's buffers. */
-  destroy (): void
-  readonly writableLength: number
-  onClose (listener: () => void): void
-}
+export type { SseSink } from './sse-sink.js'
 
 export interface OpenSinkOptions {
   /**
