@@ -64,7 +64,8 @@ export interface Grant {
 }
 
 const EVERYTHING = new ChannelPatterns(['*'])
-const NOTHING = new ChannelPatterns([])
+/** No channel: what a grant without a list allows. */
+export const NOTHING = new ChannelPatterns([])
 
 /** The grant of the static publish token, and of every request on an `insecure` hub. */
 export const FULL_GRANT: Grant = Object.freeze({ publish: EVERYTHING, subscribe: EVERYTHING, presence: true })

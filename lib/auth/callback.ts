@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { isChannelName } from '../base/rules.js'
-import { ChannelPatterns, type Grant, isChannelPattern } from './auth.js'
+import { ChannelPatterns, type Grant, isChannelPattern, NOTHING } from './auth.js'
 
 /** What the hub asks the app about a request that carries no valid JWT. */
 export interface AuthQuestion {
@@ -143,14 +143,13 @@ function readAnswer (status: number, text: string, question: AuthQuestion): Auth
   if (presence !== undefined && typeof presence !== 'boolean') return { outcome: 'unavailable', reason: 'the app\'s presence is not a boolean' }
   if (ttl !== undefined && (typeof ttl !== 'number' || !(ttl > 0) || ttl > 86_400)) return { outcome: 'unavailable', reason: 'the app\'s ttl is not a number of seconds in (0, 86400]' }
   const granted = new ChannelPatterns((channels as string[] | undefined) ?? question.channels)
-  const none = new ChannelPatterns([])
   const ttlMs = ttl === undefined ? DEFAULT_GRANT_TTL : ttl * 1000
   return {
     outcome: 'allowed',
     ttl: ttlMs,
     grant: {
-      subscribe: question.action === 'subscribe' ? granted : none,
-      publish: question.action === 'publish' ? granted : none,
+      subscribe: question.action === 'subscribe' ? granted : NOTHING,
+      publish: question.action === 'publish' ? granted : NOTHING,
       presence: presence === true,
       sub: (clientId as string | undefined) ?? question.clientId ?? undefined,
       expiresAt: Date.now() + ttlMs

@@ -10,13 +10,15 @@ interface Asked { body: any, headers: IncomingMessage['headers'] }
 interface Backend {
   url: string
   asked: Asked[]
+  /** TCP connections the hub opened to it. */
+  connections: number
   /** The answer to the next questions: status, JSON body, delay in ms. */
   answer: (body: any) => { status: number, body?: unknown, delay?: number }
   close: () => Promise<void>
 }
 
 async function backend (t: TestContext): Promise<Backend> {
-  const state: Backend = { url: '', asked: [], answer: () => ({ status: 200, body: {} }), close: async () => {} }
+  const state: Backend = { url: '', asked: [], connections: 0, answer: () => ({ status: 200, body: {} }), close: async () => {} }
   const server: Server = createServer((req, res) => {
     let text = ''
     req.setEncoding('utf8').on('data', (chunk: string) => { text += chunk }).on('end', () => {
@@ -26,6 +28,7 @@ async function backend (t: TestContext): Promise<Backend> {
       setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end(reply === undefined ? '' : JSON.stringify(reply)), delay)
     })
   })
+  server.on('connection', () => { state.connections++ })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   state.close = () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
   t.teardown(() => state.close())
@@ -158,6 +161,7 @@ t.test('renewals: a grant now narrower, or the app down, ends the stream; stream
   const down = await hub.subscribe('/subscribe?channels=news', { headers: { cookie: 'session=down' } })
   const many = await Promise.all(Array.from({ length: 200 }, (_, i) => hub.subscribe('/subscribe?channels=news', { headers: { cookie: `session=user-${i}` } })))
   t.same([...new Set(many.map((client) => client.status))], [200])
+  const [callsBefore, connectionsBefore] = [app.asked.length, app.connections]
   app.answer = (body) => {
     const cookie = body.headers.cookie
     if (cookie === 'session=narrowed') return { status: 200, body: { channels: ['news'], ttl: 60 } }
@@ -173,5 +177,7 @@ t.test('renewals: a grant now narrower, or the app down, ends the stream; stream
   t.pass('narrower grant and no answer: both ended')
   await waitUntil(() => app.asked.length >= 2 + 200 + 200, 15_000, 'the 200 renewals')
   t.ok(mostInFlight <= 32, `at most 32 renewals at once (${mostInFlight})`)
+  const [calls, connections] = [app.asked.length - callsBefore, app.connections - connectionsBefore]
+  t.ok(connections <= 64, `${calls} renewal calls over ${connections} new connections: kept open between calls`)
   t.ok(many.every((client) => !client.ended), 'the 200 renewed streams go on')
 })
