@@ -1,5 +1,5 @@
 import { redactUrl } from './redact.js'
-import { CHANNEL_NAME_RULE, EVENT_TYPE_RULE } from './rules.js'
+import { CHANNEL_NAME_RULE, EVENT_TYPE_RULE, IDEMPOTENCY_KEY_RULE } from './rules.js'
 
 /**
  * An error a client caused, with the HTTP status it maps to and a stable `code`.
@@ -98,6 +98,9 @@ export const repeatedParameter = (name: string): HubError =>
 export const badJson = (reason?: string): HubError =>
   new HubError(400, 'SSE_HUB_BAD_JSON', reason === undefined ? 'body: empty; expected a JSON object' : `body: not valid JSON (${reason})`)
 
+export const badIdempotencyKey = (value: unknown): HubError =>
+  new HubError(400, 'SSE_HUB_BAD_IDEMPOTENCY_KEY', `Idempotency-Key: ${quote(value)} is not a valid key (${IDEMPOTENCY_KEY_RULE})`)
+
 export const notPreflight = (): HubError =>
   new HubError(400, 'SSE_HUB_NOT_PREFLIGHT', 'OPTIONS: only CORS preflight requests are answered, with Origin and Access-Control-Request-Method headers')
 
@@ -131,10 +134,14 @@ export const subscribeNotGranted = (channelName: string): HubError =>
 export const authRefused = (status: 401 | 403, message: string | undefined): HubError =>
   new HubError(status, status === 401 ? 'SSE_HUB_UNAUTHORIZED' : 'SSE_HUB_FORBIDDEN', `authorization: refused by the app${message === undefined ? '' : `: ${message}`}`)
 
-// 404, 429, 503.
+// 404, 422, 429, 503.
 
 export const noClient = (clientId: string): HubError =>
   new HubError(404, 'SSE_HUB_NO_CLIENT', `clientId: ${quote(clientId)} is not connected`)
+
+/** A key already used, within `windowMs`, for a publish of other events: a key stands for one publish. */
+export const idempotencyKeyReused = (key: string, windowMs: number): HubError =>
+  new HubError(422, 'SSE_HUB_IDEMPOTENCY_KEY_REUSED', `Idempotency-Key: ${quote(key)} was used in the last ${windowMs / 1000} s for a publish of other events; a retry sends the same body, another publish takes a new key`)
 
 export const rateLimited = (what: string, perSecond: number, retryInSeconds: string): HubError =>
   new HubError(429, 'SSE_HUB_RATE_LIMITED', `${what}: more than ${perSecond} per second from this address; retry in ${retryInSeconds} s`)

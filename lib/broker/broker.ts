@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { badEvent } from '../base/errors.js'
 import type { EventInput } from '../base/names.js'
 import { eventData } from '../wire/sse.js'
@@ -86,6 +87,15 @@ export interface Subscribers {
  */
 export type Deliver = (events: readonly PublishedEvent[], more?: boolean) => void
 
+/** What `Broker.publishOnce` did with a batch and its key. */
+export type OnceOutcome =
+  /** The key was not kept: the batch was published, and the key kept with its ids. */
+  | { outcome: 'published', events: PublishedEvent[] }
+  /** The key was kept with the same batch: nothing published; the ids the first publish gave. */
+  | { outcome: 'replayed', ids: string[] }
+  /** The key was kept with another batch: nothing published. */
+  | { outcome: 'reused' }
+
 /**
  * The seam between "accept, number and store an event" and "fan it out to this process's
  * connections". The in-memory broker does both in one process; a cluster broker stores in a
@@ -104,6 +114,15 @@ export interface Broker {
    * nothing: if it rejects, no event of the batch was stored or delivered.
    */
   publish (events: readonly EventInput[]): Promise<PublishedEvent[]>
+  /**
+   * `publish`, once per `key` within `window` ms: in one step, without a moment in which two
+   * calls with the key could both publish, it finds the key kept with the same batch (its
+   * `batchDigest`) and publishes nothing, finds it kept with another batch, or publishes and keeps
+   * the key with the ids. A broker shared by several processes implements it, so that a key is
+   * honoured on every node; for a broker without it the hub keeps the keys in its own process.
+   * Never called with an empty batch.
+   */
+  publishOnce? (events: readonly EventInput[], key: string, window: number): Promise<OnceOutcome>
   /** The last event published on a channel. */
   lastEvent (channelName: string): Promise<LastEvent | undefined>
   /**
@@ -137,6 +156,23 @@ export function serialiseBatch (events: readonly EventInput[]): string[] {
       throw badEvent(index, 'payload', `cannot be serialised as JSON (${(err as Error).message})`)
     }
   })
+}
+
+/**
+ * What tells a batch from another for an Idempotency-Key: the SHA-256 (hex) of its `data` lines
+ * (`serialiseBatch`). Two bodies that differ only in the spacing or the escapes of their JSON are
+ * one batch; a payload whose object keys come in another order is another (its events would be sent as other text).
+ */
+export function batchDigest (data: readonly string[]): string {
+  // A data line is JSON on one line: the newline cannot occur inside one.
+  return createHash('sha256').update(data.join('\n')).digest('hex')
+}
+
+/** The ids of `count` events numbered one after the other from the id `<epoch>-<seq>` of the first. */
+export function idsFrom (firstId: string, count: number): string[] {
+  const first = parseId(firstId)
+  if (first === undefined) throw new Error(`${JSON.stringify(firstId)} is not an id <epoch>-<seq>`)
+  return Array.from({ length: count }, (_, i) => `${first.epoch}-${first.seq + i}`)
 }
 
 /** The epoch and seq of an id `<epoch>-<seq>`; undefined for anything else. */
