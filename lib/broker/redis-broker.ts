@@ -6,13 +6,13 @@ import { eventFrame } from '../wire/sse.js'
 import { transaction } from '../redis/connection.js'
 import { type RedisKeys, redisKeys } from '../redis/keys.js'
 import { StreamReader } from '../redis/stream-reader.js'
-import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type StartPoint, serialiseBatch, type Subscribers } from './broker.js'
+import { batchDigest, type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, idsFrom, type LastEvent, type OnceOutcome, type PublishedEvent, type StartPoint, serialiseBatch, type Subscribers } from './broker.js'
 import { followDelivery } from './redis-delivery.js'
 import { lastEventOf } from './redis-entries.js'
 import { RedisEpochs } from './redis-epoch.js'
 import { PUBLISH_SCRIPT, type PublishReply } from './redis-publish-script.js'
 import { readStartPoint } from './redis-start-point.js'
-import { type WaitingBatch, WriteGroups } from './write-groups.js'
+import { type StoredBatch, type WaitingBatch, WriteGroups } from './write-groups.js'
 
 export interface RedisBrokerOptions {
   /** A connection for commands; the broker never closes it. */
@@ -130,14 +130,26 @@ export class RedisBroker implements Broker {
     return this.unlessDown(() => this.writes.store(inputs, data))
   }
 
+  /**
+   * The key is checked and kept in Redis by the publish script, in the call that publishes: a
+   * key kept on one node is honoured on every node, and a request whose first is still in flight,
+   * on this node or another, gets the first's ids.
+   */
+  async publishOnce (inputs: readonly EventInput[], key: string, window: number): Promise<OnceOutcome> {
+    const data = serialiseBatch(inputs)
+    const stored = await this.unlessDown(() => this.writes.store(inputs, data, { key, digest: batchDigest(data), window }))
+    return Array.isArray(stored) ? { outcome: 'published', events: stored } : stored
+  }
+
   /** Stores a group of batches in one publish script call. */
-  private async storeGroup (group: readonly WaitingBatch[]): Promise<PublishedEvent[][]> {
+  private async storeGroup (group: readonly WaitingBatch[]): Promise<StoredBatch[]> {
     await this.epochs.check()
     const { keys, options } = this
     const now = Date.now()
-    const args: string[] = [keys.last, keys.history, String(now), String(options.historySize), String(options.deliveryBacklog ?? 10_000), String(options.historyTtl), String(options.maxRetainedChannels ?? DEFAULT_MAX_RETAINED_CHANNELS)]
-    for (const { inputs, data } of group) {
-      args.push(String(inputs.length))
+    const args: string[] = [keys.last, keys.history, keys.idempotency, String(now), String(options.historySize), String(options.deliveryBacklog ?? 10_000), String(options.historyTtl), String(options.maxRetainedChannels ?? DEFAULT_MAX_RETAINED_CHANNELS)]
+    for (const { inputs, data, once } of group) {
+      if (once === undefined) args.push(String(inputs.length), '')
+      else args.push(String(inputs.length), once.key, once.digest, String(once.window))
       inputs.forEach(({ channelName, type }, i) => args.push(channelName, type, data[i]))
     }
     const publish = async (): Promise<PublishReply> => await (options.redis as Redis & { sseHubPublish: (...args: string[]) => Promise<PublishReply> })
@@ -149,11 +161,15 @@ export class RedisBroker implements Broker {
       return await publish()
     })
     const era = this.epochs.eraOf(epoch)
-    return group.map(({ inputs, data }, b) => inputs.map(({ channelName, type, payload }, i) => {
-      const seq = firsts[b] + i
-      const id = `${epoch}-${seq}`
-      return { id, seq, era, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
-    }))
+    return group.map(({ inputs, data }, b): StoredBatch => {
+      const first = firsts[b]
+      if (typeof first === 'string') return first === '' ? { outcome: 'reused' } : { outcome: 'replayed', ids: idsFrom(first, inputs.length) }
+      return inputs.map(({ channelName, type, payload }, i) => {
+        const seq = first + i
+        const id = `${epoch}-${seq}`
+        return { id, seq, era, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
+      })
+    })
   }
 
   async lastEvent (channelName: string): Promise<LastEvent | undefined> {

@@ -13,21 +13,28 @@
  * from before it is refused rather than given a hole.
  * Each delivery entry names its epoch: a node behind at a restart tells the old epoch's last
  * entries from the new one's first.
+ * A batch may carry an Idempotency-Key (scoped to its publisher), checked and kept in the same
+ * call as the publish, so that no two calls with one key can both publish: a key kept with the
+ * same digest answers the id of the first publish's first event and publishes nothing; kept with
+ * another digest, an empty string; else the batch is published and the key kept for its window.
+ * Two batches of one call with one key publish once: the second finds the key the first kept.
  * KEYS: seq, epoch, delivery stream, channels by last seq, forgotten, the subscriber index.
- * ARGV: the prefixes of last-event and history keys, now, historySize, backlog, historyTtl,
- * maxRetainedChannels, then for each batch its number of events and channel, type, data for
- * each of them. Returns the epoch and each batch's first seq.
+ * ARGV: the prefixes of last-event, history and idempotency keys, now, historySize, backlog,
+ * historyTtl, maxRetainedChannels, then for each batch its number of events, its key ('' for
+ * none; a key is followed by the batch's digest and the window in ms) and channel, type, data for
+ * each of its events. Returns the epoch and, for each batch, its first seq, or a string when it
+ * was not published: the first id of a replay, or '' for a key kept with another batch.
  */
 export const PUBLISH_SCRIPT = `
-local lastPrefix, historyPrefix, now, historySize, backlog = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local ttl, maxRetained = tonumber(ARGV[6]), tonumber(ARGV[7])
+local lastPrefix, historyPrefix, idemPrefix, now, historySize = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local backlog, ttl, maxRetained = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then return redis.error_reply('NOEPOCH there is no epoch yet') end
-local reply = {epoch}
-local at, published, last = 8, 0, 0
-while at <= #ARGV do
-  local count = tonumber(ARGV[at])
-  at = at + 1
+local published, last = 0, 0
+
+-- Numbers and stores the count events from ARGV[at] on and appends them to the delivery stream as
+-- one entry; returns the first seq.
+local function publish(count, at)
   local first = redis.call('INCRBY', KEYS[1], count) - count + 1
   local batch = {'p', now, 'e', epoch}
   for i = 0, count - 1 do
@@ -46,12 +53,36 @@ while at <= #ARGV do
     batch[n + 1], batch[n + 2], batch[n + 3], batch[n + 4], batch[n + 5], batch[n + 6] = 'c', channel, 't', kind, 'd', data
   end
   redis.call('XADD', KEYS[3], 'MAXLEN', backlog, first .. '-0', unpack(batch))
-  reply[#reply + 1] = first
-  at = at + 3 * count
   published = published + count
   last = first + count - 1
+  return first
 end
-local excess = redis.call('ZCARD', KEYS[4]) - maxRetained
+
+local reply = {epoch}
+local at = 9
+while at <= #ARGV do
+  local count, key = tonumber(ARGV[at]), ARGV[at + 1]
+  if key == '' then
+    at = at + 2
+    reply[#reply + 1] = publish(count, at)
+  else
+    local digest, window = ARGV[at + 2], ARGV[at + 3]
+    at = at + 4
+    key = idemPrefix .. key
+    local kept = redis.call('GET', key)
+    if not kept then
+      local first = publish(count, at)
+      redis.call('SET', key, digest .. ' ' .. epoch .. '-' .. first, 'PX', window)
+      reply[#reply + 1] = first
+    elseif string.sub(kept, 1, #digest + 1) == digest .. ' ' then
+      reply[#reply + 1] = string.sub(kept, #digest + 2)
+    else
+      reply[#reply + 1] = ''
+    end
+  end
+  at = at + 3 * count
+end
+local excess = published > 0 and redis.call('ZCARD', KEYS[4]) - maxRetained or 0
 local looked = 0
 while excess > 0 and looked < published + 16 do
   looked = looked + 1
@@ -69,5 +100,5 @@ end
 return reply
 `
 
-/** The reply of the publish script: the epoch, then each batch's first seq. */
-export type PublishReply = [string, ...number[]]
+/** The reply of the publish script: the epoch, then each batch's first seq, or the first id of a replay, or '' for a reused key. */
+export type PublishReply = [string, ...Array<number | string>]

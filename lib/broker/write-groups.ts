@@ -1,11 +1,22 @@
 import type { EventInput } from '../base/names.js'
-import type { PublishedEvent } from './broker.js'
+import type { OnceOutcome, PublishedEvent } from './broker.js'
+
+/** A batch's Idempotency-Key as the store call carries it: the key, the batch's digest, and ms to keep it. */
+export interface BatchKey {
+  key: string
+  digest: string
+  window: number
+}
+
+/** What the store call did with a batch: its events, or, for a batch with a key, nothing published. */
+export type StoredBatch = PublishedEvent[] | Exclude<OnceOutcome, { outcome: 'published' }>
 
 /** A batch waiting to be stored, and its caller. */
 export interface WaitingBatch {
   inputs: readonly EventInput[]
   data: string[]
-  resolve: (published: PublishedEvent[]) => void
+  once?: BatchKey
+  resolve: (stored: StoredBatch) => void
   reject: (err: Error) => void
 }
 
@@ -20,15 +31,18 @@ export class WriteGroups {
   private storing = false
 
   /**
-   * @param storeGroup stores a group of batches, all or nothing; resolves with each batch's events
+   * @param storeGroup stores a group of batches, all or nothing; resolves with what it did with each
    * @param maxEvents events one call carries at most
    */
-  constructor (private readonly storeGroup: (group: readonly WaitingBatch[]) => Promise<PublishedEvent[][]>, private readonly maxEvents: number) {}
+  constructor (private readonly storeGroup: (group: readonly WaitingBatch[]) => Promise<StoredBatch[]>, private readonly maxEvents: number) {}
 
   /** Queues a batch for the next call: at once when none is in flight, else when it returns. */
-  store (inputs: readonly EventInput[], data: string[]): Promise<PublishedEvent[]> {
+  store (inputs: readonly EventInput[], data: string[]): Promise<PublishedEvent[]>
+  /** As `store`, with a key: a batch whose key is kept publishes nothing. */
+  store (inputs: readonly EventInput[], data: string[], once: BatchKey): Promise<StoredBatch>
+  store (inputs: readonly EventInput[], data: string[], once?: BatchKey): Promise<StoredBatch> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ inputs, data, resolve, reject })
+      this.waiting.push({ inputs, data, once, resolve, reject })
       if (!this.storing) this.storeWaiting().catch(() => {})
     })
   }
@@ -43,8 +57,8 @@ export class WriteGroups {
       }
       const group = this.waiting.splice(0, take)
       try {
-        const published = await this.storeGroup(group)
-        group.forEach((batch, i) => batch.resolve(published[i]))
+        const stored = await this.storeGroup(group)
+        group.forEach((batch, i) => batch.resolve(stored[i]))
       } catch (err) {
         for (const batch of group) batch.reject(err as Error)
       }

@@ -13,6 +13,8 @@
  *   forgotten           string  the last seq of the channels forgotten past maxRetainedChannels
  *   last:<channel>      hash    the channel's last event
  *   history:<channel>   stream  the channel's retained events, id `<seq>-0`
+ *   idem:<key>          string  a publish's Idempotency-Key (scoped to its publisher): `<digest of
+ *                               the batch> <id of its first event>`, expiring after idempotencyWindow
  * Registry (lib/registry/redis-*.ts): under `presence:`, listed in redis-scripts.ts; its
  *   `subscribers` hash (channel → connections) is the cluster's subscriber index.
  */
@@ -30,6 +32,8 @@ export interface RedisKeys {
   last: string
   /** Prefix of `history:<channel>`. */
   history: string
+  /** Prefix of `idem:<key>`. */
+  idempotency: string
   /** Prefix of every presence key (the registry's). */
   presence: string
   /** The registry's subscriber index: a hash channel → connections on every node. */
@@ -50,6 +54,7 @@ export function redisKeys (prefix: string): RedisKeys {
     forgotten: `${prefix}forgotten`,
     last: `${prefix}last:`,
     history: `${prefix}history:`,
+    idempotency: `${prefix}idem:`,
     presence: `${prefix}presence:`,
     subscribers: `${prefix}presence:subscribers`
   }

@@ -103,3 +103,29 @@ t.test('a flood of distinct channel names keeps at most maxRetainedChannels in R
   t.equal(await broker.lastEvent('flood-4499'), undefined)
   t.ok(await broker.lastEvent('flood-4500'))
 })
+
+t.test('publishOnce: the key is checked and kept in the script that publishes, per batch of one call, and honoured on every node', async (t) => {
+  const prefix = redisPrefix(t)
+  const a = await node(t, prefix)
+  const b = await node(t, prefix)
+  const batch = (payload: unknown) => [{ channelName: 'k', type: 't', payload }, { channelName: 'k', type: 't', payload: 'second' }]
+  // The first call is in flight while the others wait: they go together in the next one.
+  const [plain, first, again, other] = await Promise.all([
+    a.broker.publish([{ channelName: 'k', type: 't', payload: 'plain' }]),
+    a.broker.publishOnce(batch(1), 'key-1', 60_000),
+    a.broker.publishOnce(batch(1), 'key-1', 60_000),
+    a.broker.publishOnce(batch(2), 'key-1', 60_000)
+  ])
+  t.equal(plain.length, 1)
+  t.equal(first.outcome, 'published')
+  const ids = first.outcome === 'published' ? first.events.map((event) => event.id) : []
+  t.same(again, { outcome: 'replayed', ids }, 'a second batch with the key in the same call publishes nothing')
+  t.same(other, { outcome: 'reused' }, 'another batch with the key')
+  t.same(await b.broker.publishOnce(batch(1), 'key-1', 60_000), { outcome: 'replayed', ids }, 'on another node, the same')
+  t.same(await b.broker.publishOnce(batch(1), 'key-1 publisher-2', 60_000).then((outcome) => outcome.outcome), 'published', 'another publisher\'s key is another key')
+  await waitUntil(() => a.delivered.length >= 5, 5000, 'the deliveries')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.same(a.delivered.map((event) => event.payload), ['plain', 1, 'second', 1, 'second'], 'each batch delivered once')
+  const ttl = await redisClient(t).pttl(`${prefix}idem:key-1`)
+  t.ok(ttl > 55_000 && ttl <= 60_000, `kept for the window (${ttl} ms left)`)
+})
