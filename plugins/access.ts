@@ -49,6 +49,11 @@ declare module 'fastify' {
     hubRenewGrant?: () => Promise<number | undefined>
     /** A subscribe the access check turns away for now (`authUrl` unavailable): the stream answers with `retry:`. */
     hubRefusal?: Refusal
+    /**
+     * Whose Idempotency-Keys a publish uses: the `sub` of its grant (a JWT's, or the one the app's
+     * answer gives); undefined for the static token, an `insecure` hub and a grant without one, which share their keys.
+     */
+    hubPublisher?: string
   }
 
   interface FastifyInstance {
@@ -120,6 +125,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   fastify.decorateRequest('hubTokenExpiresAt', undefined)
   fastify.decorateRequest('hubRefusal', undefined)
   fastify.decorateRequest('hubRenewGrant', undefined)
+  fastify.decorateRequest('hubPublisher', undefined)
   const callback = config.authUrl === undefined ? undefined : new AuthCallback({ url: config.authUrl, timeout: config.authTimeout })
   fastify.decorate('hubAuthCallback', callback)
   const forwarded = config.authForwardHeaders.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '')
@@ -250,6 +256,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
     if (grant === undefined) return
     const access = request.routeOptions.config.access
     if (access === 'publish') {
+      request.hubPublisher = grant.sub
       if (grant.publish.all) return
       // The batch as the route's schema checked it: a bad one was a 400, before any 403.
       const { events } = request.body as PublishBody

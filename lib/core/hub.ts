@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events'
+import { idempotencyKeyReused } from '../base/errors.js'
 import { type Logger, silentLogger } from '../base/logger.js'
 import { type CheckedEvents, checkEvents, type EventInput } from '../base/names.js'
-import type { Broker, PublishedEvent } from '../broker/broker.js'
+import { batchDigest, type Broker, type OnceOutcome, type PublishedEvent, serialiseBatch } from '../broker/broker.js'
+import { IdempotencyKeys } from '../broker/idempotency-keys.js'
 import type { HubConfig } from '../config/config.js'
 import type { PageQuery } from '../registry/paging.js'
 import type { ClientInfo, ClientPage, ClientPresence, ClientRegistry } from '../registry/registry.js'
@@ -14,7 +16,7 @@ import { Streams } from './streams.js'
 export type HubOptions = Pick<HubConfig,
   'heartbeatInterval' | 'retry' | 'historySize' | 'historyTtl' | 'maxConnections' |
   'maxChannelsPerSubscription' | 'maxEventsPerPublish' | 'bodyLimit' | 'maxBufferedBytes' | 'slowClientTimeout' |
-  'presenceInterval' | 'maxRetainedChannels'>
+  'presenceInterval' | 'maxRetainedChannels' | 'idempotencyWindow' | 'maxIdempotencyKeys'>
 
 /** What a hub runs on (built by `openParts`: in memory, or in Redis for a cluster). */
 export interface HubParts {
@@ -39,6 +41,22 @@ export const PUBLISH_CHECKED = Symbol('sse-hub.publishChecked')
 export interface PublishResult {
   published: number
   ids: string[]
+}
+
+/**
+ * A publish's `Idempotency-Key` and who sent it: keys are kept per publisher (the subject of its
+ * token; publishers without one share one set of keys).
+ * @internal
+ */
+export interface PublishKey {
+  key: string
+  /** The `sub` of the publisher's grant, if it has one. */
+  publisher?: string
+}
+
+/** The reply to a publish, and, for one with an `Idempotency-Key`, whether it was the key's first reply again (nothing published). @internal */
+export interface CheckedPublishResult extends PublishResult {
+  replayed?: boolean
 }
 
 /**
@@ -86,6 +104,8 @@ export class Hub {
   private readonly presence: Presence
   private readonly logger: Logger
   private readonly emitter = new EventEmitter()
+  /** The Idempotency-Keys of publishes, when the broker keeps none itself. */
+  private readonly idempotencyKeys: IdempotencyKeys | undefined
   private published = 0
 
   constructor (readonly options: HubOptions, parts: HubParts) {
@@ -100,6 +120,7 @@ export class Hub {
     this[STREAMS] = streams
     this.broker.onDeliver(this.deliver, { here: streams.isSubscribed, everywhere: this.registry.subscriberIndex })
     this.broker.onGap?.(streams.restart)
+    if (this.broker.publishOnce === undefined) this.idempotencyKeys = new IdempotencyKeys(options.idempotencyWindow, options.maxIdempotencyKeys)
   }
 
   /** Resolves once the broker and the registry are ready (in a cluster: following every node's streams). */
@@ -137,13 +158,31 @@ export class Hub {
   /**
    * `publish` for a batch already checked (`checkEvents`, or the publish route's schema and
    * `checkEventNames`): each event is checked once, and the hub's route does not pay twice.
+   * With an `Idempotency-Key` (while `idempotencyWindow` is not 0), once per key and publisher
+   * within the window: a key kept with the same events answers the first publish's ids and
+   * publishes nothing (`replayed`); with other events it is a 422. An empty batch publishes
+   * nothing and keeps no key.
    * @internal
    */
-  [PUBLISH_CHECKED] (events: CheckedEvents): Promise<PublishResult> {
+  [PUBLISH_CHECKED] (events: CheckedEvents, once?: PublishKey): Promise<CheckedPublishResult> {
+    if (once !== undefined && events.length > 0 && this.options.idempotencyWindow > 0) return this.publishOnce(events, once)
     return this.broker.publish(events).then((published) => {
       this.published += published.length
       return { published: published.length, ids: published.map((event) => event.id) }
     })
+  }
+
+  private async publishOnce (events: CheckedEvents, { key, publisher }: PublishKey): Promise<CheckedPublishResult> {
+    // A key holds no space: the first one ends it.
+    const scoped = publisher === undefined ? key : `${key} ${publisher}`
+    const window = this.options.idempotencyWindow
+    const outcome: OnceOutcome = this.idempotencyKeys === undefined
+      ? await this.broker.publishOnce!(events, scoped, window)
+      : await this.idempotencyKeys.publishOnce(scoped, batchDigest(serialiseBatch(events)), () => this.broker.publish(events))
+    if (outcome.outcome === 'reused') throw idempotencyKeyReused(key, window)
+    if (outcome.outcome === 'replayed') return { published: outcome.ids.length, ids: outcome.ids, replayed: true }
+    this.published += outcome.events.length
+    return { published: outcome.events.length, ids: outcome.events.map((event) => event.id), replayed: false }
   }
 
   /** The `response` of `GET /lastEvent`: the JSON string of the channel's last `{type, payload}`, or `"{}"`. */

@@ -1,6 +1,7 @@
 import { type Static, type TSchema, type TString, Type } from '@sinclair/typebox'
 import { type CheckedEvents, checkEventNames, parseChannelList } from '../base/names.js'
-import { CHANNEL_NAME_RULE, EVENT_TYPE_RULE } from '../base/rules.js'
+import { badIdempotencyKey } from '../base/errors.js'
+import { CHANNEL_NAME_RULE, EVENT_TYPE_RULE, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE } from '../base/rules.js'
 
 /** Where a schema keeps its `afterSchema` step (a symbol: it never reaches the API documentation). */
 export const AFTER_SCHEMA = Symbol('sse-hub.afterSchema')
@@ -109,6 +110,30 @@ export const PublishReplySchema = Type.Object({
   published: Type.Integer({ description: 'events accepted' }),
   ids: Type.Array(Type.String(), { description: 'their ids, in order, as in the `id:` lines' })
 }, { description: 'published: every event of the batch' })
+
+/**
+ * The headers `POST /publish` reads besides its token: an `Idempotency-Key`, checked once its
+ * schema accepted the headers (a bad key is a 400 that names the header). Only while `idempotencyWindow` is not 0.
+ */
+export const PublishHeadersSchema = withAfterSchema(Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    description: `${IDEMPOTENCY_KEY_RULE}. A retry with the same key and the same events within idempotencyWindow ` +
+      'gets the first reply again (with Idempotent-Replayed: true) and publishes nothing; with other events it is a 422. ' +
+      'Keys are kept per publisher: the sub of its JWT; the publish token and tokens without sub share theirs.'
+  }))
+}), (headers) => {
+  const key = headers['idempotency-key']
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw badIdempotencyKey(key)
+  return headers
+})
+
+/** The `200` of `POST /publish` while `idempotencyWindow` is not 0: the reply, and the header of a replay. */
+export const KeyedPublishReplySchema = Type.Object(PublishReplySchema.properties, {
+  description: 'published: every event of the batch; or, with Idempotent-Replayed, the reply of the first publish with the Idempotency-Key',
+  headers: {
+    'Idempotent-Replayed': Type.String({ enum: ['true'], description: 'only on a replay: nothing was published, the ids are those of the first publish with the key' })
+  }
+})
 
 /** A JWT in the query, for EventSource, which cannot send headers (a cookie or a Bearer header also works). */
 const tokenQuery = {

@@ -116,6 +116,8 @@ t.test('the document lists every route of the hub once, with its schemas, and va
   const publish = document.paths['/publish'].post as Operation & { requestBody: { content: Record<string, { schema: any }> } }
   t.same(Object.keys(publish.requestBody.content['application/json'].schema.properties), ['events'], 'the body schema of /publish')
   t.same(Object.keys(publish.responses['200'].content!['application/json'].schema.properties), ['published', 'ids'])
+  t.same((publish.parameters ?? []).map((parameter) => `${parameter.in} ${parameter.name}`), ['header idempotency-key'], 'the Idempotency-Key of /publish')
+  t.match(publish.responses['200'], { headers: { 'Idempotent-Replayed': { schema: { type: 'string', enum: ['true'] } } } }, 'and the header of a replay')
   t.match(document.paths['/clients/{clientId}'].get.parameters, [{ in: 'path', name: 'clientId', required: true, schema: { type: 'string' } }], 'the wildcard named after its schema\'s title')
   t.same(Object.keys(document.paths['/health'].get.responses).sort(), ['200', '503'])
 })
@@ -181,7 +183,7 @@ t.test('every error response has the error schema and says when it comes', async
     }
   }
   t.ok(count >= 30, `${count} error responses checked`)
-  t.same(Object.keys(document.paths['/publish'].post.responses).sort(), ['200', '400', '401', '403', '413', '415', '429', '503'])
+  t.same(Object.keys(document.paths['/publish'].post.responses).sort(), ['200', '400', '401', '403', '413', '415', '422', '429', '503'])
   t.same(Object.keys(document.paths['/clients/{clientId}'].get.responses).sort(), ['200', '400', '401', '403', '404', '503'])
   const health = document.paths['/health'].get.responses['503'].content!['application/json'].schema
   t.same(health.properties.status.anyOf.map((member: { enum: string[] }) => member.enum[0]), ['ok', 'draining', 'broker-down'], '/health 503: the health body')
