@@ -41,6 +41,14 @@ export default fp<ErrorsPluginOptions>(async function errorsPlugin (fastify, { b
             return { error: err }
           }
         }
+    // Fastify replaces the request's headers with a validator's `{ value }`, and from then on every
+    // read of `request.headers` copies them: a check that changed nothing answers `true` instead.
+    if (route.httpPart === 'headers') {
+      return (headers: unknown) => {
+        const result = validate(headers) as { value?: unknown, error?: Error | FastifySchemaValidationError[] }
+        return result.error === undefined && result.value === headers ? true : result
+      }
+    }
     if (route.httpPart !== 'querystring') return validate
     // The route's own parameters: another route's, given twice or not, are ignored.
     const names = Object.keys((route.schema as { properties?: object }).properties ?? {})

@@ -88,3 +88,23 @@ t.test('a subscribe with subscribeAuth: its channel list is parsed once; the gat
   t.equal(refused.json().message, 'channels: the token does not allow subscribing to "once-c"')
   t.same(counts(), { 'once-a': 1, 'once-c': 1, 'once-alice': 1 })
 })
+
+t.test('checked headers stay the request\'s own object: Fastify would copy them at every read of request.headers once a check handed back a value', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  const kept: Record<string, boolean> = {}
+  app.addHook('preHandler', async (request) => { kept[request.routeOptions.url ?? ''] = request.headers === request.raw.headers })
+  await app.register(sseHub, { insecure: true })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const published = await app.inject({ method: 'POST', url: '/publish', headers: { 'idempotency-key': 'k' }, payload: { events: [] } })
+  t.equal(published.statusCode, 200)
+  t.equal(kept['/publish/'] ?? kept['/publish'], true, 'a publish, its Idempotency-Key checked')
+  // A subscribe with a Last-Event-ID, ended once its head arrived.
+  await new Promise<void>((resolve, reject) => {
+    const address = app.server.address() as { port: number }
+    const req = request({ port: address.port, host: '127.0.0.1', path: '/subscribe?channels=c', headers: { 'last-event-id': 'x-1' } }, (res) => { res.destroy(); resolve() })
+    req.on('error', reject)
+    req.end()
+  })
+  t.equal(kept['/subscribe'] ?? kept['/subscribe/'], true, 'a subscribe, its Last-Event-ID checked')
+})
