@@ -14,7 +14,11 @@
  *   last:<channel>      hash    the channel's last event
  *   history:<channel>   stream  the channel's retained events, id `<seq>-0`
  * Registry (lib/registry/redis-*.ts): under `presence:`, listed in redis-scripts.ts; its
- *   `subscribers` hash (channel → connections) is the cluster's subscriber index.
+ *   `subscribers` hash (channel → connections) is the cluster's subscriber index; its `changes`
+ *   stream, numbered by `seq`, is what presence webhooks are made from.
+ * Webhooks (lib/webhooks/redis-feed.ts):
+ *   webhooks:sender     string  the nodeId of the node that sends them, with a lease (PX)
+ *   webhooks:cursor     string  the number of the last presence change whose events were sent
  */
 export interface RedisKeys {
   seq: string
@@ -34,6 +38,11 @@ export interface RedisKeys {
   presence: string
   /** The registry's subscriber index: a hash channel → connections on every node. */
   subscribers: string
+  /** The registry's stream of changes, and the number of the last one. */
+  presenceChanges: string
+  presenceSeq: string
+  webhookSender: string
+  webhookCursor: string
 }
 
 /** The key names under `prefix`. */
@@ -51,6 +60,10 @@ export function redisKeys (prefix: string): RedisKeys {
     last: `${prefix}last:`,
     history: `${prefix}history:`,
     presence: `${prefix}presence:`,
-    subscribers: `${prefix}presence:subscribers`
+    subscribers: `${prefix}presence:subscribers`,
+    presenceChanges: `${prefix}presence:changes`,
+    presenceSeq: `${prefix}presence:seq`,
+    webhookSender: `${prefix}webhooks:sender`,
+    webhookCursor: `${prefix}webhooks:cursor`
   }
 }
