@@ -14,3 +14,5 @@ export { type HubConfig, type HubConfigInput, HubConfigSchema, resolveConfig } f
 export type { EventInput } from './lib/base/names.js'
 export { HubError, ConfigError } from './lib/base/errors.js'
 export { serverOptions } from './standalone.js'
+export { verifyWebhookSignature, webhookSignature } from './lib/webhooks/signature.js'
+export type { WebhookEvent } from './lib/webhooks/events.js'

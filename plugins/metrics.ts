@@ -18,6 +18,7 @@ export default fp(async function metricsPlugin (fastify) {
   const metrics = new HubMetrics(fastify.hub)
   fastify.decorate('hubMetrics', metrics)
   if (fastify.hubAuthCallback !== undefined) metrics.watchAuthCallback(fastify.hubAuthCallback)
+  if (fastify.hubWebhooks !== undefined) metrics.watchWebhooks(fastify.hubWebhooks)
   fastify.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode
     if (status >= 400) metrics.rejectedRequest(status)

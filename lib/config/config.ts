@@ -31,6 +31,10 @@ export const HubConfigSchema = Type.Object({
   authForwardHeaders: Type.String({ minLength: 1, default: 'cookie,authorization', env: 'SSE_HUB_AUTH_FORWARD_HEADERS', description: 'request headers sent on to authUrl, comma-separated' }),
   authTimeout: Type.Integer({ minimum: 1, default: 2000, env: 'SSE_HUB_AUTH_TIMEOUT', description: 'ms authUrl may take to answer; past it the request is refused for now' }),
   authPublish: Type.Boolean({ default: false, env: 'SSE_HUB_AUTH_PUBLISH', description: 'a publish without a valid token asks authUrl too' }),
+  webhookUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', env: 'SSE_HUB_WEBHOOK_URL', description: 'where presence webhooks are POSTed (client.joined, client.left, channel.occupied, channel.vacated), signed with webhookSecret' })),
+  webhookSecret: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, secret: true, env: 'SSE_HUB_WEBHOOK_SECRET', description: 'secret (16+ characters) that each webhook request is signed with (X-SSE-Hub-Signature, HMAC-SHA256); needs webhookUrl' })),
+  webhookDebounce: Type.Integer({ minimum: 0, default: 3000, env: 'SSE_HUB_WEBHOOK_DEBOUNCE', description: 'ms a leave waits before it is sent: a client or channel back within it sends neither event' }),
+  webhookRetryFor: Type.Integer({ minimum: 0, default: 3600000, env: 'SSE_HUB_WEBHOOK_RETRY_FOR', description: 'ms a failed webhook request is tried again (after 1 s, doubling up to 5 min) before its events are dropped' }),
   jwtIssuer: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_ISSUER', description: 'JWTs must carry this iss' })),
   jwtAudience: Type.Optional(Type.String({ minLength: 1, env: 'SSE_HUB_JWT_AUDIENCE', description: 'JWTs must carry this aud' })),
   subscribeAuth: Type.Boolean({ default: false, env: 'SSE_HUB_SUBSCRIBE_AUTH', description: 'subscribing and /lastEvent need a JWT that covers the channels (always on with authUrl, which may allow them instead)' }),
@@ -213,6 +217,10 @@ export function resolveConfig (input: Record<string, unknown> = {}, sources: Par
   const origins = (config.corsOrigins as string).split(',').map((origin) => origin.trim())
   if (origins.includes('*') && origins.length > 1) {
     throw new ConfigError(`invalid ${label('corsOrigins')}: * cannot stand in a list of origins; give * alone (no cookies cross origins: browsers never send credentials to *) or only the origins whose pages may send the sse_hub_token cookie`)
+  }
+  if ((config.webhookUrl === undefined) !== (config.webhookSecret === undefined)) {
+    const [given, missing] = (config.webhookUrl === undefined ? ['webhookSecret', 'webhookUrl'] : ['webhookUrl', 'webhookSecret']) as [OptionName, OptionName]
+    throw new ConfigError(`invalid ${label(given)}: it needs ${spelled(missing, source(given))} too (webhooks are signed, so that the receiver can tell they come from the hub)`)
   }
   checkTls(config, label, source)
   const badProxy = proxyList(config.trustProxy as string | undefined).find((entry) => !isAddressOrRange(entry))

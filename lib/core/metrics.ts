@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { AuthCallback } from '../auth/callback.js'
+import type { WebhookSender } from '../webhooks/sender.js'
 import type { Hub, HubCounters } from './hub.js'
 
 /**
@@ -121,6 +122,42 @@ export class HubMetrics {
     })
     const duration = new Histogram({ name: 'sse_hub_auth_call_duration_seconds', help: 'Time authUrl took to answer, or to fail', buckets: AUTH_CALL_BUCKETS, registers })
     callback.onCall = (_outcome, seconds) => { duration.observe(seconds) }
+  }
+
+  /** Adds the metrics of the presence webhooks: requests by outcome, events dropped, and the queue (on the node that sends). */
+  watchWebhooks (webhooks: WebhookSender): void {
+    const registers = [this.registry]
+    // eslint-disable-next-line no-new -- a metric registers itself
+    new Counter({
+      name: 'sse_hub_webhook_requests_total',
+      help: 'Webhook requests, by outcome: delivered (2xx) or failed (any other answer, a timeout, no connection; each try)',
+      labelNames: ['outcome'],
+      registers,
+      collect () {
+        this.reset()
+        this.inc({ outcome: 'delivered' }, webhooks.counts.delivered)
+        this.inc({ outcome: 'failed' }, webhooks.counts.failed)
+      }
+    })
+    // eslint-disable-next-line no-new -- a metric registers itself
+    new Counter({
+      name: 'sse_hub_webhook_events_dropped_total',
+      help: 'Webhook events given up: retried for webhookRetryFor, pushed out of a full queue, or trimmed from Redis before they were sent',
+      registers,
+      collect () { this.reset(); this.inc(webhooks.counts.dropped) }
+    })
+    // eslint-disable-next-line no-new -- a metric registers itself
+    new Gauge({ name: 'sse_hub_webhook_queued_events', help: 'Webhook events waiting or being sent by this node (0 on the nodes of a cluster that do not send)', registers, collect () { this.set(webhooks.queued) } })
+    // eslint-disable-next-line no-new -- a metric registers itself
+    new Gauge({
+      name: 'sse_hub_webhook_oldest_event_age_seconds',
+      help: 'Age of the oldest webhook event this node has not delivered yet (0 when none)',
+      registers,
+      collect () {
+        const oldest = webhooks.oldestAt
+        this.set(oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000))
+      }
+    })
   }
 
   /** The `Content-Type` of `scrape()`'s text. */

@@ -16,7 +16,11 @@
  *   idem:<key>          string  a publish's Idempotency-Key (scoped to its publisher): `<digest of
  *                               the batch> <id of its first event>`, expiring after idempotencyWindow
  * Registry (lib/registry/redis-*.ts): under `presence:`, listed in redis-scripts.ts; its
- *   `subscribers` hash (channel → connections) is the cluster's subscriber index.
+ *   `subscribers` hash (channel → connections) is the cluster's subscriber index; its `changes`
+ *   stream, numbered by `seq`, is what presence webhooks are made from.
+ * Webhooks (lib/webhooks/redis-feed.ts):
+ *   webhooks:sender     string  the nodeId of the node that sends them, with a lease (PX)
+ *   webhooks:cursor     string  the number of the last presence change whose events were sent
  */
 export interface RedisKeys {
   seq: string
@@ -38,6 +42,11 @@ export interface RedisKeys {
   presence: string
   /** The registry's subscriber index: a hash channel → connections on every node. */
   subscribers: string
+  /** The registry's stream of changes, and the number of the last one. */
+  presenceChanges: string
+  presenceSeq: string
+  webhookSender: string
+  webhookCursor: string
 }
 
 /** The key names under `prefix`. */
@@ -56,6 +65,10 @@ export function redisKeys (prefix: string): RedisKeys {
     history: `${prefix}history:`,
     idempotency: `${prefix}idem:`,
     presence: `${prefix}presence:`,
-    subscribers: `${prefix}presence:subscribers`
+    subscribers: `${prefix}presence:subscribers`,
+    presenceChanges: `${prefix}presence:changes`,
+    presenceSeq: `${prefix}presence:seq`,
+    webhookSender: `${prefix}webhooks:sender`,
+    webhookCursor: `${prefix}webhooks:cursor`
   }
 }

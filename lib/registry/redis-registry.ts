@@ -304,9 +304,18 @@ export class RedisClientRegistry implements ClientRegistry {
   }
 }
 
-/** A change as the stream holds it: `j` join, `c` clientId, `w` whole, `x` channels changed, `n` channels now. */
-function changeOf (seq: number, list: string[]): PresenceChange {
+/** A change as the stream holds it (its fields: redis-scripts.ts). */
+export function changeOf (seq: number, list: string[]): PresenceChange {
   const fields: Record<string, string> = {}
   for (let i = 0; i + 1 < list.length; i += 2) fields[list[i]] = list[i + 1]
-  return { join: fields.j === '1', clientId: fields.c, whole: fields.w === '1', changed: splitList(fields.x), channels: splitList(fields.n), seq }
+  return {
+    join: fields.j === '1',
+    clientId: fields.c,
+    whole: fields.w === '1',
+    changed: splitList(fields.x),
+    channels: splitList(fields.n),
+    occupancy: splitList(fields.o ?? ''),
+    at: Number(fields.t),
+    seq
+  }
 }

@@ -16,6 +16,8 @@
  *   subscribers        hash  channel → its connections
  *   connections        string  open connections in all
  *   seq, changes       the number of the last change; a stream of changes, entry id "<seq>-0"
+ * A change's fields: j join (1/0), c clientId, w whole (1/0), x channels changed, n channels now,
+ * o channels occupied or vacated, t ms (Redis's clock).
  */
 
 /** Lua shared by the scripts that write: the key helper, announcing a change, removing one connection. */
@@ -27,12 +29,14 @@ local function split (list)
   for item in string.gmatch(list, '[^,]+') do items[#items + 1] = item end
   return items
 end
-local function announce (join, client, whole, changed)
+local function announce (join, client, whole, changed, occupancy)
   local seq = redis.call('INCR', p .. 'seq')
   local now = redis.call('HKEYS', p .. 'on:' .. client)
   table.sort(now)
+  local time = redis.call('TIME')
   redis.call('XADD', p .. 'changes', 'MAXLEN', '~', backlog, seq .. '-0',
-    'j', join, 'c', client, 'w', whole and '1' or '0', 'x', table.concat(changed, ','), 'n', table.concat(now, ','))
+    'j', join, 'c', client, 'w', whole and '1' or '0', 'x', table.concat(changed, ','), 'n', table.concat(now, ','),
+    'o', table.concat(occupancy, ','), 't', time[1] .. string.format('%03d', math.floor(tonumber(time[2]) / 1000)))
 end
 local function remove (node, conn)
   local nodeKey = p .. 'node:' .. node
@@ -46,7 +50,7 @@ local function remove (node, conn)
   local whole = redis.call('EXISTS', clientKey) == 0
   if whole then redis.call('ZREM', p .. 'clients', client) end
   redis.call('DECR', p .. 'connections')
-  local left = {}
+  local left, vacated = {}, {}
   for i = 3, #fields do
     local name = fields[i]
     if redis.call('HINCRBY', p .. 'on:' .. client, name, -1) <= 0 then
@@ -57,9 +61,10 @@ local function remove (node, conn)
     if redis.call('HINCRBY', p .. 'subscribers', name, -1) <= 0 then
       redis.call('HDEL', p .. 'subscribers', name)
       redis.call('ZREM', p .. 'channels', name)
+      vacated[#vacated + 1] = name
     end
   end
-  if #left > 0 then announce('0', client, whole, left) end
+  if #left > 0 then announce('0', client, whole, left, vacated) end
 end
 `
 
@@ -75,15 +80,18 @@ redis.call('HSET', clientKey, node .. '/' .. conn, at)
 local whole = redis.call('HLEN', clientKey) == 1
 if whole then redis.call('ZADD', p .. 'clients', 0, client) end
 redis.call('INCR', p .. 'connections')
-local entered = {}
+local entered, occupied = {}, {}
 for _, name in ipairs(channels) do
   if redis.call('HINCRBY', p .. 'on:' .. client, name, 1) == 1 then
     redis.call('ZADD', p .. 'channel:' .. name, 0, client)
     entered[#entered + 1] = name
   end
-  if redis.call('HINCRBY', p .. 'subscribers', name, 1) == 1 then redis.call('ZADD', p .. 'channels', 0, name) end
+  if redis.call('HINCRBY', p .. 'subscribers', name, 1) == 1 then
+    redis.call('ZADD', p .. 'channels', 0, name)
+    occupied[#occupied + 1] = name
+  end
 end
-if #entered > 0 then announce('1', client, whole, entered) end
+if #entered > 0 then announce('1', client, whole, entered, occupied) end
 return 1
 `
 

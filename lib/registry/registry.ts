@@ -43,6 +43,13 @@ export interface PresenceChange {
   changed: readonly string[]
   /** Every channel it is on now (none once it left). */
   channels: readonly string[]
+  /**
+   * The channels of `changed` that got their first subscriber (join) or lost their last (leave),
+   * counting every client, on every node.
+   */
+  occupancy: readonly string[]
+  /** ms since the epoch, when the registry made the change (in a cluster, by Redis's clock). */
+  at: number
   seq?: number
 }
 
@@ -234,7 +241,10 @@ export class MemoryClientRegistry implements ClientRegistry {
       enteredChannels = client.add(connection)
     }
     this.connections++
-    for (const name of connection.channelNames) this.addSubscriber(name, clientId)
+    const occupied: string[] = []
+    for (const name of connection.channelNames) {
+      if (this.addSubscriber(name, clientId)) occupied.push(name)
+    }
     for (const name of enteredChannels) {
       const channel = this.channelEntries.get(name)
       // A string: the channel is new, and already says this client.
@@ -242,7 +252,9 @@ export class MemoryClientRegistry implements ClientRegistry {
       channel.clients.add(clientId)
       channel.order?.add(clientId)
     }
-    if (enteredChannels.length > 0) this.report({ join: true, clientId, whole: joined, changed: enteredChannels, channels: client.channels() })
+    if (enteredChannels.length > 0) {
+      this.report({ join: true, clientId, whole: joined, changed: enteredChannels, channels: client.channels(), occupancy: occupied, at: Date.now() })
+    }
   }
 
   remove (connection: RegisteredConnection): void {
@@ -257,12 +269,14 @@ export class MemoryClientRegistry implements ClientRegistry {
       channel.clients.delete(clientId)
       channel.order?.delete(clientId)
     }
+    const vacated: string[] = []
     for (const name of connection.channelNames) {
       const channel = this.channelEntries.get(name)
       if (channel === undefined) continue
       if (typeof channel === 'string' || --channel.subscribers <= 0) {
         this.channelEntries.delete(name)
         this.channelOrder.delete(name)
+        vacated.push(name)
       }
     }
     const left = client.size === 0
@@ -270,7 +284,16 @@ export class MemoryClientRegistry implements ClientRegistry {
       this.clientEntries.delete(clientId)
       this.clientOrder.delete(clientId)
     }
-    if (leftChannels.length > 0) this.report({ join: false, clientId, whole: left, changed: leftChannels, channels: left ? [] : client.channels() })
+    if (leftChannels.length > 0) {
+      this.report({ join: false, clientId, whole: left, changed: leftChannels, channels: left ? [] : client.channels(), occupancy: vacated, at: Date.now() })
+    }
+  }
+
+  /** Takes every connection out, reporting each client's leave: the process stops. */
+  async close (): Promise<void> {
+    for (const client of [...this.clientEntries.values()]) {
+      for (const connection of [...client.connections()]) this.remove(connection)
+    }
   }
 
   async get (clientId: string): Promise<ClientInfo | undefined> {
@@ -337,17 +360,20 @@ export class MemoryClientRegistry implements ClientRegistry {
     for (const listener of this.listeners) listener(change)
   }
 
-  /** Counts one more connection on a channel; the caller adds the client to it where it entered. */
-  private addSubscriber (name: string, clientId: string): void {
+  /** Counts one more connection on a channel, true when it is its first; the caller adds the client to it where it entered. */
+  private addSubscriber (name: string, clientId: string): boolean {
     const channel = this.channelEntries.get(name)
     if (channel === undefined) {
       this.channelEntries.set(name, clientId)
       this.channelOrder.add(name)
-    } else if (typeof channel === 'string') {
+      return true
+    }
+    if (typeof channel === 'string') {
       this.channelEntries.set(name, { subscribers: 2, clients: new Set([channel]), order: undefined })
     } else {
       channel.subscribers++
     }
+    return false
   }
 }
 

@@ -64,6 +64,26 @@ export function registryContract (t: Test, make: MakeRegistry): void {
     t.ok(seqs.every((seq) => seq === undefined) || seqs.every((seq, i) => i === 0 || (seq as number) > (seqs[i - 1] as number)), 'numbered in order, where numbered')
   })
 
+  t.test('a change names the channels it took from no subscriber to one, and from one to none, and when it was made', async (t) => {
+    const { registry, changes, settle } = await make(t)
+    const before = Date.now() - 1000
+    const ann = connection('ann', ['a', 'b'])
+    const bob = connection('bob', ['b', 'c'])
+    registry.add(ann)
+    registry.add(bob)
+    registry.remove(ann)
+    registry.remove(bob)
+    await settle()
+    t.same(changes.map(({ clientId, join, occupancy }) => ({ clientId, join, occupancy: [...occupancy].sort() })), [
+      { clientId: 'ann', join: true, occupancy: ['a', 'b'] },
+      { clientId: 'bob', join: true, occupancy: ['c'] },
+      { clientId: 'ann', join: false, occupancy: ['a'] },
+      { clientId: 'bob', join: false, occupancy: ['b', 'c'] }
+    ])
+    t.ok(changes.every((change) => change.at >= before && change.at <= Date.now() + 1000), 'each change has its time')
+    t.ok(changes.every((change, i) => i === 0 || change.at >= changes[i - 1].at), 'in order')
+  })
+
   t.test('the last connection closing is a leave with no channels', async (t) => {
     const { registry, changes, settle } = await make(t)
     const only = connection('cy', ['x', 'y'])

@@ -83,7 +83,7 @@ t.test('a negative number after a flag is refused for its range, not taken for a
 
 t.test('an error about a secret option never shows its value, whoever gave it', async (t) => {
   const secrets = Object.entries(HubConfigSchema.properties).filter(([, schema]) => (schema as { secret?: boolean }).secret === true).map(([option]) => option)
-  t.same(secrets.sort(), ['jwtSecret', 'metricsToken', 'publishToken', 'redisUrl'])
+  t.same(secrets.sort(), ['jwtSecret', 'metricsToken', 'publishToken', 'redisUrl', 'webhookSecret'])
   for (const option of secrets) {
     // Too short for a token or a key, and not a redis:// URL.
     const value = option === 'redisUrl' ? 'http://u:Pa55w0rd@x' : 'Pa55w0rd'
