@@ -28,7 +28,7 @@ export default fp<CorsPluginOptions>(async function corsPlugin (fastify, { origi
     // Cookies (sse_hub_token) cross origins only to listed origins: browsers never send them to `*`.
     credentials: !list.includes('*'),
     methods: ['GET', 'POST', 'DELETE'],
-    allowedHeaders: ['Content-Type', 'Authorization', 'Last-Event-ID'],
-    exposedHeaders: ['X-SSE-Hub-Refused', 'Retry-After', 'WWW-Authenticate']
+    allowedHeaders: ['Content-Type', 'Authorization', 'Last-Event-ID', 'Idempotency-Key'],
+    exposedHeaders: ['X-SSE-Hub-Refused', 'Retry-After', 'WWW-Authenticate', 'Idempotent-Replayed']
   })
 }, { name: 'sse-hub-cors', fastify: '5.x' })
