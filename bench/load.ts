@@ -75,6 +75,12 @@ export interface LoadOptions {
   streamsPerSession: number
   /** What each subscriber authorizes its subscribe with; none: nothing. */
   credential?: Credential
+  /**
+   * Take the first readings of the connects once every generator thread is up (always with a
+   * credential, which the threads make as they start), so that the connects' figures, the other
+   * processes' CPU among them, cover the connects alone and not the generator's start.
+   */
+  waitForGenerator?: boolean
   /** The app the server asks on each subscribe (auth-app.ts): its CPU over the connects is read beside the server's, not counted in it. */
   appPid?: number
   /**
@@ -355,6 +361,8 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
   }
 
   try {
+    // A shard makes its credentials as it starts: wait for every shard, so that the readings cover the connects alone.
+    if (options.waitForGenerator || options.credential !== undefined) await callAll({ cmd: 'ended', times: false })
     // Connect.
     const storeStart = await storeMemory()
     const start = server()

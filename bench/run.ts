@@ -129,7 +129,7 @@ const SCENARIOS: Scenario[] = [
   {
     id: 'A1-10k',
     title: 'A1 connect cost with auth: a burst of 10,000 connects (256 in flight), each with a credential of its own or all with one: no auth, JWT, the app\'s callback',
-    load: { subscribers: 10_000, idle: true, duration: 1 },
+    load: { subscribers: 10_000, idle: true, duration: 1, waitForGenerator: true },
     setups: A_CONNECT,
     auth: { ttl: 600 },
     optIn: true
@@ -137,7 +137,7 @@ const SCENARIOS: Scenario[] = [
   {
     id: 'A1-serial',
     title: 'A1 connect latency with auth: 1,000 connects one at a time, each with a credential of its own or all with one: no auth, JWT, the app\'s callback',
-    load: { subscribers: 1000, idle: true, duration: 0, threadsPerProcess: 1, connectConcurrency: 1 },
+    load: { subscribers: 1000, idle: true, duration: 0, threadsPerProcess: 1, connectConcurrency: 1, waitForGenerator: true },
     setups: A_CONNECT,
     auth: { ttl: 600 },
     optIn: true
