@@ -4,7 +4,8 @@
  * memory would: `POST /auth` reads the hub's question, looks up the `session` cookie it forwards,
  * and answers 200 with the session's clientId, the channels asked and `--ttl`; 403 once the
  * session's access was withdrawn; 401 for a session it does not know.
- * Also, for the bench: `POST /withdraw` withdraws every session's access at once, `GET /stats`
+ * Also, for the bench: `POST /withdraw` withdraws every session's access at once (and answers
+ * with the stats of that moment), `GET /stats`
  * says what it was asked (`?expiries=1`: when each session's last grant runs out), `GET /health`.
  *
  * node --import tsx bench/auth-app.ts --port 19490 --sessions 10000 --ttl 600
@@ -89,10 +90,11 @@ function answer (question: { channels: string[], headers: Record<string, string>
   send(res, 200, { clientId: session.clientId, channels: question.channels, ttl })
 }
 
-function withdraw (): number {
+/** Withdraws every session's access; the stats as they are at that moment. */
+function withdraw (url: URL): AppStats {
   for (const session of sessions.values()) session.withdrawn = true
   stats.withdrawnUs = nowUs()
-  return stats.withdrawnUs
+  return statsReply(url)
 }
 
 function statsReply (url: URL): AppStats {
@@ -107,7 +109,7 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://app')
     if (req.method === 'GET' && url.pathname === '/health') return send(res, 200, { status: 'ok' })
     if (req.method === 'GET' && url.pathname === '/stats') return send(res, 200, statsReply(url))
-    if (req.method === 'POST' && url.pathname === '/withdraw') return send(res, 200, { withdrawnUs: withdraw() })
+    if (req.method === 'POST' && url.pathname === '/withdraw') return send(res, 200, withdraw(url))
     return send(res, 404, { message: 'not found' })
   }
   let text = ''

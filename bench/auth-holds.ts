@@ -13,9 +13,9 @@ export interface HubAuthCounts { calls: number, cacheHits: number }
 /** The app's revocation of every stream (A2, `withdraw`). */
 export interface Revocation {
   open: number
-  /** Allowed calls before the withdrawal, first grants and renewals. */
+  /** Calls before the withdrawal: first grants and renewals. */
   callsBefore: number
-  /** Calls after it (each a refusal, but for one the hub asked before). */
+  /** Calls after it, all refused. */
   callsAfter: number
   ended: number
   /** Seconds from the withdrawal to the first and to the last stream ended. */
@@ -54,7 +54,8 @@ export interface AuthApp {
   url: string
   pid: number
   stats (expiries?: boolean): Promise<AppStats>
-  withdraw (): Promise<number>
+  /** Withdraws every grant; the app's stats at that moment. */
+  withdraw (): Promise<AppStats>
   stop (): Promise<void>
 }
 
@@ -84,9 +85,9 @@ function callsPerSecondFrom (stats: AppStats, fromUs: number): number[] {
 export function revocationHold (hub: HubProcess, app: AuthApp, figures: { revocation?: Revocation }): (streams: HeldStreams) => Promise<HoldOutcome> {
   return async (streams) => {
     const before = await streams.ended()
-    const stats0 = await app.stats()
     const [hub0, app0, core0] = [treeUsage(hub.pid).cpu, cpuSeconds(app.pid), coreTimes().busy[0] ?? NaN]
-    const withdrawnUs = await app.withdraw()
+    const stats0 = await app.withdraw()
+    const { withdrawnUs } = stats0
     const deadline = Date.now() + (Math.max(0, (stats0.lastExpiryUs - nowUs()) / 1000)) + 30_000
     let now = before
     while (now.ended < streams.ready && Date.now() < deadline) {

@@ -72,7 +72,7 @@ export async function startAuthApp (options: StartOptions, sessions: number, ttl
     url: `${base}/auth`,
     pid: child.pid as number,
     stats: async (expiries = false) => await (await fetch(`${base}/stats${expiries ? '?expiries=1' : ''}`)).json() as AppStats,
-    withdraw: async () => ((await (await fetch(`${base}/withdraw`, { method: 'POST' })).json()) as { withdrawnUs: number }).withdrawnUs,
+    withdraw: async () => await (await fetch(`${base}/withdraw`, { method: 'POST' })).json() as AppStats,
     stop: () => stopChild(child)
   }
 }
