@@ -80,7 +80,7 @@ function callsPerSecondFrom (stats: AppStats, fromUs: number): number[] {
 
 /**
  * A2 `withdraw`: the app withdraws every grant at once; the hold lasts until every stream ended
- * (or the grants' ttl and 30 s passed), then says when each ended against its grant's expiry.
+ * (or until 30 s past the last grant's expiry), then says when each ended against its grant's expiry.
  */
 export function revocationHold (hub: HubProcess, app: AuthApp, figures: { revocation?: Revocation }): (streams: HeldStreams) => Promise<HoldOutcome> {
   return async (streams) => {

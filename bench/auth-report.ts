@@ -105,7 +105,8 @@ const RENEWAL_ROWS: Array<Row<AuthRun>> = [
   ['hub CPU in the hold, % of a core', ({ auth }) => share(auth?.renewals?.hubCpu, auth?.renewals?.seconds), 1],
   ['hub CPU per renewal, µs', ({ auth }) => (auth?.renewals?.hubCpu ?? NaN) / (auth?.renewals?.asked ?? NaN) * 1e6, 1],
   ['app CPU in the hold, % of a core', ({ auth }) => share(auth?.renewals?.appCpu, auth?.renewals?.seconds), 1],
-  ['app CPU per call, µs', ({ auth }) => (auth?.renewals?.appCpu ?? NaN) / (auth?.renewals?.calls ?? NaN) * 1e6, 1],
+  // Below a hundred calls the app's own idle CPU (timers, a collection) is all there is to see.
+  ['app CPU per call, µs', ({ auth }) => (auth?.renewals?.calls ?? 0) < 100 ? NaN : (auth?.renewals?.appCpu ?? NaN) / (auth?.renewals?.calls ?? NaN) * 1e6, 1],
   ['core 0 busy, %', ({ auth }) => share(auth?.renewals?.core0Busy, auth?.renewals?.seconds), 1],
   ['core 0, others than hub and app, % of a core', ({ auth }) => share(others(auth?.renewals), auth?.renewals?.seconds), 1],
   ['streams dropped', ({ result: r }) => r.integrity.dropped, 0]
