@@ -6,6 +6,7 @@
  * `onData` per DATA frame received (a frame split across two socket reads counts twice).
  */
 import { type ClientHttp2Session, type ClientHttp2Stream, connect, constants } from 'node:http2'
+import type { Header } from './credentials.js'
 import { dialTls, type TlsLink } from './tls.js'
 
 /** What a stream reports to its subscriber. */
@@ -34,15 +35,15 @@ export class H2Sessions {
 
   constructor (private readonly ca: string, private readonly streamsPerSession: number) {}
 
-  /** Opens `GET path` as a stream of subscriber `index`'s session (made on first use). */
-  open (index: number, target: { host: string, port: number }, localAddress: string, path: string, handler: H2StreamHandler): ClientHttp2Stream {
+  /** Opens `GET path` (with `extra`, a credential, among its headers) as a stream of subscriber `index`'s session (made on first use). */
+  open (index: number, target: { host: string, port: number }, localAddress: string, path: string, handler: H2StreamHandler, extra?: Header): ClientHttp2Stream {
     const group = Math.floor(index / this.streamsPerSession)
     let entry = this.sessions.get(group)
     if (entry === undefined || entry.session.destroyed || entry.session.closed) {
       entry = this.connect(target, localAddress)
       this.sessions.set(group, entry)
     }
-    const stream = entry.session.request({ ':path': path, accept: 'text/event-stream', 'cache-control': 'no-cache' })
+    const stream = entry.session.request({ ':path': path, accept: 'text/event-stream', 'cache-control': 'no-cache', ...extra === undefined ? {} : { [extra.name]: extra.value } })
     stream.on('response', (headers) => {
       const map = new Map<string, string>()
       for (const [name, value] of Object.entries(headers)) {

@@ -6,10 +6,11 @@
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import type { Credential } from './credentials.js'
 import { coreTimes, cpuSeconds, Histogram, nowUs, rssKiB, treeUsage, type HistogramData } from './measure.js'
 import { Publisher, type PublishProtocol } from './publisher.js'
 import { track } from './servers.js'
-import type { ConnectReport, FinishReport, ShardConfig, Snapshot, Target } from './shard.js'
+import type { ConnectReport, EndedReport, FinishReport, ShardConfig, Snapshot, Target } from './shard.js'
 import type { Transport } from './tls.js'
 
 export interface LoadOptions {
@@ -72,7 +73,35 @@ export interface LoadOptions {
   ca?: string
   /** HTTP/2: streams per session. */
   streamsPerSession: number
+  /** What each subscriber authorizes its subscribe with; none: nothing. */
+  credential?: Credential
+  /**
+   * Take the first readings of the connects once every generator thread is up (always with a
+   * credential, which the threads make as they start), so that the connects' figures, the other
+   * processes' CPU among them, cover the connects alone and not the generator's start.
+   */
+  waitForGenerator?: boolean
+  /** The app the server asks on each subscribe (auth-app.ts): its CPU over the connects is read beside the server's, not counted in it. */
+  appPid?: number
+  /**
+   * Idle runs: what happens while the subscribers are held, instead of waiting `duration` seconds
+   * (A2: the app withdraws its grants, and the hold lasts until the server ended the streams).
+   */
+  hold?: (streams: HeldStreams) => Promise<HoldOutcome>
   log: (message: string) => void
+}
+
+/** The held streams, as a `hold` sees them. */
+export interface HeldStreams {
+  /** Subscribers ready after the connects. */
+  ready: number
+  /** The streams the server ended so far; with `times`, each subscriber's end (0: open), by subscriber index. */
+  ended (times?: boolean): Promise<EndedReport>
+}
+
+export interface HoldOutcome {
+  /** Streams the hold had the server end (a revocation): not counted as dropped. */
+  endedOnPurpose: number
 }
 
 export const defaultLoadOptions = {
@@ -109,9 +138,22 @@ export interface NodeResult {
   windowCpu: number
 }
 
+/** Percentiles of a latency histogram, ms. */
+export interface Percentiles { p50: number, p99: number, max: number, samples: number }
+
 export interface LoadResult {
   subscribers: { requested: number, ready: number, failed: number, failures: Record<string, number>, readyPerTarget: number[] }
-  connect: { seconds: number, perSecond: number, serverCpu: number }
+  connect: {
+    seconds: number
+    perSecond: number
+    serverCpu: number
+    /** CPU seconds of `appPid` over the connects (0 without one). */
+    appCpu: number
+    /** CPU seconds of anything but the server, the app and the generator over the connects (see `window.otherCpu`). */
+    otherCpu: number
+    /** From writing the request to the response head, and to the first SSE block. */
+    latencyMs: { head: Percentiles, ready: Percentiles }
+  }
   /** Each of `serverPids`, in order. */
   nodes: NodeResult[]
   /** The shared store (`storePid`, `storeMemory`), when there is one. */
@@ -175,12 +217,14 @@ export interface LoadResult {
     unacknowledged: number
     publishErrors: number
     firstError: string | undefined
+    /** Streams the server ended on purpose during a `hold` (a revocation); `dropped` counts the others. */
+    endedOnPurpose: number
   }
   publisher: Publisher['stats']
   generator: { processes: number, threads: number }
 }
 
-type Reply = { id: number } & Partial<ConnectReport & Snapshot & FinishReport>
+type Reply = { id: number } & Partial<ConnectReport & Snapshot & FinishReport & EndedReport>
 
 /** CPU seconds and RSS of the server processes together, each node's, and the store's CPU. */
 interface Usage {
@@ -193,6 +237,8 @@ interface Usage {
 interface Shard {
   agent: ChildProcess
   index: number
+  /** Its first subscriber. */
+  from: number
   progress: number
   unique: number
 }
@@ -222,13 +268,14 @@ function plan (options: LoadOptions): ShardConfig[][] {
       from,
       to,
       localAddresses: addresses,
-      connectConcurrency: Math.max(4, Math.floor(options.connectConcurrency / total)),
+      connectConcurrency: Math.max(1, Math.floor(options.connectConcurrency / total)),
       connectTimeout: 30_000,
       verify: options.verify,
       eventType: 'bench',
       transport: options.transport,
       ca: options.ca,
-      streamsPerSession: Math.max(1, options.streamsPerSession)
+      streamsPerSession: Math.max(1, options.streamsPerSession),
+      credential: options.credential
     })
   }
   return groups
@@ -260,7 +307,7 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
     track(agent)
     const base = shards.length
     agents.push(agent)
-    group.forEach((_, index) => shards.push({ agent, index, progress: 0, unique: 0 }))
+    group.forEach(({ from }, index) => shards.push({ agent, index, from, progress: 0, unique: 0 }))
     agent.on('message', (message: { shard: number, id?: number, progress?: number, unique?: number, error?: string }) => {
       const shard = shards[base + message.shard]
       if (message.error !== undefined) return failAll(new Error(`shard ${base + message.shard}: ${message.error}`))
@@ -300,14 +347,36 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
   }
   const storeMemory = async (): Promise<number> => options.storeMemory === undefined ? 0 : await options.storeMemory()
   const generatorCpu = (): number => cpuSeconds(process.pid) + agents.reduce((sum, agent) => sum + cpuSeconds(agent.pid ?? 0), 0)
+  const appCpu = (): number => options.appPid === undefined ? 0 : cpuSeconds(options.appPid)
+  const ended = async (times = false): Promise<EndedReport> => {
+    const replies = await Promise.all(shards.map((shard) => call(shard, { cmd: 'ended', times })))
+    const all: EndedReport = { ended: 0, firstUs: 0, lastUs: 0, times: times ? new Float64Array(options.subscribers) : undefined }
+    replies.forEach((reply, i) => {
+      all.ended += reply.ended ?? 0
+      if (reply.firstUs !== undefined && reply.firstUs > 0 && (all.firstUs === 0 || reply.firstUs < all.firstUs)) all.firstUs = reply.firstUs
+      all.lastUs = Math.max(all.lastUs, reply.lastUs ?? 0)
+      if (reply.times !== undefined) all.times?.set(reply.times, shards[i].from)
+    })
+    return all
+  }
 
   try {
+    // A shard makes its credentials as it starts: wait for every shard, so that the readings cover the connects alone.
+    if (options.waitForGenerator || options.credential !== undefined) await callAll({ cmd: 'ended', times: false })
     // Connect.
     const storeStart = await storeMemory()
     const start = server()
+    const [app0, g0, c0] = [appCpu(), generatorCpu(), coreTimes()]
     log(`connecting ${options.subscribers} subscribers (${groups.length} processes, ${shards.length} threads)`)
     const connects = await callAll({ cmd: 'connect' })
     const connected = server()
+    const [app1, g1, c1] = [appCpu(), generatorCpu(), coreTimes()]
+    const headLatency = new Histogram()
+    const readyLatency = new Histogram()
+    for (const reply of connects) {
+      if (reply.headLatency !== undefined) headLatency.merge(reply.headLatency)
+      if (reply.readyLatency !== undefined) readyLatency.merge(reply.readyLatency)
+    }
     const failures: Record<string, number> = {}
     const readyPerTarget: number[] = []
     let ready = 0
@@ -344,8 +413,11 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
     let windowEnd = settled.rssKiB
     const latency = new Histogram()
     const probes: LoadResult['probes'] = { lastMs: [], medianMs: [] }
+    let endedOnPurpose = 0
 
-    if (options.idle) {
+    if (options.idle && options.hold !== undefined) {
+      endedOnPurpose = (await options.hold({ ready, ended })).endedOnPurpose
+    } else if (options.idle) {
       for (let i = 0; i < options.duration; i++) {
         await sleep(1000)
         samples.push(server().rssKiB)
@@ -416,7 +488,10 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
       connect: {
         seconds: connectSeconds,
         perSecond: ready / connectSeconds,
-        serverCpu: connected.cpu - start.cpu
+        serverCpu: connected.cpu - start.cpu,
+        appCpu: app1 - app0,
+        otherCpu: sumOf(c1.busy) - sumOf(c0.busy) - (connected.cpu - start.cpu) - (app1 - app0) - (g1 - g0),
+        latencyMs: { head: percentiles(headLatency), ready: percentiles(readyLatency) }
       },
       nodes: settled.nodes.map((node, i) => {
         const subscribers = readyPerTarget[i] ?? 0
@@ -481,10 +556,11 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
         duplicates: sum(totals, 'duplicates'),
         reordered: sum(totals, 'reordered'),
         malformed: sum(totals, 'malformed'),
-        dropped: sum(totals, 'dropped'),
+        dropped: sum(totals, 'dropped') - endedOnPurpose,
         unacknowledged: sum(finish, 'unacknowledged'),
         publishErrors: publisher.stats.errors,
-        firstError: publisher.firstError
+        firstError: publisher.firstError,
+        endedOnPurpose
       },
       publisher: { ...publisher.stats },
       generator: { processes: agents.length, threads: shards.length }
@@ -504,6 +580,14 @@ export async function runLoad (input: Partial<LoadOptions> & Pick<LoadOptions, '
       clearTimeout(timer)
     }))
   }
+}
+
+function sumOf (values: number[]): number {
+  return values.reduce((a, b) => a + b, 0)
+}
+
+function percentiles (histogram: Histogram): Percentiles {
+  return { p50: histogram.percentile(50) / 1000, p99: histogram.percentile(99) / 1000, max: histogram.max / 1000, samples: histogram.count }
 }
 
 function sum (replies: Reply[], key: 'deliveries' | 'reads' | 'lost' | 'lossyStreams' | 'duplicates' | 'reordered' | 'malformed' | 'dropped' | 'unacknowledged'): number {

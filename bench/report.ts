@@ -49,7 +49,7 @@ export function fmt (value: number | undefined, digits = 0): string {
 }
 
 /** A table row: its label, the figure, its decimals, and false when a ratio of it means nothing. */
-export type Row = [label: string, pick: (r: LoadResult) => number, digits: number, ratio?: boolean]
+export type Row<T = LoadResult> = [label: string, pick: (r: T) => number, digits: number, ratio?: boolean]
 
 export const TRAFFIC_ROWS: Row[] = [
   ['subscribers ready', (r) => r.subscribers.ready, 0, false],
@@ -95,10 +95,10 @@ export const IDLE_ROWS: Row[] = [
 ]
 
 /** A column of a table: a result, or none when its run failed. */
-export interface Column { header: string, result: LoadResult | undefined }
+export interface Column<T = LoadResult> { header: string, result: T | undefined }
 
 /** One row per figure, one column per result and, with two, the first over the second headed `ratio`. */
-export function table (rows: Row[], columns: Column[], ratio: string): string {
+export function table<T> (rows: Array<Row<T>>, columns: Array<Column<T>>, ratio: string): string {
   const withRatio = columns.length === 2
   const header = ['', ...columns.map((column) => column.header), ...withRatio ? [ratio] : []]
   const lines = rows.map(([label, pick, digits, hasRatio]) => {

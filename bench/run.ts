@@ -11,6 +11,8 @@ import { availableParallelism, cpus, loadavg, release } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type LoadOptions, type LoadResult, runLoad } from './load.js'
+import { connectSummary, holdSummary } from './auth-report.js'
+import { type AuthFigures, type AuthPlan, type AuthSetupName, deployAuth, isAuthSetup } from './auth-scenarios.js'
 import { attachObservers, type ObserverStats } from './observers.js'
 import { summariseProfiles } from './profile.js'
 import { type CommandStat, REDIS_SERVER, redisInstalled, redisVersion, startCluster } from './cluster.js'
@@ -36,8 +38,10 @@ interface Scenario {
   cluster?: { nodes: number, single?: Partial<LoadOptions> }
   /** Against the floor (floor-server.ts) rather than nchan: what the hub costs per request above delivery alone. */
   floor?: boolean
-  /** The setups of an HTTP/2 scenario, in the order of its columns (`--hub-only` drops nchan's). */
+  /** The setups of an HTTP/2 or auth scenario, in the order of its columns (`--hub-only` drops nchan's). */
   setups?: ServerName[]
+  /** An auth scenario (A1, A2): what the app grants, and what happens once the streams are open. */
+  auth?: AuthPlan
 }
 
 /**
@@ -48,6 +52,9 @@ const H_FANOUT: ServerName[] = ['hub-h2', 'hub-h2x10', 'hub-tls', 'hub', 'nchan-
 
 /** C3's publishes, one at a time, each to all 100,000. */
 const C3_PROBES = 5
+
+/** The auth scenarios' setups: no auth, a JWT per subscriber or one for all, the app's callback per session or one for all. */
+const A_CONNECT: ServerName[] = ['hub', 'hub-jwt', 'hub-jwt-shared', 'hub-app', 'hub-app-shared']
 
 const SCENARIOS: Scenario[] = [
   { id: 'W1-1k', title: 'W1 fan-out: 1 channel, 1,000 subscribers, publisher at max rate, 100-byte payloads', load: { subscribers: 1000 } },
@@ -120,6 +127,38 @@ const SCENARIOS: Scenario[] = [
     optIn: true
   },
   {
+    id: 'A1-10k',
+    title: 'A1 connect cost with auth: a burst of 10,000 connects (256 in flight), each with a credential of its own or all with one: no auth, JWT, the app\'s callback',
+    load: { subscribers: 10_000, idle: true, duration: 1, waitForGenerator: true },
+    setups: A_CONNECT,
+    auth: { ttl: 600 },
+    optIn: true
+  },
+  {
+    id: 'A1-serial',
+    title: 'A1 connect latency with auth: 1,000 connects one at a time, each with a credential of its own or all with one: no auth, JWT, the app\'s callback',
+    load: { subscribers: 1000, idle: true, duration: 0, threadsPerProcess: 1, connectConcurrency: 1, waitForGenerator: true },
+    setups: A_CONNECT,
+    auth: { ttl: 600 },
+    optIn: true
+  },
+  {
+    id: 'A2-revoke',
+    title: 'A2 revocation: 10,000 streams on the app\'s grants of 5 s, a session each; then the app withdraws every grant',
+    load: { subscribers: 10_000, idle: true },
+    setups: ['hub-app'],
+    auth: { ttl: 5, then: 'withdraw' },
+    optIn: true
+  },
+  {
+    id: 'A2-renew',
+    title: 'A2 renewal: 10,000 streams on the app\'s grants of 5 s held 16 s, the app granting on; a session each, and one for all',
+    load: { subscribers: 10_000, idle: true, duration: 16 },
+    setups: ['hub-app', 'hub-app-shared'],
+    auth: { ttl: 5, then: 'keep' },
+    optIn: true
+  },
+  {
     id: 'C1-fanout',
     title: 'C1 cluster fan-out: 2 nodes + Redis, 5,000 subscribers on each, 1 channel, publishing through node 1 at max rate; 1 node with 10,000',
     load: { subscribers: 10_000 },
@@ -158,7 +197,8 @@ const USAGE = `Usage: node --import tsx bench/run.ts [options]
   --only LIST       scenarios to run, comma-separated prefixes of W1-1k, W1-10k, W2, W3, W4-10k, W4-19k, P0, P1,
                     F1, F2, C1-fanout, C1-latency, C2 (e.g. --only W1 or --only W1-1k,W4,C1), or M1-1k, M1-10k
                     (3 minutes per server each), C3 (100,000 subscribers on 6 nodes) and H1-1k, H1-10k,
-                    H2-10k, H3 (HTTP/2 and TLS: --only H, about 15 minutes), never run by default;
+                    H2-10k, H3 (HTTP/2 and TLS: --only H, about 15 minutes), A1-10k, A1-serial, A2-revoke,
+                    A2-renew (subscribe auth: --only A, about 4 minutes), never run by default;
                     C scenarios need ${REDIS_SERVER}, and are skipped without it unless named
   --duration S      seconds measured per run (default 10)
   --warmup S        seconds of publishing before the measured window (default 2)
@@ -174,8 +214,17 @@ const USAGE = `Usage: node --import tsx bench/run.ts [options]
   --help            this text`
 
 /** What a run starts: the hub, nginx + nchan, the floor, or a cluster of hub nodes and its Redis. */
-type ServerName = 'hub' | 'nchan' | 'floor' | 'cluster' | TlsSetupName
-interface Run { scenario: string, server: ServerName, result?: LoadResult, observers?: ObserverStats, redisCommands?: CommandStat[], error?: string, profile?: string }
+type ServerName = 'hub' | 'nchan' | 'floor' | 'cluster' | TlsSetupName | AuthSetupName
+interface Run {
+  scenario: string
+  server: ServerName
+  result?: LoadResult
+  observers?: ObserverStats
+  redisCommands?: CommandStat[]
+  auth?: AuthFigures
+  error?: string
+  profile?: string
+}
 
 async function main (): Promise<number> {
   const { values } = parseArgs({
@@ -284,6 +333,7 @@ async function main (): Promise<number> {
           channelPrefix: `${scenario.id.toLowerCase()}-${name}-${Date.now().toString(36)}-`,
           log: (message) => console.log(`  ${name}: ${message}`)
         })
+        run.auth = await deployment.authFigures?.()
         run.redisCommands = await deployment.commandStats?.()
         if (run.redisCommands !== undefined) {
           const top = run.redisCommands.slice(0, 4).map(({ command, calls, usec }) => `${command} ${fmt(calls)} calls, ${fmt(usec / calls, 1)} µs each`)
@@ -310,7 +360,15 @@ async function main (): Promise<number> {
     const hub = resultOf(scenario.id, 'hub')
     const nchan = resultOf(scenario.id, 'nchan')
     console.log('')
-    if (scenario.setups !== undefined) {
+    if (scenario.auth !== undefined) {
+      const names = setupsOf(scenario, servers)
+      const results = new Map(names.map((name) => {
+        const run = runs.find((r) => r.scenario === scenario.id && r.server === name)
+        return [name, run?.result === undefined ? undefined : { result: run.result, auth: run.auth }]
+      }))
+      const { then } = scenario.auth
+      console.log(then === undefined ? connectSummary(results) : holdSummary(results, then))
+    } else if (scenario.setups !== undefined) {
       const names = setupsOf(scenario, servers)
       const results = new Map(names.map((name) => [name, resultOf(scenario.id, name)]))
       console.log(table(scenario.load.idle === true ? IDLE_ROWS : TRAFFIC_ROWS, names.map((name) => ({ header: headerOf(name), result: results.get(name) })), ''))
@@ -371,9 +429,11 @@ function setupsOf (scenario: Scenario, servers: ServerName[]): ServerName[] {
 /** Servers started for one run, and what the load needs to reach and measure them. */
 interface Deployment {
   load: Pick<LoadOptions, 'host' | 'port' | 'protocol' | 'subscribePath' | 'targets' | 'serverPids' | 'storePid' | 'storeMemory'> &
-    Partial<Pick<LoadOptions, 'transport' | 'ca' | 'streamsPerSession'>>
+    Partial<Pick<LoadOptions, 'transport' | 'ca' | 'streamsPerSession' | 'credential' | 'appPid' | 'hold'>>
   /** A cluster's Redis: the commands that took the most of its time since it started. */
   commandStats?: () => Promise<CommandStat[]>
+  /** An auth setup: what the app and the hub counted of the calls, and A2's figures. */
+  authFigures?: () => Promise<AuthFigures>
   stop (): Promise<void>
 }
 
@@ -396,6 +456,12 @@ async function deploy (name: ServerName, scenario: Scenario, start: StartOptions
       commandStats: () => cluster.redis.commandStats(),
       stop: () => cluster.stop()
     }
+  }
+  if (isAuthSetup(name)) {
+    const { subscribers, duration } = { ...scenario.load, duration: scenario.load.duration ?? 0 }
+    const auth = await deployAuth(name, scenario.auth ?? { ttl: 600 }, subscribers, duration, start)
+    const { host, port, protocol, subscribePath, pid } = auth.hub
+    return { load: { host, port, protocol, subscribePath, serverPids: [pid], ...auth.load }, authFigures: () => auth.figures(), stop: () => auth.stop() }
   }
   if (isTlsSetup(name)) {
     const { server: kind, transport, streamsPerSession } = TLS_SETUPS[name]

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
+import type { Credential, Header } from './credentials.js'
 import { H2Sessions } from './h2-client.js'
 import { Histogram, type HistogramData, nowUs } from './measure.js'
 import { dialTls, type Transport } from './tls.js'
@@ -43,12 +44,15 @@ export interface ShardConfig {
   ca?: string
   /** HTTP/2: streams per session (subscribers `from + k·n` … share a session). */
   streamsPerSession: number
+  /** What each subscriber authorizes its subscribe with (a header of its own, or one shared); none: nothing. */
+  credential?: Credential
 }
 
 export type ShardCommand =
   | { id: number, cmd: 'connect' }
   | { id: number, cmd: 'snapshot', resetLatency: boolean }
   | { id: number, cmd: 'finish', published: number[] }
+  | { id: number, cmd: 'ended', times: boolean }
   | { id: number, cmd: 'close' }
 
 export interface ConnectReport {
@@ -60,6 +64,20 @@ export interface ConnectReport {
   failures: Record<string, number>
   startUs: number
   endUs: number
+  /** µs from writing the request (HTTP/2: opening the stream) to the response head, per subscriber that got one. */
+  headLatency: HistogramData
+  /** µs from writing the request to the first SSE block (the hub's `registered`), per subscriber ready. */
+  readyLatency: HistogramData
+}
+
+/** The streams that ended after they were ready (the server ended them), and when. */
+export interface EndedReport {
+  ended: number
+  /** CLOCK_MONOTONIC µs of the first and the last end; 0 when none ended. */
+  firstUs: number
+  lastUs: number
+  /** With `times`: each subscriber's end (0: still open or never ready), from subscriber `from` on. */
+  times?: Float64Array
 }
 
 export interface Snapshot {
@@ -112,6 +130,8 @@ const port = parentPort
 if (port === null) throw new Error('shard.ts runs as a worker thread')
 
 const latency = new Histogram()
+const headLatency = new Histogram()
+const readyLatency = new Histogram()
 const stats = { reads: 0, deliveries: 0, unique: 0, duplicates: 0, reordered: 0, malformed: 0, dropped: 0, comments: 0, snapshots: 0, others: 0 }
 const QUOTE = 34
 const COLON = 58
@@ -123,6 +143,19 @@ const subs: Subscriber[] = []
 const readBuffer = Buffer.allocUnsafe(256 * 1024)
 const h2 = config.transport === 'h2' ? new H2Sessions(config.ca ?? '', config.streamsPerSession) : undefined
 let closing = false
+/**
+ * Each subscriber's credential header, made before the connects so that signing does not slow
+ * them; the signing code is loaded only by a load that has credentials.
+ */
+const credentials = config.credential === undefined ? undefined : await credentialHeaders(config.credential)
+
+async function credentialHeaders (credential: Credential): Promise<Header[]> {
+  const { credentialHeader } = await import('./credentials.js')
+  return Array.from({ length: config.to - config.from }, (_, k) => {
+    const index = config.from + k
+    return credentialHeader(credential, index, config.channelPrefix + index % config.channels, config.channelPrefix)
+  })
+}
 
 function sameBytes (buf: Buffer, start: number, expected: Buffer): boolean {
   for (let i = 0; i < expected.length; i++) if (buf[start + i] !== expected[i]) return false
@@ -151,6 +184,10 @@ class Subscriber implements ResponseHandler, SseHandler {
   unique = 0
   /** Whether the stream ever got ready: only those count for loss. */
   everReady = false
+  /** When the request was written (HTTP/2: the stream opened), µs. */
+  private requestUs = 0
+  /** When the stream ended after it was ready (not by this shard), µs; 0 while open. */
+  endedUs = 0
   private holes: Set<number> | null = null
 
   constructor (readonly index: number, private readonly settle: (sub: Subscriber, failure?: string) => void) {
@@ -161,14 +198,17 @@ class Subscriber implements ResponseHandler, SseHandler {
     const localAddress = config.localAddresses[index % config.localAddresses.length]
     this.timer = setTimeout(() => this.fail('timeout'), config.connectTimeout)
     const path = `${config.subscribePath}${this.channelName}`
+    const credential = credentials?.[index - config.from]
     if (h2 !== undefined) {
-      const stream = h2.open(index - config.from, { host, port }, localAddress, path, this)
+      this.requestUs = nowUs()
+      const stream = h2.open(index - config.from, { host, port }, localAddress, path, this, credential)
       // At the end the sessions' sockets are reset at once (`H2Sessions.resetAll`), not each stream.
       this.link = { destroy: () => stream.destroy(), reset: () => {} }
       return
     }
     const request = `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n` +
-      'Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n'
+      'Accept: text/event-stream\r\nCache-Control: no-cache\r\n' +
+      (credential === undefined ? '' : `${credential.name}: ${credential.value}\r\n`) + '\r\n'
     // In the clear, `onread` reads straight into one buffer shared by the thread, past the stream
     // machinery: the parsers copy whatever they keep beyond the call. TLS has no `onread`.
     const tls = config.transport === 'h1-tls' ? dialTls({ host, port, ca: config.ca ?? '', alpn: 'http/1.1', localAddress }) : undefined
@@ -179,7 +219,10 @@ class Subscriber implements ResponseHandler, SseHandler {
       onread: { buffer: readBuffer, callback: (length: number, buf: Uint8Array) => this.read(length, buf as Buffer) }
     })
     if (tls !== undefined) socket.on('data', (buf: Buffer) => this.read(buf.length, buf))
-    socket.on(tls === undefined ? 'connect' : 'secureConnect', () => socket.write(request))
+    socket.on(tls === undefined ? 'connect' : 'secureConnect', () => {
+      this.requestUs = nowUs()
+      socket.write(request)
+    })
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code ?? err.message))
     socket.on('close', () => this.fail('closed'))
     this.link = { destroy: () => socket.destroy(), reset: tls?.reset ?? (() => socket.resetAndDestroy()) }
@@ -216,6 +259,9 @@ class Subscriber implements ResponseHandler, SseHandler {
   }
 
   onHead (status: number, headers: Map<string, string>): void {
+    // HTTP/2 heads come outside `read`: the clock is read here for both.
+    this.now = nowUs()
+    headLatency.add(this.now - this.requestUs)
     if (status !== 200) return this.fail(`status ${status}`)
     if (headers.has('x-sse-hub-refused')) return this.fail(`refused: ${headers.get('x-sse-hub-refused')}`)
     if (!(headers.get('content-type') ?? '').startsWith('text/event-stream')) return this.fail('not text/event-stream')
@@ -271,6 +317,7 @@ class Subscriber implements ResponseHandler, SseHandler {
 
   onDispatch (): void {
     if (this.state === STREAMING) {
+      readyLatency.add(this.now - this.requestUs)
       this.state = READY
       this.everReady = true
       clearTimeout(this.timer)
@@ -332,7 +379,10 @@ class Subscriber implements ResponseHandler, SseHandler {
     clearTimeout(this.timer)
     this.link.destroy()
     if (wasReady) {
-      if (!closing) stats.dropped++
+      if (!closing) {
+        stats.dropped++
+        this.endedUs = nowUs()
+      }
     } else {
       this.settle(this, reason)
     }
@@ -352,7 +402,16 @@ class Subscriber implements ResponseHandler, SseHandler {
 }
 
 function connectAll (): Promise<ConnectReport> {
-  const report: ConnectReport = { ready: 0, readyPerTarget: config.targets.map(() => 0), failed: 0, failures: {}, startUs: nowUs(), endUs: 0 }
+  const report: ConnectReport = {
+    ready: 0,
+    readyPerTarget: config.targets.map(() => 0),
+    failed: 0,
+    failures: {},
+    startUs: nowUs(),
+    endUs: 0,
+    headLatency: headLatency.data(),
+    readyLatency: readyLatency.data()
+  }
   let next = config.from
   let active = 0
   return new Promise((resolve) => {
@@ -374,6 +433,8 @@ function connectAll (): Promise<ConnectReport> {
       }
       if (active === 0 && next >= config.to && report.endUs === 0) {
         report.endUs = nowUs()
+        report.headLatency = headLatency.data()
+        report.readyLatency = readyLatency.data()
         resolve(report)
       }
     }
@@ -385,6 +446,18 @@ function snapshot (resetLatency: boolean): Snapshot {
   const reply = { ...stats, latency: latency.data() }
   if (resetLatency) latency.reset()
   return reply
+}
+
+function ended (times: boolean): EndedReport {
+  const report: EndedReport = { ended: 0, firstUs: 0, lastUs: 0, times: times ? new Float64Array(config.to - config.from) : undefined }
+  for (const sub of subs) {
+    if (sub.endedUs === 0) continue
+    report.ended++
+    if (report.firstUs === 0 || sub.endedUs < report.firstUs) report.firstUs = sub.endedUs
+    if (sub.endedUs > report.lastUs) report.lastUs = sub.endedUs
+    if (report.times !== undefined) report.times[sub.index - config.from] = sub.endedUs
+  }
+  return report
 }
 
 function finish (published: number[]): FinishReport {
@@ -438,6 +511,9 @@ port.on('message', async (message: ShardCommand) => {
       break
     case 'finish':
       port.postMessage({ id: message.id, ...finish(message.published) })
+      break
+    case 'ended':
+      port.postMessage({ id: message.id, ...ended(message.times) })
       break
     case 'close':
       closing = true

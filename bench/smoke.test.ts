@@ -1,7 +1,8 @@
 /**
  * A smoke run of the load generator against an in-process hub: a few subscribers for about a
  * second, every event parsed and checked, zero loss asserted; over HTTP/1.1 in the clear and over
- * HTTP/2 (TLS, the hub embedded in Fastify's HTTP/2 server). Timing figures are never asserted.
+ * HTTP/2 (TLS, the hub embedded in Fastify's HTTP/2 server); and subscribers with credentials of
+ * their own, a JWT each or a session of the bench's app (authUrl). Timing figures are never asserted.
  * Run with `tap bench/smoke.test.ts` (or add bench/**\/*.test.ts to tap's include).
  */
 import type { ServerHttp2Stream } from 'node:http2'
@@ -10,6 +11,8 @@ import Fastify from 'fastify'
 import t from 'tap'
 import sseHub from '../app.js'
 import { testCertificate } from '../test/tls.js'
+import { type Revocation, revocationHold } from './auth-holds.js'
+import { startAuthApp } from './auth-scenarios.js'
 import { runLoad } from './load.js'
 
 t.test('the load generator gets every event once, in order, from the hub', async (t) => {
@@ -108,4 +111,64 @@ t.test('over HTTP/2 the load generator gets every event once, in order, one writ
   t.equal(flushes.size, 6, 'six subscriber streams on the server')
   // The opening frames take a write or two; after that, at most one per batch (fewer when batches share a turn).
   for (const count of flushes.values()) t.ok(count <= batches + 2, `${count} writes for ${batches} batches of 4 events`)
+})
+
+t.test('subscribers carry a JWT each, signed as sse-hub token signs it: a hub with subscribeAuth lets them in, each with the sub of its token', async (t) => {
+  const secret = 'the-secret-of-the-smoke-test-0123456789'
+  const app = Fastify()
+  await app.register(sseHub, { insecure: true, jwtSecret: secret, subscribeAuth: true })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+
+  let clientIds: Array<string | undefined> = []
+  const result = await runLoad({
+    port,
+    protocol: 'hub',
+    subscribers: 4,
+    idle: true,
+    settle: 0.1,
+    threadsPerProcess: 1,
+    serverPids: [process.pid],
+    channelPrefix: 'smoke-jwt-',
+    credential: { kind: 'jwt', secret, shared: false },
+    hold: async () => {
+      clientIds = await Promise.all([0, 1, 2, 3].map(async (i) => (await app.hub.client(`user-${i}`))?.clientId))
+      return { endedOnPurpose: 0 }
+    }
+  })
+  t.equal(result.subscribers.ready, 4, 'every subscriber connected')
+  t.same(clientIds, ['user-0', 'user-1', 'user-2', 'user-3'], 'each with the sub of its own token')
+})
+
+t.test('with authUrl each subscriber\'s cookie is a call to the bench\'s app; when the app withdraws, the hub ends every stream at its grant\'s expiry', async (t) => {
+  const authApp = await startAuthApp({ core: undefined, workDir: t.testdir() }, 4, 1)
+  t.teardown(() => authApp.stop())
+  const app = Fastify()
+  await app.register(sseHub, { insecure: true, authUrl: authApp.url })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+
+  const figures: { revocation?: Revocation } = {}
+  const result = await runLoad({
+    port,
+    protocol: 'hub',
+    subscribers: 4,
+    idle: true,
+    settle: 0.1,
+    threadsPerProcess: 1,
+    channelPrefix: 'smoke-app-',
+    credential: { kind: 'cookie', shared: false },
+    serverPids: [process.pid],
+    appPid: authApp.pid,
+    hold: revocationHold({ pid: process.pid, host: '127.0.0.1', port }, authApp, figures)
+  })
+  t.equal(result.subscribers.ready, 4, 'every subscriber connected')
+  const { calls } = await authApp.stats()
+  t.ok(calls.allowed >= 4 && calls.unknown === 0, `a grant per session (and any renewal): ${JSON.stringify(calls)}`)
+  t.match(figures.revocation, { open: 4, ended: 4, callsAfter: 4 }, 'every stream ended after one refused renewal each')
+  t.ok((figures.revocation?.lagMs.min ?? -1) >= 0, 'none before its grant ran out')
+  t.equal(result.integrity.endedOnPurpose, 4)
+  t.equal(result.integrity.dropped, 0, 'the ends of the revocation are not counted as dropped')
 })
