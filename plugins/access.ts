@@ -122,6 +122,8 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   fastify.decorateRequest('hubRenewGrant', undefined)
   const callback = config.authUrl === undefined ? undefined : new AuthCallback({ url: config.authUrl, timeout: config.authTimeout })
   fastify.decorate('hubAuthCallback', callback)
+  // Its connections to the app close with the hub; the streams a renewal could be for ended in preClose.
+  if (callback !== undefined) fastify.addHook('onClose', async () => { callback.close() })
   const forwarded = config.authForwardHeaders.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '')
   /** Requests without a valid token that the app is asked about, once their parameters are checked (preHandler). */
   const askTheApp = new WeakSet<FastifyRequest>()
