@@ -5,14 +5,14 @@ import { ChannelPatterns, type Grant, isChannelPattern, NOTHING } from './auth.j
 
 /** What the hub asks the app about a request that carries no valid JWT. */
 export interface AuthQuestion {
-  action: 'subscribe' | 'publish'
-  channels: readonly string[]
+  readonly action: 'subscribe' | 'publish'
+  readonly channels: readonly string[]
   /** The clientId the request asked for, or null. */
-  clientId: string | null
+  readonly clientId: string | null
   /** The client's address, as the hub counts it. */
-  address: string
+  readonly address: string
   /** The request headers of `authForwardHeaders` that it carries. */
-  headers: Readonly<Record<string, string>>
+  readonly headers: Readonly<Record<string, string>>
 }
 
 /** The app's answer: a grant for `ttl` ms, a refusal, or none (slow, down, or an answer the hub cannot read). */
@@ -53,6 +53,8 @@ export interface AuthCallbackCounts {
 export class AuthCallback {
   private readonly cache = new Map<string, { answer: AuthAnswer, until: number }>()
   private readonly inFlight = new Map<string, Promise<AuthAnswer>>()
+  /** The key of each question asked: a stream's renewal asks the same question object again. */
+  private readonly keys = new WeakMap<AuthQuestion, string>()
   readonly counts: AuthCallbackCounts = { calls: { allowed: 0, refused: 0, unavailable: 0 }, cacheHits: 0 }
   /** Told of each call made, with how long it took, in seconds (for a histogram). */
   onCall: ((outcome: AuthAnswer['outcome'], seconds: number) => void) | undefined
@@ -62,9 +64,13 @@ export class AuthCallback {
     this.client = new AppClient({ url: options.url, timeout: options.timeout, maxBytes: MAX_ANSWER })
   }
 
-  /** The answer to `question`: kept, shared with a call out for the same question, or asked now. */
+  /**
+   * The answer to `question`: kept, shared with a call out for the same question, or asked now.
+   * A question is not changed once asked: asked again, it is known by the key it had.
+   */
   ask (question: AuthQuestion): Promise<AuthAnswer> {
-    const key = questionKey(question)
+    let key = this.keys.get(question)
+    if (key === undefined) this.keys.set(question, key = questionKey(question))
     const kept = this.cache.get(key)
     if (kept !== undefined && kept.until > Date.now()) {
       this.counts.cacheHits++
