@@ -7,8 +7,8 @@ import type { HeldStreams, HoldOutcome } from './load.js'
 import { coreTimes, cpuSeconds, nowUs, treeUsage } from './measure.js'
 import type { Server } from './servers.js'
 
-/** What the hub counted of its calls to the app (`/metrics`). */
-export interface HubAuthCounts { calls: number, cacheHits: number }
+/** What the hub counted of its calls to the app (`/metrics`): calls, answers without one, and the seconds its calls took in all. */
+export interface HubAuthCounts { calls: number, cacheHits: number, callSeconds: number }
 
 /** The app's revocation of every stream (A2, `withdraw`). */
 export interface Revocation {
@@ -41,6 +41,9 @@ export interface Renewals {
   calls: number
   /** Renewals the hub asked for in the hold: calls, and answers it had kept or shared. */
   asked: number
+  /** The hub's calls in the hold, and the seconds they took in all, as it timed them. */
+  hubCalls: number
+  hubCallSeconds: number
   ended: number
   hubCpu: number
   appCpu: number
@@ -66,7 +69,11 @@ export type HubProcess = Pick<Server, 'pid' | 'host' | 'port'>
 export async function hubAuthCounts (hub: HubProcess): Promise<HubAuthCounts> {
   const text = await (await fetch(`http://${hub.host}:${hub.port}/metrics`)).text()
   const value = (pattern: RegExp): number => [...text.matchAll(pattern)].reduce((total, match) => total + Number(match[1]), 0)
-  return { calls: value(/^sse_hub_auth_calls_total\{[^}]*\} (\S+)$/gm), cacheHits: value(/^sse_hub_auth_cache_hits_total (\S+)$/gm) }
+  return {
+    calls: value(/^sse_hub_auth_calls_total\{[^}]*\} (\S+)$/gm),
+    cacheHits: value(/^sse_hub_auth_cache_hits_total (\S+)$/gm),
+    callSeconds: value(/^sse_hub_auth_call_duration_seconds_sum (\S+)$/gm)
+  }
 }
 
 async function sleep (ms: number): Promise<void> {
@@ -139,6 +146,8 @@ export function renewalHold (hub: HubProcess, app: AuthApp, duration: number, fi
       seconds: (t1 - t0) / 1e6,
       calls: calls(stats1) - calls(stats0),
       asked: counts1.calls + counts1.cacheHits - counts0.calls - counts0.cacheHits,
+      hubCalls: counts1.calls - counts0.calls,
+      hubCallSeconds: counts1.callSeconds - counts0.callSeconds,
       ended: after.ended - before.ended,
       hubCpu: hub1 - hub0,
       appCpu: app1 - app0,

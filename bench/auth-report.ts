@@ -102,6 +102,7 @@ const RENEWAL_ROWS: Array<Row<AuthRun>> = [
   ['calls to the app in the hold', ({ auth }) => auth?.renewals?.calls ?? NaN, 0],
   ['* calls per renewal round', ({ auth, result: r }) => (auth?.renewals?.calls ?? NaN) / ((auth?.renewals?.asked ?? NaN) / r.subscribers.ready), 0],
   ['* streams ended in the hold', ({ auth }) => auth?.renewals?.ended ?? NaN, 0],
+  ['a call to the app, mean, ms (the hub\'s timing)', ({ auth }) => (auth?.renewals?.hubCallSeconds ?? NaN) / (auth?.renewals?.hubCalls ?? NaN) * 1000, 2],
   ['hub CPU in the hold, % of a core', ({ auth }) => share(auth?.renewals?.hubCpu, auth?.renewals?.seconds), 1],
   ['hub CPU per renewal, µs', ({ auth }) => (auth?.renewals?.hubCpu ?? NaN) / (auth?.renewals?.asked ?? NaN) * 1e6, 1],
   ['app CPU in the hold, % of a core', ({ auth }) => share(auth?.renewals?.appCpu, auth?.renewals?.seconds), 1],

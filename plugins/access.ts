@@ -128,6 +128,8 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   fastify.decorateRequest('hubPublisher', undefined)
   const callback = config.authUrl === undefined ? undefined : new AuthCallback({ url: config.authUrl, timeout: config.authTimeout })
   fastify.decorate('hubAuthCallback', callback)
+  // Its connections to the app close with the hub; the streams a renewal could be for ended in preClose.
+  if (callback !== undefined) fastify.addHook('onClose', async () => { callback.close() })
   const forwarded = config.authForwardHeaders.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '')
   /** Requests without a valid token that the app is asked about, once their parameters are checked (preHandler). */
   const askTheApp = new WeakSet<FastifyRequest>()
@@ -171,7 +173,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
         throw rateLimited('publish', config.publishRateLimit, retryAfterSeconds(wait))
       }
       if (config.insecure) grants.set(request, FULL_GRANT)
-      else if (callback !== undefined && config.authPublish) await authenticateOrAsk(request, reply, BEARER_ONLY, true)
+      else if (callback !== undefined && config.authPublish) await authenticateOrAsk(request, BEARER_ONLY, true)
       else grants.set(request, await authenticate(request, reply, BEARER_ONLY, true))
     } else if (access === 'presence') {
       if (config.insecure) return
@@ -195,7 +197,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
       // A cookie is set only from a JWT the hub verified: the same one the subscribe would verify.
       request.hubTokenExpiresAt = (await authenticate(request, reply, BEARER_ONLY, false)).expiresAt
     } else if ((access === 'subscribe' || access === 'lastEvent') && callback !== undefined) {
-      await authenticateOrAsk(request, reply, ANYWHERE, false)
+      await authenticateOrAsk(request, ANYWHERE, false)
     } else if ((access === 'subscribe' || access === 'lastEvent') && config.subscribeAuth) {
       // Only a JWT: the static token is a publisher's secret and has no place in a browser.
       const grant = await authenticate(request, reply, ANYWHERE, false)
@@ -207,14 +209,29 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
     }
   }
 
-  /** A valid token's grant; without one, the request is marked for the app's answer, asked in `checkGrant`. */
-  async function authenticateOrAsk (request: FastifyRequest, reply: FastifyReply, sources: TokenSources, acceptStatic: boolean): Promise<void> {
+  /**
+   * A valid token's grant; without one, the request is marked for the app's answer, asked in
+   * `checkGrant`. A request that carries no token is marked at once: the app, not a 401, answers it.
+   */
+  async function authenticateOrAsk (request: FastifyRequest, sources: TokenSources, acceptStatic: boolean): Promise<void> {
     try {
-      grants.set(request, await authenticate(request, reply, sources, acceptStatic))
+      const token = requestToken(request, sources)
+      if (token === undefined || token === '') askTheApp.add(request)
+      else grants.set(request, await auth.authenticate(token, acceptStatic))
     } catch {
-      reply.removeHeader('www-authenticate')
       askTheApp.add(request)
     }
+  }
+
+  /** The request's headers of `authForwardHeaders`, as the app is sent them (a repeated one joined with `, `). */
+  function forwardedHeaders (request: FastifyRequest): Record<string, string> {
+    // No prototype: a header name is only ever a key of its own.
+    const headers: Record<string, string> = Object.create(null)
+    for (const name of forwarded) {
+      const value = request.headers[name]
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value
+    }
+    return headers
   }
 
   /** The app's grant for a request without a valid token; its refusal as a 401 or 403; when it cannot answer, 503 (a subscribe is refused for now). */
@@ -227,10 +244,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
         : access === 'lastEvent' ? [(request.query as { channel: string }).channel] : (request.query as SubscribeQuery).channels,
       clientId: access === 'subscribe' ? (request.query as SubscribeQuery).clientId ?? null : null,
       address: request.ip,
-      headers: Object.fromEntries(forwarded.flatMap((name) => {
-        const value = request.headers[name]
-        return value === undefined ? [] : [[name, Array.isArray(value) ? value.join(', ') : value]]
-      }))
+      headers: forwardedHeaders(request)
     }
     questions.set(request, question)
     const answer = await callback.ask(question)

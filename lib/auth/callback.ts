@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto'
 import { isChannelName } from '../base/rules.js'
+import { AppClient } from './app-client.js'
 import { ChannelPatterns, type Grant, isChannelPattern, NOTHING } from './auth.js'
 
 /** What the hub asks the app about a request that carries no valid JWT. */
 export interface AuthQuestion {
-  action: 'subscribe' | 'publish'
-  channels: readonly string[]
+  readonly action: 'subscribe' | 'publish'
+  readonly channels: readonly string[]
   /** The clientId the request asked for, or null. */
-  clientId: string | null
+  readonly clientId: string | null
   /** The client's address, as the hub counts it. */
-  address: string
+  readonly address: string
   /** The request headers of `authForwardHeaders` that it carries. */
-  headers: Readonly<Record<string, string>>
+  readonly headers: Readonly<Record<string, string>>
 }
 
 /** The app's answer: a grant for `ttl` ms, a refusal, or none (slow, down, or an answer the hub cannot read). */
@@ -47,19 +48,29 @@ export interface AuthCallbackCounts {
  * address) for their `ttl`, refusals for 5 s; the same question asked while a call is out waits
  * for that call: a reconnect storm of one user's tabs makes one call. A call that fails, times out
  * or gets an answer the hub cannot read is `unavailable`, never a grant: the hub fails closed.
+ * Calls go over connections of the callback's own, kept open between calls (`AppClient`).
  */
 export class AuthCallback {
   private readonly cache = new Map<string, { answer: AuthAnswer, until: number }>()
   private readonly inFlight = new Map<string, Promise<AuthAnswer>>()
+  /** The key of each question asked: a stream's renewal asks the same question object again. */
+  private readonly keys = new WeakMap<AuthQuestion, string>()
   readonly counts: AuthCallbackCounts = { calls: { allowed: 0, refused: 0, unavailable: 0 }, cacheHits: 0 }
   /** Told of each call made, with how long it took, in seconds (for a histogram). */
   onCall: ((outcome: AuthAnswer['outcome'], seconds: number) => void) | undefined
+  private readonly client: AppClient
 
-  constructor (private readonly options: AuthCallbackOptions) {}
+  constructor (options: AuthCallbackOptions) {
+    this.client = new AppClient({ url: options.url, timeout: options.timeout, maxBytes: MAX_ANSWER })
+  }
 
-  /** The answer to `question`: kept, shared with a call out for the same question, or asked now. */
+  /**
+   * The answer to `question`: kept, shared with a call out for the same question, or asked now.
+   * A question is not changed once asked: asked again, it is known by the key it had.
+   */
   ask (question: AuthQuestion): Promise<AuthAnswer> {
-    const key = questionKey(question)
+    let key = this.keys.get(question)
+    if (key === undefined) this.keys.set(question, key = questionKey(question))
     const kept = this.cache.get(key)
     if (kept !== undefined && kept.until > Date.now()) {
       this.counts.cacheHits++
@@ -79,6 +90,11 @@ export class AuthCallback {
     return call
   }
 
+  /** Closes the connections to the app; questions asked afterwards are `unavailable`. */
+  close (): void {
+    this.client.close()
+  }
+
   private keep (key: string, answer: AuthAnswer): void {
     if (answer.outcome === 'unavailable') return
     this.cache.delete(key)
@@ -90,17 +106,10 @@ export class AuthCallback {
     const started = performance.now()
     let answer: AuthAnswer
     try {
-      const response = await fetch(this.options.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(question),
-        redirect: 'error',
-        signal: AbortSignal.timeout(this.options.timeout)
-      })
-      answer = readAnswer(response.status, await readBounded(response), question)
+      const response = await this.client.post(JSON.stringify(question))
+      answer = readAnswer(response.status, response.text, question)
     } catch (err) {
-      const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${this.options.timeout} ms` : (err as Error).message
-      answer = { outcome: 'unavailable', reason }
+      answer = { outcome: 'unavailable', reason: (err as Error).message }
     }
     this.counts.calls[answer.outcome]++
     this.onCall?.(answer.outcome, (performance.now() - started) / 1000)
@@ -113,17 +122,6 @@ function questionKey (question: AuthQuestion): string {
   const headers = Object.entries(question.headers).sort(([a], [b]) => a < b ? -1 : 1)
   const text = JSON.stringify([question.action, [...question.channels].sort(), question.clientId, question.address, headers])
   return createHash('sha256').update(text).digest('base64url')
-}
-
-async function readBounded (response: Response): Promise<string> {
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of response.body ?? []) {
-    size += chunk.byteLength
-    if (size > MAX_ANSWER) throw new Error(`an answer larger than ${MAX_ANSWER} bytes`)
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** The app's answer as the hub uses it; anything it cannot read is `unavailable`, naming why. */

@@ -181,3 +181,23 @@ t.test('renewals: a grant now narrower, or the app down, ends the stream; stream
   t.ok(connections <= 64, `${calls} renewal calls over ${connections} new connections: kept open between calls`)
   t.ok(many.every((client) => !client.ended), 'the 200 renewed streams go on')
 })
+
+t.test('a request with no token, an empty one or a JWT the hub refuses asks the app, and no 401 header is left on the answer', async (t) => {
+  const app = await backend(t)
+  app.answer = () => ({ status: 200, body: { ttl: 60 } })
+  const hub = await build(t, { authUrl: app.url, jwtSecret: keys.secret })
+  const expired = mint(keys.secret, { sub: 'bob', hub: { subscribe: ['news'] }, exp: Math.floor(Date.now() / 1000) - 60 })
+  const cases: Array<[string, string, Record<string, string>]> = [
+    ['no token', '', {}],
+    ['an empty cookie', '', { cookie: 'sse_hub_token=' }],
+    ['an expired JWT', `&token=${expired}`, {}],
+    ['not a JWT', '', { authorization: 'Bearer not-a-jwt' }]
+  ]
+  for (const [i, [name, query, headers]] of cases.entries()) {
+    // A channel of its own: each question differs, so none is answered from the cache.
+    const answer = await hub.app.inject({ url: `/lastEvent?channel=case-${i}${query}`, headers })
+    t.equal(answer.statusCode, 200, name)
+    t.equal(answer.headers['www-authenticate'], undefined, `${name}: no WWW-Authenticate`)
+  }
+  t.equal(app.asked.length, cases.length, 'the app was asked each time')
+})
