@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AuthCallback, type AuthQuestion } from '../lib/auth/callback.js'
-import { Authenticator, bearerToken, cookieValue, FULL_GRANT, type Grant, generateToken, secretMatcher, TOKEN_COOKIE } from '../lib/auth/auth.js'
+import { Authenticator, bearerToken, cookieValue, type Grant, generateToken, secretMatcher, TOKEN_COOKIE } from '../lib/auth/auth.js'
 import type { HubConfig } from '../lib/config/config.js'
 import { authRefused, authUnavailable, badToken, firehoseNotGranted, type HubError, noToken, notAClientId, presenceNotGranted, publishNotGranted, rateLimited, subscribeNotGranted } from '../lib/base/errors.js'
 import { isChannelName } from '../lib/base/rules.js'
@@ -172,8 +172,9 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
         reply.header('retry-after', retryAfterSeconds(wait))
         throw rateLimited('publish', config.publishRateLimit, retryAfterSeconds(wait))
       }
-      if (config.insecure) grants.set(request, FULL_GRANT)
-      else if (callback !== undefined && config.authPublish) await authenticateOrAsk(request, BEARER_ONLY, true)
+      // An insecure hub's publishes need no grant: no preHandler reads one (see onRoute).
+      if (config.insecure) return
+      if (callback !== undefined && config.authPublish) await authenticateOrAsk(request, BEARER_ONLY, true)
       else grants.set(request, await authenticate(request, reply, BEARER_ONLY, true))
     } else if (access === 'presence') {
       if (config.insecure) return
@@ -305,13 +306,14 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
   fastify.addHook('onRoute', (route) => {
     const access = route.config?.access
     if (access === undefined) return
-    const credentials = access === 'publish' || access === 'session' ||
+    // An insecure hub's publish has only the rate limit to check, if it has one.
+    const credentials = (access === 'publish' && (!config.insecure || publishLimit !== undefined)) || access === 'session' ||
       (access === 'presence' && !config.insecure) ||
       (access === 'metrics' && isMetricsToken !== undefined) ||
       ((access === 'subscribe' || access === 'lastEvent') && config.subscribeAuth)
     if (!credentials) return
     route.onRequest = [checkCredentials, ...hooksOf(route.onRequest)]
-    // Only these read a grant set by checkCredentials; an insecure hub's publishes hold the full grant.
+    // Only these read a grant set by checkCredentials; an insecure hub's publishes need none.
     if ((access === 'publish' && !config.insecure) || access === 'subscribe' || access === 'lastEvent') {
       route.preHandler = [checkGrant, ...hooksOf(route.preHandler)]
     }
