@@ -321,7 +321,7 @@ export default fp<AccessPluginOptions>(async function accessPlugin (fastify, { c
 }, { name: 'sse-hub-access', fastify: '5.x', dependencies: ['sse-hub-core'] })
 
 /** A route's own hooks of one kind, as a list. */
-function hooksOf<T> (hooks: T | T[] | undefined): T[] {
+export function hooksOf<T> (hooks: T | T[] | undefined): T[] {
   return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]
 }
 
