@@ -113,6 +113,8 @@ export class Hub {
     this.registry = parts.registry
     this.logger = parts.logger ?? silentLogger
     this.presence = new Presence(this.registry, this.broker, options, ({ join, clientId, channels }) => {
+      // Made only for a listener: nothing per connect while nobody listens.
+      if (this.emitter.listenerCount(join ? 'join' : 'leave') === 0) return
       if (join) this.notify('join', { clientId, channels: [...channels] })
       else this.notify('leave', { clientId })
     })
