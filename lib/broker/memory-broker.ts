@@ -78,10 +78,11 @@ export class MemoryBroker implements Broker {
       const id = `${this.epoch}-${seq}`
       return { id, seq, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
     })
-    for (const { id, seq, channelName, type, payload, frame } of events) {
+    for (const event of events) {
+      const { id, seq, channelName, type, payload } = event
       const state = this.channels.publish({ id, seq, channelName, type, payload, publishedAt: now })
       if (this.options.historySize === 0) state.evictedThrough = seq
-      else this.historyOf(state, now).push({ seq, publishedAt: now, frame })
+      else this.historyOf(state, now).push(event)
     }
     // Room for one eviction per new channel and as many channels with subscribers stepped over.
     this.channels.trim(2 * events.length + 16)
