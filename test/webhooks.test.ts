@@ -48,7 +48,9 @@ t.test('a hub that stops gives the leaves of its streams one try', async (t) => 
   await hub.subscribe('/subscribe?channels=news&clientId=ann')
   await waitUntil(() => hooks.delivered().length === 2, 5000, 'the join')
   await hub.app.close()
-  t.same(summary(hooks.delivered()), ['client.joined ann', 'channel.occupied news', 'client.left ann', 'channel.vacated news'], 'no debounce at a stop')
+  // At least once: a request answered as the hub stops may be sent again at the stop, with the same ids.
+  const once = [...new Map(hooks.delivered().map((event) => [event.id, event])).values()]
+  t.same(summary(once), ['client.joined ann', 'channel.occupied news', 'client.left ann', 'channel.vacated news'], 'no debounce at a stop')
 })
 
 t.test('webhookUrl and webhookSecret come together', async (t) => {
