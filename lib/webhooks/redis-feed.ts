@@ -41,11 +41,6 @@ export class RedisWebhookFeed implements WebhookFeed {
     this.keys = redisKeys(prefix)
   }
 
-  /** True while this node sends. */
-  get sending (): boolean {
-    return this.reader !== undefined
-  }
-
   start (sink: FeedSink): void {
     this.sink = sink
     this.tick().catch(() => {})
