@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis'
 import t from 'tap'
 import { build, waitUntil } from './helper.js'
 import { ownRedis } from './redis.js'
@@ -16,6 +17,14 @@ t.test('Redis hung for longer than the sender lease: a leave made meanwhile arri
   const ann = await a.subscribe('/subscribe?channels=news&clientId=ann')
   await b.subscribe('/subscribe?channels=sport&clientId=bob')
   await waitUntil(() => hooks.delivered().length === 4, 8000, 'the joins')
+  // The sender moves the cursor once it has read the receiver's answer: a hang before that would
+  // send the joins again after it (at least once, with the same ids), which is not this test's case.
+  const direct = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 })
+  t.teardown(() => { direct.disconnect() })
+  await waitUntil(async () => {
+    const [cursor, seq] = await direct.mget('sse-hub:webhooks:cursor', 'sse-hub:presence:seq')
+    return cursor !== null && cursor === seq
+  }, 5000, 'the cursor past the joins')
 
   redis.signal('SIGSTOP')
   ann.close()
