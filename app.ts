@@ -1,41 +1,20 @@
 import { join } from 'node:path'
 import autoload from '@fastify/autoload'
-import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { type HubConfig, type HubConfigInput, resolveConfig } from './lib/config/config.js'
 import type { GivenParts } from './lib/core/parts.js'
-import { redactedRequest } from './lib/base/redact.js'
 import accessPlugin from './plugins/access.js'
 import corsPlugin from './plugins/cors.js'
 import docsPlugin from './plugins/docs.js'
 import errorsPlugin from './plugins/errors.js'
 import hubPlugin from './plugins/hub.js'
 import metricsPlugin from './plugins/metrics.js'
+import requestLogPlugin from './plugins/request-log.js'
 import streamPlugin from './plugins/stream.js'
 // Kept in the emitted app.d.ts (a bare import survives declaration emit, a used one does not), so that
 // the package's entry types reach the `declare module 'fastify'` block that types `app.hub`.
 import './plugins/hub.js'
-
-/** The hub's request log fields; Fastify types a serializer as returning a string, pino takes the object its own returns. */
-const logSerializers = { req: redactedRequest as unknown as (request: unknown) => string }
-
-/** Per app logger: its child with the hub's serializers, remade when the app's level changes. */
-const serializingLoggers = new WeakMap<FastifyBaseLogger, FastifyBaseLogger>()
-
-/**
- * The logger of each request of the hub's routes: a child, with the request's id only, of one
- * logger that holds the hub's serializers. Passing the serializers to each request's child would
- * copy them on every request, every subscribe included.
- */
-function hubRequestLogger (logger: FastifyBaseLogger, bindings: Record<string, unknown>, options: { level?: string }): FastifyBaseLogger {
-  if (options.level !== undefined) return logger.child(bindings, { ...options, serializers: logSerializers })
-  let serializing = serializingLoggers.get(logger)
-  if (serializing === undefined || serializing.level !== logger.level) {
-    serializing = logger.child({}, { serializers: logSerializers })
-    serializingLoggers.set(logger, serializing)
-  }
-  return serializing.child(bindings)
-}
 
 /** Options of the plugin: every hub option (see `HubConfigSchema`), a route prefix, and parts to use. */
 export interface SseHubOptions extends HubConfigInput, GivenParts {
@@ -63,7 +42,7 @@ export const sseHubWithConfig = fp<{ config: HubConfig }>(async (fastify, { conf
 async function mountHub (fastify: FastifyInstance, config: HubConfig, parts: GivenParts, prefix?: string): Promise<void> {
   await fastify.register(hubPlugin, { config, parts })
   await fastify.register(async function sseHubRoutes (scope) {
-    scope.setChildLoggerFactory(hubRequestLogger)
+    await scope.register(requestLogPlugin)
     await scope.register(errorsPlugin, { bodyLimit: config.bodyLimit })
     await scope.register(corsPlugin, { origins: config.corsOrigins })
     await scope.register(accessPlugin, { config })
