@@ -31,7 +31,8 @@ export default fp(async function streamPlugin (fastify) {
     const streams = this.server.hub[STREAMS]
     // Hooks (CORS) set their headers on the reply; a hijacked response must copy them itself.
     // HTTP/2 (an app's `Fastify({ http2: true })`, or the standalone hub with TLS): no `Connection`.
-    const headers = { ...this.getHeaders(), ...(this.request.raw.httpVersionMajor === 2 ? SSE_HEADERS_H2 : SSE_HEADERS) } as OutgoingHttpHeaders
+    // getHeaders makes a new object: the stream's headers are added to it, not to the reply's.
+    const headers = Object.assign(this.getHeaders(), this.request.raw.httpVersionMajor === 2 ? SSE_HEADERS_H2 : SSE_HEADERS) as OutgoingHttpHeaders
     this.hijack()
     const res = this.raw
     if (this.request.method === 'HEAD') {
