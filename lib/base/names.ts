@@ -26,7 +26,7 @@ export function parseChannelList (list: string, max: number): string[] {
     if (name === '') throw emptyChannelName(list)
     if (!CHANNEL_NAME.test(name)) throw badChannelName('channels', name)
   }
-  const unique = [...new Set(names)]
+  const unique = names.length === 1 ? names : [...new Set(names)]
   if (unique.length > max) throw tooManyChannels(unique.length, max)
   return unique
 }

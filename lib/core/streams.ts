@@ -3,18 +3,19 @@ import type { Logger } from '../base/logger.js'
 import type { Broker, PublishedEvent } from '../broker/broker.js'
 import type { HubConfig } from '../config/config.js'
 import type { SseSink } from '../wire/sink.js'
-import { lastEventFrame, registeredFrame, retryFrame } from '../wire/sse.js'
+import { chunk, lastEventText, registeredText, retryFrame } from '../wire/sse.js'
 import { type CloseReason, Connection } from './connection.js'
 import type { Presence } from './presence.js'
 import { type Renewal, StreamExpiry } from './stream-expiry.js'
 import { StreamMonitor } from './stream-monitor.js'
-import { ownCopy, SubscriberIndex } from './subscriber-index.js'
+import { SubscriberIndex } from './subscriber-index.js'
 
 /** The options the streams run with (documented in `HubConfigSchema`). */
 export type StreamOptions = Pick<HubConfig, 'heartbeatInterval' | 'retry' | 'maxConnections' | 'maxBufferedBytes' | 'slowClientTimeout'>
 
 export interface SubscribeRequest {
   channelNames: readonly string[]
+  /** Kept for the stream's lifetime: a string of its own, not a slice of the request URL (see `ownCopy`). */
   clientId: string
   /** From `Last-Event-ID` or `lastEventId`: where the client left off. */
   lastEventId?: string
@@ -119,8 +120,7 @@ export class Streams {
    * the missed events (resume) or the `lastEvent` snapshots.
    */
   async subscribe (sink: SseSink, request: SubscribeRequest): Promise<Connection> {
-    // Copies, not slices of the request URL: the stream keeps them for its lifetime.
-    const clientId = ownCopy(request.clientId)
+    const { clientId } = request
     const connection = this.subscribers.join(request.channelNames, (channelNames) =>
       new Connection(sink, clientId, channelNames, this.monitor, this.detach))
     const { channelNames } = connection
@@ -136,8 +136,10 @@ export class Streams {
       throw err
     }
     const retry = this.options.retry
-    const frames = [registeredFrame(clientId, start.resumed, retry, start.resumed ? undefined : start.headId)]
-    if (!start.resumed) start.lastEvents.forEach((last, i) => frames.push(lastEventFrame(channelNames[i], last)))
+    // `registered` and the snapshots in one chunk, built once for this stream.
+    let opening = registeredText(clientId, start.resumed, retry, start.resumed ? undefined : start.headId)
+    if (!start.resumed) start.lastEvents.forEach((last, i) => { opening += lastEventText(channelNames[i], last) })
+    const frames = [chunk(opening)]
     // Resumed: what the client missed; not resumed, an id of an earlier era: the current era's retained events.
     const missed = start.missed ?? []
     for (const event of missed) frames.push(event.frame)

@@ -57,17 +57,18 @@ export function eventFrame (id: string, type: string, data: string): Buffer {
 }
 
 /**
- * The first frame of a stream. `id` (omitted on a resumed stream, whose client already holds one)
- * is the position of the stream at connect: a client that reconnects with it misses nothing that
- * was published in between, even if no live event reached it before it dropped.
+ * The first frame of a stream, as text (a stream opens with one chunk: this and its snapshots).
+ * `id` (omitted on a resumed stream, whose client already holds one) is the position of the
+ * stream at connect: a client that reconnects with it misses nothing that was published in
+ * between, even if no live event reached it before it dropped.
  */
-export function registeredFrame (clientId: string, resumed: boolean, retry: number, id?: string): Buffer {
+export function registeredText (clientId: string, resumed: boolean, retry: number, id?: string): string {
   // Once per connect: a clientId of the names' alphabet, as every checked one is, needs no escaping.
   const data = PLAIN.test(clientId)
     ? `{"type":"registered","payload":"{\\"clientId\\":\\"${clientId}\\",\\"resumed\\":${resumed}}"}`
     : JSON.stringify({ type: 'registered', payload: JSON.stringify({ clientId, resumed }) })
   const idLine = id === undefined ? '' : `id: ${id}\n`
-  return chunk(`retry: ${retry}\n${idLine}event: registered\ndata: ${data}\n\n`)
+  return `retry: ${retry}\n${idLine}event: registered\ndata: ${data}\n\n`
 }
 
 /**
@@ -78,13 +79,13 @@ export function lastEventPayload (last: { type: string, payload: unknown } | und
   return last === undefined ? '{}' : JSON.stringify({ type: last.type, payload: last.payload })
 }
 
-/** A `lastEvent` snapshot frame. It has no `id:` so that it never moves the client's resume position. */
-export function lastEventFrame (channelName: string, last: { type: string, payload: unknown } | undefined): Buffer {
+/** A `lastEvent` snapshot frame, as text. It has no `id:` so that it never moves the client's resume position. */
+export function lastEventText (channelName: string, last: { type: string, payload: unknown } | undefined): string {
   // A channel with nothing yet, the common case on connect: its name (checked, so plain) as is.
   const data = last === undefined && PLAIN.test(channelName)
     ? `{"channelName":"${channelName}","type":"lastEvent","payload":"{}"}`
     : JSON.stringify({ channelName, type: 'lastEvent', payload: lastEventPayload(last) })
-  return chunk(`event: lastEvent\ndata: ${data}\n\n`)
+  return `event: lastEvent\ndata: ${data}\n\n`
 }
 
 /** Only a reconnection delay: the whole answer to a subscriber refused for now. */

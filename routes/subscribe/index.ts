@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkClientId } from '../../lib/base/names.js'
 import { STREAMS } from '../../lib/core/hub.js'
 import { presenceFlag } from '../../lib/core/presence.js'
+import { ownCopy } from '../../lib/core/subscriber-index.js'
 import { errorResponses, SubscribeHeadersSchema, type SubscribeQuery, subscribeQuerySchema, SubscribeStreamResponse } from '../../lib/core/schemas.js'
 
 /**
@@ -32,8 +33,9 @@ const subscribe: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     // The channel list was parsed with the query (subscribeQuerySchema), once.
     const { channels: channelNames, clientId, lastEventId, presence } = request.query as unknown as SubscribeQuery
-    // With subscribeAuth the token's sub is the identity (set by the access check).
-    const id = request.hubClientId ?? (clientId === undefined ? hub[STREAMS].newClientId() : checkClientId(clientId))
+    // With subscribeAuth the token's sub is the identity (set by the access check). The stream
+    // keeps its clientId: one from the query, a slice of the URL, is copied (see ownCopy).
+    const id = request.hubClientId ?? (clientId === undefined ? hub[STREAMS].newClientId() : ownCopy(checkClientId(clientId)))
     const followPresence = presenceFlag(presence)
 
     const sink = await reply.openStream()

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { lastEventFrame, registeredFrame, unchunk } from '../../../lib/wire/sse.js'
+import { lastEventText, registeredText } from '../../../lib/wire/sse.js'
 
 // The opening frames are written without JSON.stringify for names of the checked alphabet: the
 // bytes must be what JSON.stringify gives, for those names and for any other string. Messages
@@ -11,7 +11,7 @@ t.test('registered carries the clientId as JSON.stringify writes it', async (t) 
   for (const [i, clientId] of names.entries()) {
     for (const resumed of [false, true]) {
       const data = JSON.stringify({ type: 'registered', payload: JSON.stringify({ clientId, resumed }) })
-      t.equal(unchunk(registeredFrame(clientId, resumed, 3000, '5')).toString(), `retry: 3000\nid: 5\nevent: registered\ndata: ${data}\n\n`, `names[${i}]`)
+      t.equal(registeredText(clientId, resumed, 3000, '5'), `retry: 3000\nid: 5\nevent: registered\ndata: ${data}\n\n`, `names[${i}]`)
       t.same(JSON.parse(JSON.parse(data).payload), { clientId, resumed })
     }
   }
@@ -22,7 +22,7 @@ t.test('lastEvent carries the channel and the last event as JSON.stringify write
     for (const last of [undefined, { type: 'm', payload: { a: 1 } }]) {
       const payload = last === undefined ? '{}' : JSON.stringify(last)
       const data = JSON.stringify({ channelName, type: 'lastEvent', payload })
-      t.equal(unchunk(lastEventFrame(channelName, last)).toString(), `event: lastEvent\ndata: ${data}\n\n`, `names[${i}]`)
+      t.equal(lastEventText(channelName, last), `event: lastEvent\ndata: ${data}\n\n`, `names[${i}]`)
     }
   }
 })
