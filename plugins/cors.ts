@@ -27,8 +27,9 @@ export default fp<CorsPluginOptions>(async function corsPlugin (fastify, { origi
     origin: list.includes('*') ? '*' : list,
     // Cookies (sse_hub_token) cross origins only to listed origins: browsers never send them to `*`.
     credentials: !list.includes('*'),
-    methods: ['GET', 'POST', 'DELETE'],
-    allowedHeaders: ['Content-Type', 'Authorization', 'Last-Event-ID', 'Idempotency-Key'],
-    exposedHeaders: ['X-SSE-Hub-Refused', 'Retry-After', 'WWW-Authenticate', 'Idempotent-Replayed']
+    // Lists written as the header values: @fastify/cors joins an array again on every request.
+    methods: 'GET, POST, DELETE',
+    allowedHeaders: 'Content-Type, Authorization, Last-Event-ID, Idempotency-Key',
+    exposedHeaders: 'X-SSE-Hub-Refused, Retry-After, WWW-Authenticate, Idempotent-Replayed'
   })
 }, { name: 'sse-hub-cors', fastify: '5.x' })
