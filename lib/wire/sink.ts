@@ -4,6 +4,7 @@ import type { Socket } from 'node:net'
 import { openHttp2Sink } from './h2-sink.js'
 import type { SseSink } from './sse-sink.js'
 import { unchunk } from './sse.js'
+import { chunkedHead, chunkedHeadFits } from './head.js'
 import { takeOverSocket } from './take-over.js'
 
 export type { SseSink } from './sse-sink.js'
@@ -30,17 +31,25 @@ export interface OpenSinkOptions {
  */
 export function openSink (res: ServerResponse | Http2ServerResponse, headers: OutgoingHttpHeaders, options: OpenSinkOptions = {}): SseSink {
   if ('stream' in res) return openHttp2Sink(res, headers)
-  res.writeHead(200, headers)
   const socket = res.socket
+  // A stream that stays open takes its socket over first and writes its head itself (lib/wire/head.ts).
+  if (options.longLived === true && socket !== null && chunkedHeadFits(res.req, headers)) {
+    const head = chunkedHead(headers)
+    if (takeOverSocket(res, socket, options.warn)) {
+      // One socket write per connect, not two: the head waits in the corked socket for the first frames.
+      socket.cork()
+      socket.write(head)
+      return new ChunkedSocketSink(socket, undefined)
+    }
+  }
+  res.writeHead(200, headers)
   if (!res.chunkedEncoding || socket === null) {
     res.flushHeaders()
     return new ResponseSink(res)
   }
-  // One socket write per connect, not two: the head waits in the corked socket for the first frames.
   socket.cork()
   res.flushHeaders()
-  const takenOver = options.longLived === true && takeOverSocket(res, socket, options.warn)
-  return new ChunkedSocketSink(socket, takenOver ? undefined : res)
+  return new ChunkedSocketSink(socket, res)
 }
 
 /** The zero-length chunk that ends a chunked body. */

@@ -41,11 +41,11 @@ const SERVER_LISTENERS: ReadonlyArray<readonly [event: string, name: string]> = 
 ]
 
 /**
- * Takes the socket of a response whose head is written away from Node's HTTP server, as Node
- * does before it emits `upgrade` (`onParserExecuteCommon` in lib/_http_server.js): off come the
- * server's listeners, the response lets go of the socket and the parser goes back to Node's
- * pool; the request, the response and Fastify's objects become garbage. From then on the socket
- * carries this stream only. Returns false, having changed nothing, when the internals are not as
+ * Takes the socket of a response away from Node's HTTP server (the stream then writes its head
+ * itself, see `openSink`), as Node does before it emits `upgrade` (`onParserExecuteCommon` in
+ * lib/_http_server.js): off come the server's listeners, the response lets go of the socket and
+ * the parser goes back to Node's pool; the request, the response and Fastify's objects become
+ * garbage. From then on the socket carries this stream only. Returns false, having changed nothing, when the internals are not as
  * expected or when someone listens for the end of the request (`request.signal`,
  * `onRequestAbort` hooks, handler timeouts): it would never come.
  */

@@ -1,0 +1,81 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+
+/**
+ * The response head of a stream whose socket is taken over from Node's HTTP server
+ * (lib/wire/take-over.ts): the bytes `res.writeHead(200, headers)` would send for a chunked
+ * HTTP/1.1 response, written by the stream itself. The header lines of a set of headers are
+ * checked once (the same rules as Node's) and remembered, so a connect does not check again the
+ * headers every stream has.
+ */
+
+/** A header name: an HTTP token (RFC 9110), as Node checks it. */
+const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/
+/** A character a header value may not hold, as Node checks it. */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/
+
+/** Header lines checked already; bounded, as an app's hooks could make them differ per request. */
+const checkedLines = new Set<string>()
+const MAX_CHECKED = 64
+
+/** `Date` changes once a second: its value is made once per second. */
+let dateSecond = -1
+let dateValue = ''
+
+/**
+ * Whether Node would send a stream's response to this request chunked, with no header of the
+ * hub's that changes its framing: an HTTP/1.1 GET (a HEAD gets no body) and no `Content-Length`
+ * or `Transfer-Encoding` among the headers. Otherwise the response writes its head itself.
+ */
+export function chunkedHeadFits (req: IncomingMessage, headers: OutgoingHttpHeaders): boolean {
+  return req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 && req.method !== 'HEAD' &&
+    headers['content-length'] === undefined && headers['transfer-encoding'] === undefined
+}
+
+/**
+ * The head of a `200` chunked response with `headers` (lower-case names, as Fastify keeps
+ * them), then `Date` and `Transfer-Encoding: chunked`, as Node writes them. Throws Node's own
+ * error for a header Node would refuse.
+ */
+export function chunkedHead (headers: OutgoingHttpHeaders): string {
+  let lines = ''
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    if (Array.isArray(value)) {
+      for (const item of value) lines += `${name}: ${item}\r\n`
+    } else {
+      lines += `${name}: ${value}\r\n`
+    }
+  }
+  if (!checkedLines.has(lines)) {
+    check(headers)
+    if (checkedLines.size < MAX_CHECKED) checkedLines.add(lines)
+  }
+  return `HTTP/1.1 200 OK\r\n${lines}Date: ${httpDate()}\r\nTransfer-Encoding: chunked\r\n\r\n`
+}
+
+function check (headers: OutgoingHttpHeaders): void {
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    if (!TOKEN.test(name)) throw nodeError(TypeError, 'ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`)
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (INVALID_VALUE.test(String(item))) throw nodeError(TypeError, 'ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`)
+    }
+  }
+}
+
+function nodeError (Type: ErrorConstructor | TypeErrorConstructor, code: string, message: string): Error {
+  return Object.assign(new Type(message), { code })
+}
+
+/** The `Date` header's value (RFC 9110's IMF-fixdate, as `toUTCString` writes it). */
+function httpDate (): string {
+  const now = Date.now()
+  const second = Math.floor(now / 1000)
+  if (second !== dateSecond) {
+    dateSecond = second
+    dateValue = new Date(now).toUTCString()
+  }
+  return dateValue
+}
