@@ -8,8 +8,8 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
  * headers every stream has.
  */
 
-/** A header name: an HTTP token (RFC 9110), as Node checks it. */
-const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/
+/** A header name: an HTTP token (RFC 9110), as Node checks it (\x60 is the backtick). */
+const TOKEN = /^[\^_\x60a-zA-Z\-0-9!#$%&'*+.|~]+$/
 /** A character a header value may not hold, as Node checks it. */
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/
 
