@@ -48,7 +48,8 @@ class RequestLogger {
 
   private log (level: Level, args: unknown[]): void {
     if (this.made === undefined && this.parent.isLevelEnabled?.(level) === false) return
-    (this.child$()[level] as (...args: unknown[]) => void)(...args)
+    const child = this.child$()
+    ;(child[level] as (...args: unknown[]) => void).apply(child, args)
   }
 
   private child$ (): FastifyBaseLogger {

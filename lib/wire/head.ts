@@ -1,17 +1,12 @@
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import { type IncomingMessage, type OutgoingHttpHeaders, validateHeaderName, validateHeaderValue } from 'node:http'
 
 /**
  * The response head of a stream whose socket is taken over from Node's HTTP server
  * (lib/wire/take-over.ts): the bytes `res.writeHead(200, headers)` would send for a chunked
  * HTTP/1.1 response, written by the stream itself. The header lines of a set of headers are
- * checked once (the same rules as Node's) and remembered, so a connect does not check again the
- * headers every stream has.
+ * checked once (by Node's own `validateHeaderName` and `validateHeaderValue`) and remembered, so a
+ * connect does not check again the headers every stream has.
  */
-
-/** A header name: an HTTP token (RFC 9110), as Node checks it (\x60 is the backtick). */
-const TOKEN = /^[\^_\x60a-zA-Z\-0-9!#$%&'*+.|~]+$/
-/** A character a header value may not hold, as Node checks it. */
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/
 
 /** Header lines checked already; bounded, as an app's hooks could make them differ per request. */
 const checkedLines = new Set<string>()
@@ -54,19 +49,14 @@ export function chunkedHead (headers: OutgoingHttpHeaders): string {
   return `HTTP/1.1 200 OK\r\n${lines}Date: ${httpDate()}\r\nTransfer-Encoding: chunked\r\n\r\n`
 }
 
+/** Throws Node's own error for a header Node would refuse. */
 function check (headers: OutgoingHttpHeaders): void {
   for (const name in headers) {
     const value = headers[name]
     if (value === undefined) continue
-    if (!TOKEN.test(name)) throw nodeError(TypeError, 'ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`)
-    for (const item of Array.isArray(value) ? value : [value]) {
-      if (INVALID_VALUE.test(String(item))) throw nodeError(TypeError, 'ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`)
-    }
+    validateHeaderName(name)
+    for (const item of Array.isArray(value) ? value : [value]) validateHeaderValue(name, String(item))
   }
-}
-
-function nodeError (Type: ErrorConstructor | TypeErrorConstructor, code: string, message: string): Error {
-  return Object.assign(new Type(message), { code })
 }
 
 /** The `Date` header's value (RFC 9110's IMF-fixdate, as `toUTCString` writes it). */

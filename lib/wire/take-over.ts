@@ -45,9 +45,9 @@ const SERVER_LISTENERS: ReadonlyArray<readonly [event: string, name: string]> = 
  * itself, see `openSink`), as Node does before it emits `upgrade` (`onParserExecuteCommon` in
  * lib/_http_server.js): off come the server's listeners, the response lets go of the socket and
  * the parser goes back to Node's pool; the request, the response and Fastify's objects become
- * garbage. From then on the socket carries this stream only. Returns false, having changed nothing, when the internals are not as
- * expected or when someone listens for the end of the request (`request.signal`,
- * `onRequestAbort` hooks, handler timeouts): it would never come.
+ * garbage. From then on the socket carries this stream only. Returns false, having changed
+ * nothing, when the internals are not as expected or when someone listens for the end of the
+ * request (`request.signal`, `onRequestAbort` hooks, handler timeouts): it would never come.
  */
 export function takeOverSocket (res: ServerResponse, socket: Socket, warn?: (message: string) => void): boolean {
   const parser = (socket as Socket & { parser?: object | null }).parser
