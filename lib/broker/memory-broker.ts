@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { type Broker, DEFAULT_MAX_RETAINED_CHANNELS, type Deliver, type LastEvent, type PublishedEvent, type RetainedEvent, type StartPoint, seqOf, serialiseBatch, type Subscribers } from './broker.js'
 import { ChannelHistory } from './history.js'
+import { packedMap } from '../base/arrays.js'
 import type { EventInput } from '../base/names.js'
 import { type ChannelState, RetainedChannels } from './retained-channels.js'
 import { eventFrame } from '../wire/sse.js'
@@ -73,7 +74,7 @@ export class MemoryBroker implements Broker {
     // Serialise the whole batch first: a payload JSON cannot express rejects the batch untouched.
     const data = serialiseBatch(inputs)
     const now = Date.now()
-    const events = inputs.map(({ channelName, type, payload }, i): PublishedEvent => {
+    const events = packedMap(inputs, ({ channelName, type, payload }, i): PublishedEvent => {
       const seq = ++this.seq
       const id = `${this.epoch}-${seq}`
       return { id, seq, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }
@@ -103,7 +104,7 @@ export class MemoryBroker implements Broker {
     }
     return {
       resumed: false,
-      lastEvents: channelNames.map((name) => this.channels.get(name)?.last),
+      lastEvents: packedMap(channelNames, (name) => this.channels.get(name)?.last),
       headSeq,
       headId: `${this.epoch}-${headSeq}`
     }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { packedMap } from '../base/arrays.js'
 import { brokerDown, HubError } from '../base/errors.js'
 import type { Logger } from '../base/logger.js'
 import type { EventInput } from '../base/names.js'
@@ -161,10 +162,10 @@ export class RedisBroker implements Broker {
       return await publish()
     })
     const era = this.epochs.eraOf(epoch)
-    return group.map(({ inputs, data }, b): StoredBatch => {
+    return packedMap(group, ({ inputs, data }, b): StoredBatch => {
       const first = firsts[b]
       if (typeof first === 'string') return first === '' ? { outcome: 'reused' } : { outcome: 'replayed', ids: idsFrom(first, inputs.length) }
-      return inputs.map(({ channelName, type, payload }, i) => {
+      return packedMap(inputs, ({ channelName, type, payload }, i) => {
         const seq = first + i
         const id = `${epoch}-${seq}`
         return { id, seq, era, channelName, type, payload, publishedAt: now, frame: eventFrame(id, type, data[i]) }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { packedMap } from '../base/arrays.js'
 import { eventFrame } from '../wire/sse.js'
 import { transaction } from '../redis/connection.js'
 import type { RedisKeys } from '../redis/keys.js'
@@ -44,7 +45,7 @@ export async function readStartPoint (source: StartPointSource, channelNames: re
   }
   return {
     resumed: false,
-    lastEvents: channelNames.map((name, i) => lastEventOf(epoch, name, view.lasts[i])),
+    lastEvents: packedMap(channelNames, (name, i) => lastEventOf(epoch, name, view.lasts[i])),
     ...(missed === undefined ? {} : { missed }),
     headSeq: view.headSeq,
     era,

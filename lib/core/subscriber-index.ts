@@ -1,3 +1,4 @@
+import { packedMap } from '../base/arrays.js'
 import type { PublishedEvent } from '../broker/broker.js'
 import type { Connection } from './connection.js'
 
@@ -34,8 +35,8 @@ export class SubscriberIndex {
    * stream keeps those) and returns the stream, which then joins every channel.
    */
   join (names: readonly string[], open: (names: readonly string[]) => Connection): Connection {
-    const channels = names.map((name) => this.channels.get(name) ?? this.create(name))
-    const connection = open(channels.map((channel) => channel.name))
+    const channels = packedMap(names, (name) => this.channels.get(name) ?? this.create(name))
+    const connection = open(packedMap(channels, (channel) => channel.name))
     for (const channel of channels) {
       if (channel.several !== undefined) {
         channel.several.add(connection)
