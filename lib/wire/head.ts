@@ -5,7 +5,8 @@ import { type IncomingMessage, type OutgoingHttpHeaders, validateHeaderName, val
  * (lib/wire/take-over.ts): the bytes `res.writeHead(200, headers)` would send for a chunked
  * HTTP/1.1 response, written by the stream itself. The header lines of a set of headers are
  * checked once (by Node's own `validateHeaderName` and `validateHeaderValue`) and remembered, so a
- * connect does not check again the headers every stream has.
+ * connect does not check again the headers every stream has; and the whole head is kept while
+ * the headers and the second stay the same, as they do for most streams of a hub.
  */
 
 /** Header lines checked already; bounded, as an app's hooks could make them differ per request. */
@@ -15,6 +16,11 @@ const MAX_CHECKED = 64
 /** `Date` changes once a second: its value is made once per second. */
 let dateSecond = -1
 let dateValue = ''
+
+/** The last head made, for the same second and the same headers: their names and values in order. */
+let lastHead = ''
+let lastSecond = -1
+let lastEntries: unknown[] = []
 
 /**
  * Whether Node would send a stream's response to this request chunked, with no header of the
@@ -32,10 +38,14 @@ export function chunkedHeadFits (req: IncomingMessage, headers: OutgoingHttpHead
  * error for a header Node would refuse.
  */
 export function chunkedHead (headers: OutgoingHttpHeaders): string {
+  const second = Math.floor(Date.now() / 1000)
+  if (second === lastSecond && sameAsLast(headers)) return lastHead
   let lines = ''
+  const entries: unknown[] = []
   for (const name in headers) {
     const value = headers[name]
     if (value === undefined) continue
+    entries.push(name, value)
     if (Array.isArray(value)) {
       for (const item of value) lines += `${name}: ${item}\r\n`
     } else {
@@ -46,7 +56,22 @@ export function chunkedHead (headers: OutgoingHttpHeaders): string {
     check(headers)
     if (checkedLines.size < MAX_CHECKED) checkedLines.add(lines)
   }
-  return `HTTP/1.1 200 OK\r\n${lines}Date: ${httpDate()}\r\nTransfer-Encoding: chunked\r\n\r\n`
+  lastHead = `HTTP/1.1 200 OK\r\n${lines}Date: ${httpDate(second)}\r\nTransfer-Encoding: chunked\r\n\r\n`
+  lastSecond = second
+  lastEntries = entries
+  return lastHead
+}
+
+/** Whether `headers` has the names and values of the last head's, in the same order (a list: the same array). */
+function sameAsLast (headers: OutgoingHttpHeaders): boolean {
+  let i = 0
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    if (lastEntries[i] !== name || lastEntries[i + 1] !== value) return false
+    i += 2
+  }
+  return i === lastEntries.length
 }
 
 /** Throws Node's own error for a header Node would refuse. */
@@ -59,13 +84,11 @@ function check (headers: OutgoingHttpHeaders): void {
   }
 }
 
-/** The `Date` header's value (RFC 9110's IMF-fixdate, as `toUTCString` writes it). */
-function httpDate (): string {
-  const now = Date.now()
-  const second = Math.floor(now / 1000)
+/** The `Date` header's value for a second since the epoch (RFC 9110's IMF-fixdate, as `toUTCString` writes it). */
+function httpDate (second: number): string {
   if (second !== dateSecond) {
     dateSecond = second
-    dateValue = new Date(now).toUTCString()
+    dateValue = new Date(second * 1000).toUTCString()
   }
   return dateValue
 }

@@ -54,6 +54,23 @@ t.test('the head is byte for byte what Node writes for the same headers', async 
   t.match(chunkedHead(SSE_HEADERS), /\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n/)
 })
 
+t.test('a head is reused only for the same headers in the same second', async (t) => {
+  const dateOf = (head: string): string => /\r\nDate: ([^\r]+)\r\n/.exec(head)?.[1] ?? ''
+  const list = ['a', 'b']
+  const first = chunkedHead({ 'x-app': '1', 'x-list': list, ...SSE_HEADERS })
+  t.equal(chunkedHead({ 'x-app': '1', 'x-list': list, ...SSE_HEADERS }), first, 'the same names and values')
+  t.match(chunkedHead({ 'x-app': '2', 'x-list': list, ...SSE_HEADERS }), /\r\nx-app: 2\r\n/, 'a value changed')
+  t.match(chunkedHead({ 'x-app': '1', 'x-list': ['a', 'c'], ...SSE_HEADERS }), /\r\nx-list: c\r\n/, 'a list of other values')
+  t.notMatch(chunkedHead({ 'x-app': '1', ...SSE_HEADERS }), /x-list/, 'a header fewer')
+  t.match(chunkedHead({ ...SSE_HEADERS, 'x-app': '1' }), /\r\nconnection: close\r\nx-app: 1\r\n/, 'the same headers in another order')
+  t.throws(() => chunkedHead({ 'x-app': '1\n', ...SSE_HEADERS }), { code: 'ERR_INVALID_CHAR' }, 'still checked after a head was kept')
+  // The next second: the same headers get a new Date.
+  await new Promise((resolve) => setTimeout(resolve, 1000 - Date.now() % 1000 + 5))
+  const later = chunkedHead({ 'x-app': '1', 'x-list': list, ...SSE_HEADERS })
+  t.not(dateOf(later), dateOf(first), 'Date follows the clock')
+  t.equal(later.replace(dateOf(later), ''), first.replace(dateOf(first), ''), 'the rest of the head is the same')
+})
+
 t.test('a header Node refuses is refused with Node\'s error', async (t) => {
   t.throws(() => chunkedHead({ ...SSE_HEADERS, 'x-bad': 'a\r\nSet-Cookie: b' }), { code: 'ERR_INVALID_CHAR' })
   t.throws(() => chunkedHead({ ...SSE_HEADERS, 'bad name': 'a' }), { code: 'ERR_INVALID_HTTP_TOKEN' })
