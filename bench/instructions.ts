@@ -12,6 +12,9 @@
  *
  * connect: `warmup` subscribes (then closed), then `count` subscribes, each until its `registered`.
  * publish: 1,000 subscribers on a channel each, `warmup` POSTs of one event, then `count`, 16 in flight.
+ * `--warmup 0` counts a cold server, as F1 and F2 start it: the compiler's share then is V8 making
+ * the server's code fast, and the rest includes the code run before it is (e.g. `connect --warmup 0
+ * --count 15000`, about two minutes).
  * Needs valgrind (apt-get install valgrind); about a minute a run.
  */
 import { execFileSync, spawn } from 'node:child_process'

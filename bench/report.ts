@@ -115,13 +115,32 @@ export function table<T> (rows: Array<Row<T>>, columns: Array<Column<T>>, ratio:
   return all.map((row) => row.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join('  ')).join('\n')
 }
 
+/** The cost scenarios' ratio: connect CPU, hub over floor (idle), or publishes per server CPU-second, hub over floor. */
+export function floorRatio (idle: boolean, hub: LoadResult, floor: LoadResult): number {
+  return idle ? hub.connect.serverCpu / floor.connect.serverCpu : hub.window.requestsPerServerCpuSecond / floor.window.requestsPerServerCpuSecond
+}
+
+/**
+ * The verdict of alternated rounds (hub, floor, hub, floor, …): each round's ratio and their
+ * median, which a machine whose speed drifts from one run to the next moves less than any one round.
+ */
+export function roundsLine (idle: boolean, pairs: Array<[LoadResult | undefined, LoadResult | undefined]>): string {
+  const ratios = pairs.flatMap(([hub, floor]) => hub === undefined || floor === undefined ? [] : [floorRatio(idle, hub, floor)])
+  if (ratios.length === 0) return 'hub/floor: every round failed'
+  const sorted = [...ratios].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  const median = sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+  return `${idle ? 'connect CPU' : 'publishes per server CPU-s'}, hub/floor over ${ratios.length} alternated rounds: ` +
+    `${ratios.map((ratio) => fmt(ratio, 2)).join(', ')}; median ${fmt(median, 2)}×`
+}
+
 /** The cost scenarios' verdict: the hub's figure over the floor's, publishes per CPU-second or connect CPU. */
 export function floorLine (idle: boolean, hub: LoadResult | undefined, floor: LoadResult | undefined): string {
   if (hub === undefined || floor === undefined) return 'hub/floor: a run failed'
   if (idle) {
     return `connect CPU: hub ${fmt(hub.connect.serverCpu, 2)} s, floor ${fmt(floor.connect.serverCpu, 2)} s for ` +
-      `${fmt(hub.subscribers.ready)} and ${fmt(floor.subscribers.ready)} connects: hub/floor ${fmt(hub.connect.serverCpu / floor.connect.serverCpu, 2)}×`
+      `${fmt(hub.subscribers.ready)} and ${fmt(floor.subscribers.ready)} connects: hub/floor ${fmt(floorRatio(idle, hub, floor), 2)}×`
   }
   return `publishes per server CPU-s: hub ${fmt(hub.window.requestsPerServerCpuSecond)}, floor ${fmt(floor.window.requestsPerServerCpuSecond)}: ` +
-    `hub/floor ${fmt(hub.window.requestsPerServerCpuSecond / floor.window.requestsPerServerCpuSecond, 2)}×`
+    `hub/floor ${fmt(floorRatio(idle, hub, floor), 2)}×`
 }

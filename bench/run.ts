@@ -17,7 +17,7 @@ import { attachObservers, type ObserverStats } from './observers.js'
 import { summariseProfiles } from './profile.js'
 import { type CommandStat, REDIS_SERVER, redisInstalled, redisVersion, startCluster } from './cluster.js'
 import { clusterRows, clusterTargets, type Pair } from './cluster-report.js'
-import { type Column, floorLine, fmt, IDLE_ROWS, oneLine, problems, RSS_STRETCH_SECONDS, rssStretches, table, TRAFFIC_ROWS } from './report.js'
+import { type Column, floorLine, fmt, IDLE_ROWS, oneLine, problems, roundsLine, RSS_STRETCH_SECONDS, rssStretches, table, TRAFFIC_ROWS } from './report.js'
 import { hubServesTls, installNchan, killChildrenOnExit, nginxVersion, REPO, type StartOptions, startFloor, startHub, startNchan } from './servers.js'
 import { benchCertificate } from './tls.js'
 import { headerOf, isTlsSetup, TLS_SETUPS, type TlsSetupName, tlsSummary } from './tls-scenarios.js'
@@ -211,6 +211,9 @@ const USAGE = `Usage: node --import tsx bench/run.ts [options]
   --addresses N     loopback source addresses 127.0.0.1 .. 127.0.0.N (default 4)
   --no-pin          do not pin the servers (core 0) and the load generator (core 1)
   --hub-repo DIR    run the hub from DIR/dist (another checkout, built), e.g. to compare versions against the floor
+  --rounds N        F1, F2: run the hub and the floor N times each, alternating which goes first, and give
+                    the median of the rounds' ratios (default 3): one round's ratio moves by ±15 % and more
+                    on a machine whose speed drifts from one run to the next
   --help            this text`
 
 /** What a run starts: the hub, nginx + nchan, the floor, or a cluster of hub nodes and its Redis. */
@@ -218,6 +221,8 @@ type ServerName = 'hub' | 'nchan' | 'floor' | 'cluster' | TlsSetupName | AuthSet
 interface Run {
   scenario: string
   server: ServerName
+  /** F1, F2 with --rounds: which of the alternated rounds (from 0). */
+  round?: number
   result?: LoadResult
   observers?: ObserverStats
   redisCommands?: CommandStat[]
@@ -241,6 +246,7 @@ async function main (): Promise<number> {
       addresses: { type: 'string', default: '4' },
       'no-pin': { type: 'boolean', default: false },
       'hub-repo': { type: 'string' },
+      rounds: { type: 'string', default: '3' },
       help: { type: 'boolean', short: 'h', default: false }
     },
     strict: true
@@ -262,6 +268,7 @@ async function main (): Promise<number> {
     threadsPerProcess: Math.max(1, number('threads', values.threads)),
     localAddresses: Math.min(254, Math.max(1, number('addresses', values.addresses)))
   }
+  const roundCount = Math.max(1, Math.floor(number('rounds', values.rounds)))
 
   let scenarios = values.quick ? [QUICK] : SCENARIOS.filter((s) => s.optIn !== true)
   let skipped = ''
@@ -317,10 +324,14 @@ async function main (): Promise<number> {
   const resultOf = (id: string, name: ServerName): LoadResult | undefined => runs.find((r) => r.scenario === id && r.server === name)?.result
   for (const scenario of scenarios) {
     console.log(`\n== ${scenario.id}: ${scenario.title}`)
-    for (const name of setupsOf(scenario, servers)) {
-      const run: Run = { scenario: scenario.id, server: name }
+    // Rounds alternate which of the hub and the floor goes first, so that a drift in the machine's speed weighs on both alike.
+    const rounds = scenario.floor === true ? Array.from({ length: roundCount }, (_, round) => round) : [undefined]
+    const order = (round: number | undefined): ServerName[] => round !== undefined && round % 2 === 1 ? [...setupsOf(scenario, servers)].reverse() : setupsOf(scenario, servers)
+    for (const [round, name, first] of rounds.flatMap((round) => order(round).map((name, i) => [round, name, i === 0] as const))) {
+      if (round !== undefined && roundCount > 1 && first) console.log(`  round ${round + 1} of ${roundCount}`)
+      const run: Run = { scenario: scenario.id, server: name, round }
       runs.push(run)
-      const profileDir = values.profile && !name.startsWith('nchan') ? join(workDir, `profile-${scenario.id}${name === 'hub' ? '' : `-${name}`}`) : undefined
+      const profileDir = values.profile && !name.startsWith('nchan') ? join(workDir, `profile-${scenario.id}${name === 'hub' ? '' : `-${name}`}${round === undefined || round === 0 ? '' : `-${round + 1}`}`) : undefined
       let deployment: Deployment | undefined
       try {
         deployment = await deploy(name, scenario, { core: pin ? 0 : undefined, workDir, profileDir, hubRepo: values['hub-repo'] })
@@ -375,8 +386,13 @@ async function main (): Promise<number> {
       console.log(tlsSummary(results, scenario.load.idle === true, scenario.load.batch ?? 1))
     } else if (scenario.floor === true) {
       const floor = resultOf(scenario.id, 'floor')
-      console.log(table(scenario.load.idle === true ? IDLE_ROWS : TRAFFIC_ROWS, [{ header: 'hub', result: hub }, { header: 'floor', result: floor }], 'hub/floor'))
-      console.log(floorLine(scenario.load.idle === true, hub, floor))
+      const idle = scenario.load.idle === true
+      console.log(table(idle ? IDLE_ROWS : TRAFFIC_ROWS, [{ header: 'hub', result: hub }, { header: 'floor', result: floor }], 'hub/floor'))
+      console.log(floorLine(idle, hub, floor))
+      if (roundCount > 1) {
+        const of = (round: number, name: ServerName): LoadResult | undefined => runs.find((r) => r.scenario === scenario.id && r.server === name && r.round === round)?.result
+        console.log(roundsLine(idle, rounds.map((round) => [of(round as number, 'hub'), of(round as number, 'floor')])))
+      }
     } else if (scenario.cluster === undefined) {
       const columns: Column[] = [{ header: 'hub', result: hub }]
       if (setupsOf(scenario, servers).includes('nchan')) columns.push({ header: 'nchan', result: nchan })
