@@ -53,7 +53,7 @@ export function takeOverSocket (res: ServerResponse, socket: Socket, warn?: (mes
   const parser = (socket as Socket & { parser?: object | null }).parser
   if (res.req.listenerCount('close') > 0) return false
   if (freeParser === undefined || parser == null) return fallBack(warn, 'node:_http_common has no freeParser or the socket no parser')
-  const found: Array<[string, (...args: unknown[]) => void]> = []
+  const found: Array<[string, Listener]> = []
   for (const [event, name] of SERVER_LISTENERS) {
     const listener = onlyListenerNamed(socket, event, name)
     if (listener === undefined) return fallBack(warn, `the socket has no single '${event}' listener named '${name}'`)
@@ -80,13 +80,22 @@ function fallBack (warn: ((message: string) => void) | undefined, why: string): 
   return false
 }
 
-/** The one listener of `event` called `name`; undefined when there is none or more than one. */
-function onlyListenerNamed (socket: Socket, event: string, name: string): ((...args: unknown[]) => void) | undefined {
+type Listener = (...args: unknown[]) => void
+
+/**
+ * The one listener of `event` called `name`; undefined when there is none or more than one. Read
+ * from the socket's own table of listeners (EventEmitter's `_events`: a function, or an array of
+ * them), not from `listeners()`, which copies it on each of the six calls per connect.
+ */
+function onlyListenerNamed (socket: Socket, event: string, name: string): Listener | undefined {
+  const entry = (socket as Socket & { _events?: Record<string, Listener | Listener[] | undefined> })._events?.[event]
+  if (typeof entry === 'function') return entry.name === name ? entry : undefined
+  if (!Array.isArray(entry)) return undefined
   let found
-  for (const listener of socket.listeners(event)) {
+  for (const listener of entry) {
     if (listener.name !== name) continue
     if (found !== undefined) return undefined
-    found = listener as (...args: unknown[]) => void
+    found = listener
   }
   return found
 }
