@@ -17,9 +17,8 @@ const MAX_CHECKED = 64
 let dateSecond = -1
 let dateValue = ''
 
-/** The last head made, for the same second and the same headers: their names and values in order. */
+/** The last head made (its `Date` is `dateValue`'s second) and its headers' names and values, in order. */
 let lastHead = ''
-let lastSecond = -1
 let lastEntries: unknown[] = []
 
 /**
@@ -39,7 +38,7 @@ export function chunkedHeadFits (req: IncomingMessage, headers: OutgoingHttpHead
  */
 export function chunkedHead (headers: OutgoingHttpHeaders): string {
   const second = Math.floor(Date.now() / 1000)
-  if (second === lastSecond && sameAsLast(headers)) return lastHead
+  if (second === dateSecond && sameAsLast(headers)) return lastHead
   let lines = ''
   const entries: unknown[] = []
   for (const name in headers) {
@@ -57,7 +56,6 @@ export function chunkedHead (headers: OutgoingHttpHeaders): string {
     if (checkedLines.size < MAX_CHECKED) checkedLines.add(lines)
   }
   lastHead = `HTTP/1.1 200 OK\r\n${lines}Date: ${httpDate(second)}\r\nTransfer-Encoding: chunked\r\n\r\n`
-  lastSecond = second
   lastEntries = entries
   return lastHead
 }
