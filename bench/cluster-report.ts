@@ -3,19 +3,12 @@
  * node with the memory broker, and the check of C1's targets.
  */
 import type { LoadResult } from './load.js'
-import { fmt, IDLE_ROWS, type Row, TRAFFIC_ROWS } from './report.js'
+import { fmt, IDLE_ROWS, median, type Row, TRAFFIC_ROWS } from './report.js'
 
 const MiB = 1024 * 1024
 
 function total (values: number[]): number {
   return values.reduce((sum, value) => sum + value, 0)
-}
-
-function median (values: number[]): number {
-  if (values.length === 0) return NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 /** Where the hub processes' and Redis's CPU went, after the servers' CPU as a whole. */

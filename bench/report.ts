@@ -127,11 +127,16 @@ export function floorRatio (idle: boolean, hub: LoadResult, floor: LoadResult): 
 export function roundsLine (idle: boolean, pairs: Array<[LoadResult | undefined, LoadResult | undefined]>): string {
   const ratios = pairs.flatMap(([hub, floor]) => hub === undefined || floor === undefined ? [] : [floorRatio(idle, hub, floor)])
   if (ratios.length === 0) return 'hub/floor: every round failed'
-  const sorted = [...ratios].sort((a, b) => a - b)
-  const middle = sorted.length >> 1
-  const median = sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
   return `${idle ? 'connect CPU' : 'publishes per server CPU-s'}, hub/floor over ${ratios.length} alternated rounds: ` +
-    `${ratios.map((ratio) => fmt(ratio, 2)).join(', ')}; median ${fmt(median, 2)}×`
+    `${ratios.map((ratio) => fmt(ratio, 2)).join(', ')}; median ${fmt(median(ratios), 2)}×`
+}
+
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median (values: number[]): number {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 /** The cost scenarios' verdict: the hub's figure over the floor's, publishes per CPU-second or connect CPU. */

@@ -327,45 +327,47 @@ async function main (): Promise<number> {
     // Rounds alternate which of the hub and the floor goes first, so that a drift in the machine's speed weighs on both alike.
     const rounds = scenario.floor === true ? Array.from({ length: roundCount }, (_, round) => round) : [undefined]
     const order = (round: number | undefined): ServerName[] => round !== undefined && round % 2 === 1 ? [...setupsOf(scenario, servers)].reverse() : setupsOf(scenario, servers)
-    for (const [round, name, first] of rounds.flatMap((round) => order(round).map((name, i) => [round, name, i === 0] as const))) {
-      if (round !== undefined && roundCount > 1 && first) console.log(`  round ${round + 1} of ${roundCount}`)
-      const run: Run = { scenario: scenario.id, server: name, round }
-      runs.push(run)
-      const profileDir = values.profile && !name.startsWith('nchan') ? join(workDir, `profile-${scenario.id}${name === 'hub' ? '' : `-${name}`}${round === undefined || round === 0 ? '' : `-${round + 1}`}`) : undefined
-      let deployment: Deployment | undefined
-      try {
-        deployment = await deploy(name, scenario, { core: pin ? 0 : undefined, workDir, profileDir, hubRepo: values['hub-repo'] })
-        const load = { ...common, ...scenario.load, ...name === 'hub' ? scenario.cluster?.single : undefined }
-        const { host, port } = deployment.load
-        const observers = scenario.observers === undefined ? undefined : await attachObservers({ host, port, ...scenario.observers })
-        run.result = await runLoad({
-          ...load,
-          ...deployment.load,
-          channelPrefix: `${scenario.id.toLowerCase()}-${name}-${Date.now().toString(36)}-`,
-          log: (message) => console.log(`  ${name}: ${message}`)
-        })
-        run.auth = await deployment.authFigures?.()
-        run.redisCommands = await deployment.commandStats?.()
-        if (run.redisCommands !== undefined) {
-          const top = run.redisCommands.slice(0, 4).map(({ command, calls, usec }) => `${command} ${fmt(calls)} calls, ${fmt(usec / calls, 1)} µs each`)
-          console.log(`  ${name}: Redis time by command, whole run: ${top.join('; ')}`)
+    for (const round of rounds) {
+      if (round !== undefined && roundCount > 1) console.log(`  round ${round + 1} of ${roundCount}`)
+      for (const name of order(round)) {
+        const run: Run = { scenario: scenario.id, server: name, round }
+        runs.push(run)
+        const profileDir = values.profile && !name.startsWith('nchan') ? join(workDir, `profile-${scenario.id}${name === 'hub' ? '' : `-${name}`}${round === undefined || round === 0 ? '' : `-${round + 1}`}`) : undefined
+        let deployment: Deployment | undefined
+        try {
+          deployment = await deploy(name, scenario, { core: pin ? 0 : undefined, workDir, profileDir, hubRepo: values['hub-repo'] })
+          const load = { ...common, ...scenario.load, ...name === 'hub' ? scenario.cluster?.single : undefined }
+          const { host, port } = deployment.load
+          const observers = scenario.observers === undefined ? undefined : await attachObservers({ host, port, ...scenario.observers })
+          run.result = await runLoad({
+            ...load,
+            ...deployment.load,
+            channelPrefix: `${scenario.id.toLowerCase()}-${name}-${Date.now().toString(36)}-`,
+            log: (message) => console.log(`  ${name}: ${message}`)
+          })
+          run.auth = await deployment.authFigures?.()
+          run.redisCommands = await deployment.commandStats?.()
+          if (run.redisCommands !== undefined) {
+            const top = run.redisCommands.slice(0, 4).map(({ command, calls, usec }) => `${command} ${fmt(calls)} calls, ${fmt(usec / calls, 1)} µs each`)
+            console.log(`  ${name}: Redis time by command, whole run: ${top.join('; ')}`)
+          }
+          run.observers = observers?.stop()
+          if (run.observers !== undefined) console.log(`  ${name}: observers: ${JSON.stringify(run.observers)}`)
+          console.log(`  ${name}: ${oneLine(run.result, load.idle === true)}`)
+          const other = run.result.window.otherCpu / run.result.window.seconds
+          if (other > 0.1) {
+            console.log(`  ${name}: WARNING: ${(other * 100).toFixed(0)} % of a core went to other processes during the window: figures are disturbed`)
+          }
+        } catch (err) {
+          run.error = (err as Error).stack ?? String(err)
+          console.log(`  ${name}: FAILED: ${(err as Error).message}`)
+        } finally {
+          await deployment?.stop()
         }
-        run.observers = observers?.stop()
-        if (run.observers !== undefined) console.log(`  ${name}: observers: ${JSON.stringify(run.observers)}`)
-        console.log(`  ${name}: ${oneLine(run.result, load.idle === true)}`)
-        const other = run.result.window.otherCpu / run.result.window.seconds
-        if (other > 0.1) {
-          console.log(`  ${name}: WARNING: ${(other * 100).toFixed(0)} % of a core went to other processes during the window: figures are disturbed`)
+        if (profileDir !== undefined) {
+          run.profile = summariseProfiles(profileDir, 25, name)
+          if (run.profile !== '') console.log(run.profile)
         }
-      } catch (err) {
-        run.error = (err as Error).stack ?? String(err)
-        console.log(`  ${name}: FAILED: ${(err as Error).message}`)
-      } finally {
-        await deployment?.stop()
-      }
-      if (profileDir !== undefined) {
-        run.profile = summariseProfiles(profileDir, 25, name)
-        if (run.profile !== '') console.log(run.profile)
       }
     }
     const hub = resultOf(scenario.id, 'hub')
