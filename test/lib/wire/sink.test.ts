@@ -74,3 +74,28 @@ t.test('when Node is not as the take-over expects, the stream still works and a 
   t.equal(warnings.length, 1, 'one warning per process')
   t.match(warnings[0], /^streams stay with Node's HTTP server, which holds more memory per idle stream: this Node \(v\d+[^)]*\) is not as the socket take-over expects \(the socket has no single 'data' listener named 'bound socketOnData'\)$/)
 })
+
+t.test("the take-over removes only the server's listeners: a socket listener of the app's own stays", async (t) => {
+  const events = ['end', 'close', 'drain']
+  const left: Record<string, string[]> = {}
+  const server = createServer(async (req, res) => {
+    const socket = req.socket
+    // Beside each of the server's: the event then has a list of listeners, searched by name.
+    for (const event of events) socket.on(event, function appListener () {})
+    // As the hub's streams do (plugins/stream.ts): once Node's parser has returned from this request.
+    await Promise.resolve()
+    const sink = openSink(res, { 'content-type': 'text/event-stream' }, { longLived: true })
+    for (const event of events) left[event] = socket.listeners(event).map((listener) => listener.name)
+    t.equal((socket as typeof socket & { parser?: object | null }).parser, null, 'the socket was taken over: its parser is freed')
+    sink.write(chunk('data: hello\n\n'))
+    sink.end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const text = await (await fetch(`http://127.0.0.1:${portOf(server.address())}/`)).text()
+  t.equal(text, 'data: hello\n\n')
+  for (const event of events) {
+    t.ok(left[event].includes('appListener'), `the app's '${event}' listener is left`)
+    t.notOk(left[event].some((name) => name.startsWith('bound socketOn')), `the server's '${event}' listener is gone`)
+  }
+})
