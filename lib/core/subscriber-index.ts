@@ -85,12 +85,16 @@ export class SubscriberIndex {
   }
 }
 
+/** The shortest substring V8 makes a view of the original (`SlicedString::kMinLength`); a shorter one is a copy. */
+const SLICE_MIN_LENGTH = 13
+
 /**
  * A string of its own with the text of `text`, which may be a slice of a longer one: V8 makes a
- * substring of 13 characters or more a view that keeps the whole original alive. Text that UTF-8
- * cannot carry (a lone surrogate) is kept as it is.
+ * substring of 13 characters or more a view that keeps the whole original alive. A shorter text
+ * is a copy already and is kept as it is, as is text that UTF-8 cannot carry (a lone surrogate).
  */
 export function ownCopy (text: string): string {
+  if (text.length < SLICE_MIN_LENGTH) return text
   const copy = Buffer.from(text, 'utf8').toString('utf8')
   return copy === text ? copy : text
 }

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import type { PublishedEvent } from '../../../lib/broker/broker.js'
 import type { Connection } from '../../../lib/core/connection.js'
@@ -52,4 +54,27 @@ t.test('ownCopy keeps the text', async (t) => {
   t.equal(ownCopy(name), name)
   t.equal(ownCopy('é🙂'), 'é🙂')
   t.equal(ownCopy('\ud800'), '\ud800', 'a lone surrogate, which UTF-8 cannot carry, is kept as it is')
+})
+
+t.test('ownCopy keeps nothing of the URL a name was cut from, on either side of the length V8 slices from', async (t) => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const size = 16 << 20
+  /** Heap bytes still in use once the URL is gone, with `keep` of a name cut from it held. */
+  const retained = (length: number, keep: (name: string) => string): number => {
+    gc()
+    const before = process.memoryUsage().heapUsed
+    const held = ((): string => {
+      const url = `/subscribe?channels=${'x'.repeat(size)}`
+      return keep(url.slice(20, 20 + length))
+    })()
+    gc()
+    const after = process.memoryUsage().heapUsed
+    t.equal(held.length, length)
+    return after - before
+  }
+  t.ok(retained(20, (name) => name) > size / 2, 'a slice of 20 characters keeps the URL (the check can see it)')
+  for (const length of [12, 13, 20]) {
+    t.ok(retained(length, ownCopy) < size / 16, `the copy of a ${length}-character name keeps nothing of it`)
+  }
 })
