@@ -58,18 +58,22 @@ export class Connection implements MonitoredStream {
   }
 
   /**
-   * Writes the opening frames (registered, snapshots or missed events) and then every live event
-   * held meanwhile that they do not already cover, in one write.
-   * @param frames the opening frames; the held events are appended to this array
+   * Opens the stream: writes its opening frames (registered and snapshots, or a first `retry:`),
+   * the events it replays and then every live event held meanwhile that they do not already
+   * cover, in one write.
+   * @param opening the opening frames as text, built for this stream alone
+   * @param frames the shared frames of the replayed events; the held events are appended to this array
    * @param coveredSeq the broker position the opening frames account for
    * @param coveredEra the broker era of that position
    */
-  start (frames: Buffer[], coveredSeq: number, coveredEra = 0): void {
+  start (opening: string, frames: Buffer[], coveredSeq: number, coveredEra = 0): void {
     this.covered = coveredSeq
     this.coveredEra = coveredEra
     for (const event of this.held ?? []) if (this.isLive(event)) frames.push(event.frame)
     this.held = undefined
-    this.write(undefined, frames)
+    if (this.closed) return
+    this.sink.open(opening, frames)
+    this.wrote()
   }
 
   /**
@@ -118,7 +122,7 @@ export class Connection implements MonitoredStream {
     return this.sink.writableLength
   }
 
-  /** One socket write for one frame, one corked run for several; the monitor hears of a stream left behind. */
+  /** One socket write for one frame, one corked run for several. */
   private write (first: Buffer | undefined, rest: readonly Buffer[]): number {
     const count = (first === undefined ? 0 : 1) + rest.length
     if (this.closed || count === 0) return 0
@@ -131,11 +135,16 @@ export class Connection implements MonitoredStream {
       for (const frame of rest) sink.write(frame)
       sink.uncork()
     }
+    this.wrote()
+    return count
+  }
+
+  /** After a write: the time for heartbeats, and the monitor hears of a stream left behind. */
+  private wrote (): void {
     this.wroteAt = this.monitor.tick
-    const unsent = sink.writableLength
+    const unsent = this.sink.writableLength
     if (unsent > this.monitor.maxBufferedBytes) this.monitor.behindBy(this, unsent)
     else if (this.behind) this.monitor.caughtUp(this)
-    return count
   }
 
   /** Ends the stream: gracefully on shutdown (after what is queued), with a reset for a slow client. */

@@ -3,7 +3,7 @@ import type { Logger } from '../base/logger.js'
 import type { Broker, PublishedEvent } from '../broker/broker.js'
 import type { HubConfig } from '../config/config.js'
 import type { SseSink } from '../wire/sink.js'
-import { chunk, lastEventText, registeredText, retryFrame } from '../wire/sse.js'
+import { lastEventText, registeredText, retryText } from '../wire/sse.js'
 import { type CloseReason, Connection } from './connection.js'
 import type { Presence } from './presence.js'
 import { type Renewal, StreamExpiry } from './stream-expiry.js'
@@ -105,7 +105,7 @@ export class Streams {
    */
   refuse (sink: SseSink, reason: Refusal): void {
     this.counts.refused[reason]++
-    sink.write(retryFrame(Math.round(this.options.retry * (1 + 2 * Math.random()))))
+    sink.open(retryText(Math.round(this.options.retry * (1 + 2 * Math.random()))), [])
     sink.end()
   }
 
@@ -136,15 +136,15 @@ export class Streams {
       throw err
     }
     const retry = this.options.retry
-    // `registered` and the snapshots in one chunk, built once for this stream.
+    // `registered` and the snapshots as one text, built for this stream alone.
     let opening = registeredText(clientId, start.resumed, retry, start.resumed ? undefined : start.headId)
     if (!start.resumed) start.lastEvents.forEach((last, i) => { opening += lastEventText(channelNames[i], last) })
-    const frames = [chunk(opening)]
     // Resumed: what the client missed; not resumed, an id of an earlier era: the current era's retained events.
     const missed = start.missed ?? []
+    const frames: Buffer[] = []
     for (const event of missed) frames.push(event.frame)
     this.counts.replayed += missed.length
-    connection.start(frames, start.headSeq, start.era)
+    connection.start(opening, frames, start.headSeq, start.era)
     // After the opening frames; not when the stream closed while they were read.
     if (request.presence === true && this.connections.has(connection)) this.presence.followOnline(connection)
     return connection
@@ -175,7 +175,7 @@ export class Streams {
     this.connections.add(connection)
     this.firehoses.add(connection)
     // Seqs start at 1: every event delivered from now on is live for it.
-    connection.start([retryFrame(this.options.retry)], 0)
+    connection.start(retryText(this.options.retry), [], 0)
     return connection
   }
 

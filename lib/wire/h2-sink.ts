@@ -36,6 +36,13 @@ export function openHttp2Sink (res: Http2ServerResponse, headers: OutgoingHttpHe
 class Http2StreamSink implements SseSink {
   constructor (private readonly stream: ServerHttp2Stream) {}
 
+  open (text: string, frames: readonly Buffer[]): void {
+    this.cork()
+    this.stream.write(text)
+    for (const frame of frames) this.write(frame)
+    this.uncork()
+  }
+
   write (frame: Buffer): void {
     this.stream.write(bare(frame))
   }

@@ -3,7 +3,7 @@ import type { Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
 import { openHttp2Sink } from './h2-sink.js'
 import type { SseSink } from './sse-sink.js'
-import { unchunk } from './sse.js'
+import { chunkText, unchunk } from './sse.js'
 import { chunkedHead, chunkedHeadFits } from './head.js'
 import { takeOverSocket } from './take-over.js'
 
@@ -35,37 +35,54 @@ export function openSink (res: ServerResponse | Http2ServerResponse, headers: Ou
   // A stream that stays open takes its socket over first and writes its head itself (lib/wire/head.ts).
   if (options.longLived === true && socket !== null && chunkedHeadFits(res.req, headers)) {
     const head = chunkedHead(headers)
-    if (takeOverSocket(res, socket, options.warn)) {
-      // One socket write per connect, not two: the head waits in the corked socket for the first frames.
-      socket.cork()
-      socket.write(head)
-      return new ChunkedSocketSink(socket, undefined)
-    }
+    // The sink sends the head itself, with the opening frames (see `ChunkedSocketSink.open`).
+    if (takeOverSocket(res, socket, options.warn)) return new ChunkedSocketSink(socket, undefined, head)
   }
   res.writeHead(200, headers)
   if (!res.chunkedEncoding || socket === null) {
     res.flushHeaders()
     return new ResponseSink(res)
   }
+  // One socket write per connect, not two: the head waits in the corked socket for the opening frames.
   socket.cork()
   res.flushHeaders()
-  return new ChunkedSocketSink(socket, res)
+  return new ChunkedSocketSink(socket, res, '')
 }
 
 /** The zero-length chunk that ends a chunked body. */
 const LAST_CHUNK = '0\r\n\r\n'
 
 class ChunkedSocketSink implements SseSink {
-  /** The head is corked in the socket until the first frames join it (see `openSink`). */
-  private headHeld = true
+  /** Whether the response wrote the head into the corked socket (see `openSink`), still to be uncorked. */
+  private corked: boolean
 
   /**
    * @param res the response while Node's HTTP server still owns the socket; undefined once the
    * socket was taken over, and the sink ends the body itself
+   * @param head the response head the sink sends before the first frames (a taken-over socket);
+   * empty when the response wrote it into the corked socket
    */
-  constructor (private readonly socket: Socket, private readonly res: ServerResponse | undefined) {}
+  constructor (private readonly socket: Socket, private readonly res: ServerResponse | undefined, private head: string) {
+    this.corked = res !== undefined
+  }
+
+  /**
+   * The head and the opening text go out as one string, in one socket write (the frames that
+   * follow, if any, join it in one corked run): no Buffer is made for the text of one stream.
+   */
+  open (text: string, frames: readonly Buffer[]): void {
+    const socket = this.socket
+    if (frames.length > 0) socket.cork()
+    socket.write(text === '' ? this.head : this.head + chunkText(text))
+    this.head = ''
+    for (const frame of frames) socket.write(frame)
+    if (frames.length > 0) socket.uncork()
+    this.releaseHead()
+  }
 
   write (frame: Buffer): void {
+    // Not opened (a sink is opened first): the head goes out with this frame.
+    if (this.head !== '') this.sendHead()
     this.socket.write(frame)
     this.releaseHead()
   }
@@ -80,6 +97,8 @@ class ChunkedSocketSink implements SseSink {
   }
 
   end (): void {
+    // Ended before it was opened (its subscribe failed): still a complete response.
+    if (this.head !== '') this.sendHead()
     this.releaseHead()
     if (this.res !== undefined) {
       // The response writes the closing zero-length chunk, and Node closes the socket (`Connection: close`).
@@ -105,16 +124,31 @@ class ChunkedSocketSink implements SseSink {
     (this.res ?? this.socket).on('close', listener)
   }
 
-  /** Uncorks the head once, inside the first write or flush: the frames leave with it. */
+  /** Uncorks the head the response wrote, once, inside the first write or flush: the frames leave with it. */
   private releaseHead (): void {
-    if (!this.headHeld) return
-    this.headHeld = false
+    if (!this.corked) return
+    this.corked = false
     this.socket.uncork()
+  }
+
+  /** Queues the head of a taken-over socket in front of what is written next, in the same socket write. */
+  private sendHead (): void {
+    this.socket.cork()
+    this.socket.write(this.head)
+    this.head = ''
+    this.corked = true
   }
 }
 
 class ResponseSink implements SseSink {
   constructor (private readonly res: ServerResponse) {}
+
+  open (text: string, frames: readonly Buffer[]): void {
+    this.res.cork()
+    this.res.write(text)
+    for (const frame of frames) this.write(frame)
+    this.res.uncork()
+  }
 
   write (frame: Buffer): void {
     this.res.write(unchunk(frame))

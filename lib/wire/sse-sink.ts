@@ -4,6 +4,12 @@
  * accepted but not yet handed to the kernel: the slow-client measure.
  */
 export interface SseSink {
+  /**
+   * Starts the stream, before any other write: `text` (SSE frames, not yet chunked: the opening
+   * frames a stream builds for itself) and then `frames`, leaving together, with the response
+   * head where the sink sends it.
+   */
+  open (text: string, frames: readonly Buffer[]): void
   write (frame: Buffer): void
   cork (): void
   uncork (): void

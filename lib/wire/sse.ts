@@ -35,7 +35,12 @@ const PLAIN = /^[A-Za-z0-9_\-.:@/]*$/
 
 /** Wraps SSE text (one frame or several) as one HTTP/1.1 chunk: one string, encoded once. */
 export function chunk (text: string): Buffer {
-  return Buffer.from(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`)
+  return Buffer.from(chunkText(text))
+}
+
+/** SSE text (one frame or several) as the text of one HTTP/1.1 chunk; empty text would be the last chunk. */
+export function chunkText (text: string): string {
+  return `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`
 }
 
 /** The bare SSE frame inside a chunk (a view, no copy). */
@@ -88,7 +93,7 @@ export function lastEventText (channelName: string, last: { type: string, payloa
   return `event: lastEvent\ndata: ${data}\n\n`
 }
 
-/** Only a reconnection delay: the whole answer to a subscriber refused for now. */
-export function retryFrame (retry: number): Buffer {
-  return chunk(`retry: ${retry}\n\n`)
+/** Only a reconnection delay, as text: the whole answer to a subscriber refused for now, and a firehose's first line. */
+export function retryText (retry: number): string {
+  return `retry: ${retry}\n\n`
 }

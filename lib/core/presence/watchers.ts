@@ -73,7 +73,7 @@ export class PresenceWatchers {
     this.starting.delete(watcher)
     if (watcher.filter === undefined) this.everyone.add(watcher)
     else this.filtered.add(watcher)
-    connection.start([chunk(text)], Infinity)
+    connection.start(text, [], Infinity)
   }
 
   /** Forgets a closed `/presence` stream. */

@@ -11,6 +11,7 @@ class RecordingSink implements SseSink {
   readonly writes: Buffer[] = []
   writableLength = 0
   private readonly listeners: Array<() => void> = []
+  open (text: string, frames: readonly Buffer[]): void { this.writes.push(Buffer.from(text), ...frames) }
   write (frame: Buffer): void { this.writes.push(frame) }
   cork (): void {}
   uncork (): void {}
