@@ -99,3 +99,27 @@ t.test("the take-over removes only the server's listeners: a socket listener of 
     t.notOk(left[event].some((name) => name.startsWith('bound socketOn')), `the server's '${event}' listener is gone`)
   }
 })
+
+t.test('a stream opens with one socket write: its head, its opening text and the frames that follow', async (t) => {
+  const writes: string[][] = []
+  const server = createServer(async (req, res) => {
+    const socket = req.socket as Socket & { _write: (...args: unknown[]) => void, _writev: (...args: unknown[]) => void }
+    const [write, writev] = [socket._write, socket._writev]
+    socket._write = function (chunk, ...rest) { writes.push([String(chunk)]); write.call(this, chunk, ...rest) }
+    socket._writev = function (chunks, ...rest) { writes.push((chunks as Array<{ chunk: unknown }>).map((item) => String(item.chunk))); writev.call(this, chunks, ...rest) }
+    await Promise.resolve()
+    const sink = openSink(res, { 'content-type': 'text/event-stream' }, { longLived: true })
+    sink.open(req.url === '/frames' ? 'data: opening\n\n' : 'data: alone\n\n', req.url === '/frames' ? [chunk('data: one\n\n'), chunk('data: two\n\n')] : [])
+    sink.end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const base = `http://127.0.0.1:${portOf(server.address())}`
+  t.equal(await (await fetch(`${base}/alone`)).text(), 'data: alone\n\n')
+  t.equal(writes.length, 2, 'the opening, then the end of the body')
+  t.match(writes[0], [/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nd\r\ndata: alone\n\n\r\n$/], 'the head and the opening text: one string in one write')
+  writes.length = 0
+  t.equal(await (await fetch(`${base}/frames`)).text(), 'data: opening\n\ndata: one\n\ndata: two\n\n')
+  t.equal(writes[0].length, 3, 'the head with the opening text, and the two frames: one writev')
+  t.match(writes[0][0], /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nf\r\ndata: opening\n\n\r\n$/)
+})
