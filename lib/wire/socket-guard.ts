@@ -6,6 +6,9 @@ import { addressKey } from '../base/address.js'
 /** ms between two reports of shed connections. */
 const SHED_REPORT_INTERVAL = 60_000
 
+/** Waiting connections at which the closed ones are first swept out (see `SocketGuard.waiting`). */
+const FIRST_SWEEP = 256
+
 export interface SocketGuardOptions {
   /** Open connections per client address (IPv6 per /64); 0: no limit. */
   maxConnectionsPerAddress: number
@@ -26,14 +29,21 @@ export interface SocketGuardOptions {
  */
 export class SocketGuard {
   private readonly perAddress = new Map<string, number>()
-  /** Connections without a complete request head yet, oldest first. */
+  /**
+   * Connections without a complete request head yet, oldest first. Without a per-address limit a
+   * connection carries no listener of the guard's: its request takes it out, and one closed before
+   * sending any stays until a sweep, which runs each time the set has doubled since the last one.
+   * So the set holds at most about twice the connections that are waiting, and a connect costs no
+   * listener added and removed again.
+   */
   private readonly waiting = new Set<Socket>()
+  private sweepAt = FIRST_SWEEP
   /** Told, at most once a minute, how many connections were shed since the last time. */
   onShed: ((count: number) => void) | undefined
   private unreportedShed = 0
   private lastShedReport = -Infinity
 
-  /** One listener for every socket's close (`this` is the socket): no closure per connection. */
+  /** With a per-address limit, one listener for every socket's close (`this` is the socket): no closure per connection. */
   private readonly onClose: (this: Socket) => void
 
   constructor (private readonly server: Server, private readonly options: SocketGuardOptions) {
@@ -58,12 +68,21 @@ export class SocketGuard {
     const threshold = this.options.sheddingThreshold
     if (threshold !== undefined && openConnections(this.server) > threshold) this.shedOldest()
     this.waiting.add(socket)
-    socket.on('close', this.onClose)
+    if (limit > 0) socket.on('close', this.onClose)
+    else if (this.waiting.size >= this.sweepAt) this.sweep()
   }
 
+  /** Takes the connections closed while waiting out of `waiting`. */
+  private sweep (): void {
+    for (const socket of this.waiting) {
+      if (socket.destroyed) this.waiting.delete(socket)
+    }
+    this.sweepAt = Math.max(FIRST_SWEEP, 2 * this.waiting.size)
+  }
+
+  /** A connection closed (the listener of a guard with a per-address limit): one less for its address. */
   private release (socket: Socket): void {
     this.waiting.delete(socket)
-    if (this.options.maxConnectionsPerAddress === 0) return
     // The peer address was read (and cached by the socket) on connect.
     const key = addressKey(socket.remoteAddress ?? '')
     const count = (this.perAddress.get(key) ?? 1) - 1
@@ -72,10 +91,7 @@ export class SocketGuard {
   }
 
   private readonly onRequest = (request: IncomingMessage): void => {
-    const socket = request.socket
-    // Without a per-address count, a connection's close matters only while it waits: an idle stream
-    // then carries no listener of the guard's.
-    if (this.waiting.delete(socket) && this.options.maxConnectionsPerAddress === 0) socket.removeListener('close', this.onClose)
+    this.waiting.delete(request.socket)
   }
 
   /**
@@ -86,8 +102,7 @@ export class SocketGuard {
   private readonly onWrappedRequest = (request: IncomingMessage | Http2ServerRequest): void => {
     const socket = ('stream' in request ? request.stream.session?.socket : request.socket) as (Socket & { _parent?: Socket | null }) | undefined
     if (socket === undefined) return
-    const tcp = socket._parent ?? socket
-    if (this.waiting.delete(tcp) && this.options.maxConnectionsPerAddress === 0) tcp.removeListener('close', this.onClose)
+    this.waiting.delete(socket._parent ?? socket)
   }
 
   /** Closes every connection that has not sent a complete request head (the server is stopping). */
@@ -97,10 +112,17 @@ export class SocketGuard {
   }
 
   private shedOldest (): void {
-    const oldest = this.waiting.values().next()
-    if (oldest.done === true) return
-    this.waiting.delete(oldest.value)
-    oldest.value.destroy()
+    let oldest
+    // The oldest that is still open: one closed while waiting goes (see `waiting`).
+    for (const socket of this.waiting) {
+      this.waiting.delete(socket)
+      if (!socket.destroyed) {
+        oldest = socket
+        break
+      }
+    }
+    if (oldest === undefined) return
+    oldest.destroy()
     this.unreportedShed++
     const now = Date.now()
     if (this.onShed !== undefined && now - this.lastShedReport >= SHED_REPORT_INTERVAL) {
