@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { packedMap } from '../base/arrays.js'
 import type { Logger } from '../base/logger.js'
 import type { Broker, PublishedEvent } from '../broker/broker.js'
 import type { HubConfig } from '../config/config.js'
@@ -141,8 +142,7 @@ export class Streams {
     if (!start.resumed) start.lastEvents.forEach((last, i) => { opening += lastEventText(channelNames[i], last) })
     // Resumed: what the client missed; not resumed, an id of an earlier era: the current era's retained events.
     const missed = start.missed ?? []
-    const frames: Buffer[] = []
-    for (const event of missed) frames.push(event.frame)
+    const frames = packedMap(missed, (event) => event.frame)
     this.counts.replayed += missed.length
     connection.start(opening, frames, start.headSeq, start.era)
     // After the opening frames; not when the stream closed while they were read.
